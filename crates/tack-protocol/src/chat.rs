@@ -1,0 +1,807 @@
+//! The chat protocol (see `docs/PROTOCOL.md`).
+//!
+//! Client → server: one text frame per event, `name:{json}`. The original system's three events
+//! (`chatRoomEnter`, `chatRoomLeave`, `chatMessage`) are accepted unchanged; Tack adds `hello`,
+//! `watch`, `unwatch`, `ping`, a resume point (`since`) on enter/watch and a client message id
+//! (`cid`) on messages.
+//!
+//! Server → client: JSON objects tagged by `type`. Chat events keep `room` and `comment` at the
+//! top level so the original system's browser clients still work. [`ServerFrame::parse`] also
+//! understands the original server's bare `{"room","comment"}` broadcasts and its `subscribed`
+//! text reply.
+//!
+//! This module owns validation of names and sizes; it never decides policy (rate limits,
+//! how many rooms a connection may join) — that is the server's.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Longest room or channel name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+/// Longest nickname, in bytes.
+pub const MAX_NICK_LEN: usize = 32;
+/// Longest chat message text, in bytes.
+pub const MAX_COMMENT_LEN: usize = 8 * 1024;
+/// Longest client message id, in bytes.
+pub const MAX_CID_LEN: usize = 64;
+/// Longest client frame, in bytes (the name, the colon and the JSON).
+pub const MAX_FRAME_LEN: usize = 16 * 1024;
+
+/// Position of an event in a room's or channel's sequence. Starts at 1; 0 means "nothing seen".
+pub type EventId = u64;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = u64;
+
+// ---------------------------------------------------------------------------------------------
+// Client → server
+// ---------------------------------------------------------------------------------------------
+
+/// `hello:{"nick":"ann","client":"tack/0.1"}` — optional; without it the server picks a nick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    pub nick: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+/// `chatRoomEnter:{"room":"r","since":41}` — `since` asks for every event after id 41.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enter {
+    pub room: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<EventId>,
+}
+
+/// `chatRoomLeave:{"room":"r"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leave {
+    pub room: String,
+}
+
+/// `chatMessage:{"room":"r","comment":"hi","cid":"c-1"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub room: String,
+    pub comment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
+}
+
+/// `watch:{"channel":"orders","since":5}` — receive a channel's raw items without being a viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<EventId>,
+}
+
+/// `unwatch:{"channel":"orders"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unwatch {
+    pub channel: String,
+}
+
+/// `ping:{"t":12345}` — heartbeat; the server answers `{"type":"pong","t":12345}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Ping {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<u64>,
+}
+
+/// One client → server event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientFrame {
+    Hello(Hello),
+    Enter(Enter),
+    Leave(Leave),
+    Message(SendMessage),
+    Watch(Watch),
+    Unwatch(Unwatch),
+    Ping(Ping),
+}
+
+/// Why a client frame was refused. Each variant has a stable [`code`](FrameError::code) that
+/// the server puts in its `error` event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame is {len} bytes; the limit is {limit}")]
+    TooLong { len: usize, limit: usize },
+    #[error("frame has no `name:` prefix; expected e.g. chatMessage:{{\"room\":\"lobby\",\"comment\":\"hi\"}}")]
+    NoName,
+    #[error("unknown event `{0}`; known events: hello, chatRoomEnter, chatRoomLeave, chatMessage, watch, unwatch, ping")]
+    UnknownEvent(String),
+    #[error("{event}: body is not valid JSON: {detail}")]
+    BadJson { event: String, detail: String },
+    #[error("{event}: missing field `{field}`")]
+    MissingField { event: String, field: String },
+    #[error("{event}: {detail}")]
+    BadField { event: String, detail: String },
+    #[error("{event}: {field} {problem}")]
+    InvalidName {
+        event: String,
+        field: &'static str,
+        problem: NameProblem,
+    },
+    #[error("{event}: comment is {len} bytes; the limit is {limit}")]
+    CommentTooLong {
+        event: String,
+        len: usize,
+        limit: usize,
+    },
+}
+
+/// What is wrong with a room, channel or nick name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    Empty,
+    TooLong { len: usize, limit: usize },
+    ControlCharacter,
+    Comma,
+}
+
+impl fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameProblem::Empty => write!(f, "is empty"),
+            NameProblem::TooLong { len, limit } => {
+                write!(f, "is {len} bytes; the limit is {limit}")
+            }
+            NameProblem::ControlCharacter => write!(f, "contains a control character"),
+            NameProblem::Comma => write!(f, "contains a comma"),
+        }
+    }
+}
+
+impl FrameError {
+    /// The stable machine-readable code for the server's `error` event.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FrameError::TooLong { .. } => "too_large",
+            FrameError::NoName => "bad_frame",
+            FrameError::UnknownEvent(_) => "unknown_event",
+            FrameError::BadJson { .. } => "bad_json",
+            FrameError::MissingField { .. } => "missing_field",
+            FrameError::BadField { .. } => "bad_field",
+            FrameError::InvalidName { .. } => "invalid_name",
+            FrameError::CommentTooLong { .. } => "too_large",
+        }
+    }
+
+    /// The event name the frame carried, when it got that far.
+    pub fn event(&self) -> Option<&str> {
+        match self {
+            FrameError::TooLong { .. } | FrameError::NoName => None,
+            FrameError::UnknownEvent(e) => Some(e),
+            FrameError::BadJson { event, .. }
+            | FrameError::MissingField { event, .. }
+            | FrameError::BadField { event, .. }
+            | FrameError::InvalidName { event, .. }
+            | FrameError::CommentTooLong { event, .. } => Some(event),
+        }
+    }
+}
+
+/// Checks a room or channel name: 1–64 bytes, no control characters, no comma (commas separate
+/// names in the HTTP transports' `rooms=` and `since=` parameters).
+pub fn check_name(name: &str) -> Result<(), NameProblem> {
+    check_text_name(name, MAX_NAME_LEN)?;
+    if name.contains(',') {
+        return Err(NameProblem::Comma);
+    }
+    Ok(())
+}
+
+/// Checks a nickname: 1–32 bytes, no control characters.
+pub fn check_nick(nick: &str) -> Result<(), NameProblem> {
+    check_text_name(nick, MAX_NICK_LEN)
+}
+
+fn check_text_name(name: &str, limit: usize) -> Result<(), NameProblem> {
+    if name.is_empty() {
+        return Err(NameProblem::Empty);
+    }
+    if name.len() > limit {
+        return Err(NameProblem::TooLong {
+            len: name.len(),
+            limit,
+        });
+    }
+    if name.chars().any(char::is_control) {
+        return Err(NameProblem::ControlCharacter);
+    }
+    Ok(())
+}
+
+impl ClientFrame {
+    /// The event name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientFrame::Hello(_) => "hello",
+            ClientFrame::Enter(_) => "chatRoomEnter",
+            ClientFrame::Leave(_) => "chatRoomLeave",
+            ClientFrame::Message(_) => "chatMessage",
+            ClientFrame::Watch(_) => "watch",
+            ClientFrame::Unwatch(_) => "unwatch",
+            ClientFrame::Ping(_) => "ping",
+        }
+    }
+
+    /// Parses and validates one `name:{json}` frame.
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        if text.len() > MAX_FRAME_LEN {
+            return Err(FrameError::TooLong {
+                len: text.len(),
+                limit: MAX_FRAME_LEN,
+            });
+        }
+        let (name, body) = text.split_once(':').ok_or(FrameError::NoName)?;
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(FrameError::NoName);
+        }
+        let frame = match name {
+            "hello" => ClientFrame::Hello(body_as(name, body)?),
+            "chatRoomEnter" => ClientFrame::Enter(body_as(name, body)?),
+            "chatRoomLeave" => ClientFrame::Leave(body_as(name, body)?),
+            "chatMessage" => ClientFrame::Message(body_as(name, body)?),
+            "watch" => ClientFrame::Watch(body_as(name, body)?),
+            "unwatch" => ClientFrame::Unwatch(body_as(name, body)?),
+            "ping" => {
+                // A bare `ping:` (no body) is a fine heartbeat too.
+                if body.trim().is_empty() {
+                    ClientFrame::Ping(Ping::default())
+                } else {
+                    ClientFrame::Ping(body_as(name, body)?)
+                }
+            }
+            other => {
+                let mut shown = other.to_owned();
+                truncate_at_char_boundary(&mut shown, MAX_NAME_LEN);
+                return Err(FrameError::UnknownEvent(shown));
+            }
+        };
+        frame.validate()?;
+        Ok(frame)
+    }
+
+    /// Checks names and sizes; called by [`parse`](Self::parse) and by senders before encoding.
+    pub fn validate(&self) -> Result<(), FrameError> {
+        let event = self.name();
+        let name = |field: &'static str, value: &str| {
+            check_name(value).map_err(|problem| FrameError::InvalidName {
+                event: event.to_owned(),
+                field,
+                problem,
+            })
+        };
+        match self {
+            ClientFrame::Hello(h) => {
+                check_nick(&h.nick).map_err(|problem| FrameError::InvalidName {
+                    event: event.to_owned(),
+                    field: "nick",
+                    problem,
+                })
+            }
+            ClientFrame::Enter(e) => name("room", &e.room),
+            ClientFrame::Leave(l) => name("room", &l.room),
+            ClientFrame::Message(m) => {
+                name("room", &m.room)?;
+                if m.comment.len() > MAX_COMMENT_LEN {
+                    return Err(FrameError::CommentTooLong {
+                        event: event.to_owned(),
+                        len: m.comment.len(),
+                        limit: MAX_COMMENT_LEN,
+                    });
+                }
+                if let Some(cid) = &m.cid {
+                    if cid.is_empty() || cid.len() > MAX_CID_LEN {
+                        return Err(FrameError::BadField {
+                            event: event.to_owned(),
+                            detail: format!("cid must be 1 to {MAX_CID_LEN} bytes"),
+                        });
+                    }
+                }
+                Ok(())
+            }
+            ClientFrame::Watch(w) => name("channel", &w.channel),
+            ClientFrame::Unwatch(u) => name("channel", &u.channel),
+            ClientFrame::Ping(_) => Ok(()),
+        }
+    }
+
+    /// Encodes as `name:{json}`.
+    pub fn encode(&self) -> String {
+        let json = match self {
+            ClientFrame::Hello(x) => serde_json::to_string(x),
+            ClientFrame::Enter(x) => serde_json::to_string(x),
+            ClientFrame::Leave(x) => serde_json::to_string(x),
+            ClientFrame::Message(x) => serde_json::to_string(x),
+            ClientFrame::Watch(x) => serde_json::to_string(x),
+            ClientFrame::Unwatch(x) => serde_json::to_string(x),
+            ClientFrame::Ping(x) => serde_json::to_string(x),
+        }
+        .expect("client frames always serialize");
+        format!("{}:{}", self.name(), json)
+    }
+}
+
+fn body_as<T: serde::de::DeserializeOwned>(event: &str, body: &str) -> Result<T, FrameError> {
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| FrameError::BadJson {
+        event: event.to_owned(),
+        detail: e.to_string(),
+    })?;
+    if !value.is_object() {
+        return Err(FrameError::BadJson {
+            event: event.to_owned(),
+            detail: "expected a JSON object".to_owned(),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| {
+        let detail = e.to_string();
+        // serde_json says "missing field `room`"; give that its own code.
+        match detail
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(field) => FrameError::MissingField {
+                event: event.to_owned(),
+                field: field.to_owned(),
+            },
+            None => FrameError::BadField {
+                event: event.to_owned(),
+                detail,
+            },
+        }
+    })
+}
+
+fn truncate_at_char_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server → client
+// ---------------------------------------------------------------------------------------------
+
+/// A chat message as the server broadcasts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: EventId,
+    pub room: String,
+    pub user: String,
+    pub comment: String,
+    pub ts: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
+}
+
+/// Someone entered or left a room; `viewers` is the count after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomChange {
+    pub id: EventId,
+    pub room: String,
+    pub user: String,
+    pub viewers: u32,
+    pub ts: Millis,
+}
+
+/// Who is in a room now. Sent to a client when it enters, not numbered (not part of history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub room: String,
+    pub viewers: u32,
+    pub users: Vec<String>,
+    /// The room's newest event id at the time of the snapshot.
+    #[serde(default)]
+    pub last_id: EventId,
+}
+
+/// A message with this `cid` was accepted as event `id` in `room`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub cid: String,
+    pub id: EventId,
+    pub room: String,
+}
+
+/// A refused event. The connection stays open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    /// Stable code: `bad_frame`, `unknown_event`, `bad_json`, `missing_field`, `bad_field`,
+    /// `invalid_name`, `too_large`, `rate_limited`, `too_many_rooms`, `not_in_room`,
+    /// `unknown_session`, `unauthorized`.
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+}
+
+/// Answer to an enter or watch with `since`, after the replayed events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// Set for a room entered with `chatRoomEnter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// Set for a channel watched with `watch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// True when every event after `since` was replayed; false when some were older than the
+    /// history the server keeps.
+    pub recovered: bool,
+    /// The `since` the client asked for.
+    pub since: EventId,
+    /// The newest id now.
+    pub last_id: EventId,
+}
+
+/// One item on a watched channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Raw {
+    pub channel: String,
+    pub id: EventId,
+    pub ts: Millis,
+    /// The item's content: text as is, binary content base64-encoded (then `binary` is true).
+    pub payload: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub binary: bool,
+}
+
+/// The first thing a server says on every transport: who you are and how to stay alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub session: String,
+    pub nick: String,
+    /// Seconds between heartbeats the server expects (and sends, on streams).
+    pub heartbeat: u32,
+    /// `tack/<version>`.
+    pub server: String,
+}
+
+/// Answer to `ping`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Pong {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<u64>,
+}
+
+/// One server → client event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ServerEvent {
+    #[serde(rename = "welcome")]
+    Welcome(Welcome),
+    #[serde(rename = "chatMessage")]
+    Message(ChatMessage),
+    #[serde(rename = "chatRoomEnter")]
+    Entered(RoomChange),
+    #[serde(rename = "chatRoomLeave")]
+    Left(RoomChange),
+    #[serde(rename = "presence")]
+    Presence(Presence),
+    #[serde(rename = "ack")]
+    Ack(Ack),
+    #[serde(rename = "error")]
+    Error(ErrorEvent),
+    #[serde(rename = "resumed")]
+    Resumed(Resumed),
+    #[serde(rename = "raw")]
+    Raw(Raw),
+    #[serde(rename = "pong")]
+    Pong(Pong),
+}
+
+impl ServerEvent {
+    /// Serializes to the JSON text sent on the wire.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server events always serialize")
+    }
+
+    /// The room (or channel) and id of a numbered event — the ones that are part of history.
+    pub fn position(&self) -> Option<(&str, EventId)> {
+        match self {
+            ServerEvent::Message(m) => Some((&m.room, m.id)),
+            ServerEvent::Entered(c) | ServerEvent::Left(c) => Some((&c.room, c.id)),
+            ServerEvent::Raw(r) => Some((&r.channel, r.id)),
+            _ => None,
+        }
+    }
+}
+
+/// Anything a server may send as a text frame, including the original system's replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerFrame {
+    /// A Tack event.
+    Event(ServerEvent),
+    /// The original server's bare broadcast: no type, no id, `comment` HTML-escaped.
+    LegacyBroadcast { room: String, comment: String },
+    /// The original server's literal `subscribed` reply to an enter.
+    LegacySubscribed,
+}
+
+/// Why a server frame could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerFrameError {
+    #[error("server frame is {len} bytes; the limit is {limit}")]
+    TooLong { len: usize, limit: usize },
+    #[error("server frame is not JSON: {0}")]
+    NotJson(String),
+    #[error("server event has unknown type `{0}`")]
+    UnknownType(String),
+    #[error("server event `{kind}` is malformed: {detail}")]
+    Malformed { kind: String, detail: String },
+}
+
+#[derive(Deserialize)]
+struct LegacyBroadcast {
+    room: String,
+    comment: String,
+}
+
+impl ServerFrame {
+    /// Longest server frame a client accepts (a history replay is many frames, not one).
+    pub const MAX_LEN: usize = 1024 * 1024;
+
+    pub fn parse(text: &str) -> Result<ServerFrame, ServerFrameError> {
+        if text.len() > Self::MAX_LEN {
+            return Err(ServerFrameError::TooLong {
+                len: text.len(),
+                limit: Self::MAX_LEN,
+            });
+        }
+        let trimmed = text.trim();
+        if trimmed == "subscribed" {
+            return Ok(ServerFrame::LegacySubscribed);
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| ServerFrameError::NotJson(e.to_string()))?;
+        match value.get("type").and_then(|t| t.as_str()) {
+            Some(kind) => {
+                let kind = kind.to_owned();
+                serde_json::from_value::<ServerEvent>(value)
+                    .map(ServerFrame::Event)
+                    .map_err(|e| {
+                        let detail = e.to_string();
+                        if detail.starts_with("unknown variant") {
+                            ServerFrameError::UnknownType(kind)
+                        } else {
+                            ServerFrameError::Malformed { kind, detail }
+                        }
+                    })
+            }
+            None => serde_json::from_value::<LegacyBroadcast>(value)
+                .map(|b| ServerFrame::LegacyBroadcast {
+                    room: b.room,
+                    comment: b.comment,
+                })
+                .map_err(|e| ServerFrameError::Malformed {
+                    kind: "legacy broadcast".to_owned(),
+                    detail: e.to_string(),
+                }),
+        }
+    }
+}
+
+/// Decodes the HTML entities the original server put in comments (`&lt;b&gt;` → `<b>`), for a UI
+/// that renders text as text.
+pub fn decode_legacy_comment(comment: &str) -> String {
+    html_escape::decode_html_entities(comment).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resume positions, as the HTTP transports carry them: `since=a:41,b:7`
+// ---------------------------------------------------------------------------------------------
+
+/// The last event id seen per room or channel. Encoded `a:41,b:7`; used in the `since` query
+/// parameter and as the SSE `id:` (so `Last-Event-ID` resumes every room at once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Positions(pub BTreeMap<String, EventId>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PositionsError {
+    #[error("`{0}` is not `name:id`")]
+    NoColon(String),
+    #[error("`{0}` is not a number")]
+    BadId(String),
+    #[error("name `{name}` {problem}")]
+    BadName { name: String, problem: NameProblem },
+    #[error("more than {0} positions")]
+    TooMany(usize),
+}
+
+impl Positions {
+    pub const MAX_ENTRIES: usize = 256;
+
+    pub fn parse(s: &str) -> Result<Positions, PositionsError> {
+        let mut map = BTreeMap::new();
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            // Split at the last colon: names may contain colons, ids never do.
+            let (name, id) = part
+                .rsplit_once(':')
+                .ok_or_else(|| PositionsError::NoColon(part.to_owned()))?;
+            check_name(name).map_err(|problem| PositionsError::BadName {
+                name: name.to_owned(),
+                problem,
+            })?;
+            let id: EventId = id
+                .parse()
+                .map_err(|_| PositionsError::BadId(id.to_owned()))?;
+            map.insert(name.to_owned(), id);
+            if map.len() > Self::MAX_ENTRIES {
+                return Err(PositionsError::TooMany(Self::MAX_ENTRIES));
+            }
+        }
+        Ok(Positions(map))
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for (i, (name, id)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(name);
+            out.push(':');
+            out.push_str(&id.to_string());
+        }
+        out
+    }
+
+    pub fn get(&self, name: &str) -> Option<EventId> {
+        self.0.get(name).copied()
+    }
+
+    /// Records `id` for `name` if it is newer than what is there.
+    pub fn advance(&mut self, name: &str, id: EventId) {
+        let entry = self.0.entry(name.to_owned()).or_insert(0);
+        if id > *entry {
+            *entry = id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn original_system_frames_parse_unchanged() {
+        assert_eq!(
+            ClientFrame::parse(r#"chatRoomEnter:{"room":"test"}"#).unwrap(),
+            ClientFrame::Enter(Enter {
+                room: "test".into(),
+                since: None
+            })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"chatMessage:{"room":"test","comment":"hello"}"#).unwrap(),
+            ClientFrame::Message(SendMessage {
+                room: "test".into(),
+                comment: "hello".into(),
+                cid: None
+            })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"chatRoomLeave:{"room":"test"}"#).unwrap(),
+            ClientFrame::Leave(Leave {
+                room: "test".into()
+            })
+        );
+    }
+
+    #[test]
+    fn every_client_frame_round_trips() {
+        let frames = [
+            ClientFrame::Hello(Hello {
+                nick: "ann".into(),
+                client: Some("tack/0.1".into()),
+            }),
+            ClientFrame::Enter(Enter {
+                room: "lobby".into(),
+                since: Some(41),
+            }),
+            ClientFrame::Leave(Leave {
+                room: "lobby".into(),
+            }),
+            ClientFrame::Message(SendMessage {
+                room: "lobby".into(),
+                comment: "hi: there".into(),
+                cid: Some("c-1".into()),
+            }),
+            ClientFrame::Watch(Watch {
+                channel: "orders".into(),
+                since: Some(5),
+            }),
+            ClientFrame::Unwatch(Unwatch {
+                channel: "orders".into(),
+            }),
+            ClientFrame::Ping(Ping { t: Some(7) }),
+        ];
+        for frame in frames {
+            assert_eq!(ClientFrame::parse(&frame.encode()).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn refused_frames_say_what_is_wrong() {
+        let code = |s: &str| ClientFrame::parse(s).unwrap_err().code();
+        assert_eq!(code("hello"), "bad_frame");
+        assert_eq!(code(r#"shout:{"room":"a"}"#), "unknown_event");
+        assert_eq!(code("chatMessage:{nope"), "bad_json");
+        assert_eq!(code("chatMessage:[1]"), "bad_json");
+        assert_eq!(code(r#"chatMessage:{"room":"a"}"#), "missing_field");
+        assert_eq!(code(r#"chatRoomEnter:{"room":""}"#), "invalid_name");
+        assert_eq!(code(r#"chatRoomEnter:{"room":"a\nb"}"#), "invalid_name");
+        assert_eq!(
+            code(&format!(r#"chatRoomEnter:{{"room":"{}"}}"#, "x".repeat(65))),
+            "invalid_name"
+        );
+        assert_eq!(
+            code(r#"chatRoomEnter:{"room":"a","since":"x"}"#),
+            "bad_field"
+        );
+        let err = ClientFrame::parse(r#"chatMessage:{"room":"a"}"#).unwrap_err();
+        assert_eq!(err.to_string(), "chatMessage: missing field `comment`");
+        assert_eq!(err.event(), Some("chatMessage"));
+    }
+
+    #[test]
+    fn server_events_keep_room_and_comment_at_top_level() {
+        let ev = ServerEvent::Message(ChatMessage {
+            id: 3,
+            room: "lobby".into(),
+            user: "ann".into(),
+            comment: "hi".into(),
+            ts: 1,
+            cid: None,
+        });
+        let v: serde_json::Value = serde_json::from_str(&ev.to_json()).unwrap();
+        assert_eq!(v["type"], "chatMessage");
+        assert_eq!(v["room"], "lobby");
+        assert_eq!(v["comment"], "hi");
+        assert_eq!(
+            ServerFrame::parse(&ev.to_json()).unwrap(),
+            ServerFrame::Event(ev)
+        );
+    }
+
+    #[test]
+    fn original_server_replies_are_understood() {
+        assert_eq!(
+            ServerFrame::parse("subscribed").unwrap(),
+            ServerFrame::LegacySubscribed
+        );
+        let ServerFrame::LegacyBroadcast { room, comment } =
+            ServerFrame::parse(r#"{"room":"test","comment":"&lt;b&gt; &amp; hi"}"#).unwrap()
+        else {
+            panic!("expected a legacy broadcast")
+        };
+        assert_eq!(room, "test");
+        assert_eq!(decode_legacy_comment(&comment), "<b> & hi");
+    }
+
+    #[test]
+    fn positions_round_trip_and_allow_colons_in_names() {
+        let p = Positions::parse("a:41,b:c:7").unwrap();
+        assert_eq!(p.get("a"), Some(41));
+        assert_eq!(p.get("b:c"), Some(7));
+        assert_eq!(Positions::parse(&p.encode()).unwrap(), p);
+        assert!(matches!(
+            Positions::parse("a"),
+            Err(PositionsError::NoColon(_))
+        ));
+        assert!(matches!(
+            Positions::parse("a:x"),
+            Err(PositionsError::BadId(_))
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+//! Tack's wire formats, in one pure crate: no IO, no tokio, no clocks.
+//!
+//! - [`chat`]: the chat protocol — client frames `name:{json}` and the server's JSON events.
+//! - [`wsevents`]: WebSocket-over-HTTP (`application/websocket-events`), Pushpin's format.
+//! - [`grip`]: GRIP control messages, `Grip-*` headers and `Grip-Sig` verification.
+//! - [`publish`]: the body of Pushpin's `POST /publish/`.
+//! - [`sse`]: Server-Sent Events, encoder and incremental parser.
+//!
+//! Every parser here has a size limit and a distinct error for each way input can be wrong;
+//! callers turn those errors into close codes or error events.
+
+pub mod chat;
+pub mod grip;
+pub mod publish;
+pub mod sse;
+pub mod wsevents;
