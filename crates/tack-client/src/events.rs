@@ -1,0 +1,165 @@
+//! What the engine tells its consumer, in batches ([`EventBatch`]).
+//!
+//! This is the one typed boundary between Rust and the desktop UI: the TypeScript types in
+//! `ui/src/lib/backend/bindings.ts` are generated from these declarations (feature `ts`).
+//! Times are milliseconds since the Unix epoch; ids are the server's per-room event ids.
+
+use crate::profile::Transport;
+use serde::{Deserialize, Serialize};
+
+/// Events are delivered in batches (every ~16 ms or every N events, whichever comes first) so a
+/// fast channel never floods the consumer.
+pub type EventBatch = Vec<ClientEvent>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionStatus {
+    Connecting,
+    Connected,
+    Reconnecting,
+    Offline,
+}
+
+/// The connection as the user should see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConnectionState {
+    pub status: ConnectionStatus,
+    /// The transport in use (or being tried).
+    pub transport: Option<Transport>,
+    /// Reconnect attempt number; 0 while connected.
+    pub attempt: u32,
+    /// When the next attempt starts, if one is scheduled.
+    pub retry_at: Option<u64>,
+    /// Last measured round trip.
+    pub rtt_ms: Option<u32>,
+    /// The profile's display name.
+    pub server: String,
+    /// Why we are not (fully) connected: the last error, or why a slower transport is in use.
+    pub reason: Option<String>,
+    /// Connected, but on a fallback transport.
+    pub degraded: bool,
+}
+
+/// A message's delivery state in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum SendState {
+    /// Queued or on the wire, not yet acknowledged.
+    Pending,
+    /// Acknowledged by the server as event `id` (`id` is absent on servers without acks).
+    Sent { id: Option<u64> },
+    /// Given up on; the UI offers Retry.
+    Failed { reason: String },
+}
+
+/// What the server supports, learned at connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ServerInfo {
+    /// The nickname the server knows us by.
+    pub nick: String,
+    /// `tack/<version>`, or `legacy` for an original-system server.
+    pub server: String,
+    /// False on original-system servers: no ids, no history, no resume.
+    pub resume: bool,
+    /// False on original-system servers: sends are "sent" once written, never acknowledged.
+    pub acks: bool,
+}
+
+/// Per room or channel monitoring figures, emitted about once a second while traffic flows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ChannelStats {
+    pub channel: String,
+    pub messages: u64,
+    pub bytes: u64,
+    pub rate_1s: f64,
+    pub rate_10s: f64,
+    /// Median delivery latency over the last second, when the server stamps `ts`.
+    pub latency_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum ClientEvent {
+    /// The connection changed state.
+    State(ConnectionState),
+    /// Connected to a server (after every reconnect too).
+    Server(ServerInfo),
+    /// A chat message in a room (others' and our own, once the server broadcast it).
+    Message {
+        room: String,
+        id: Option<u64>,
+        user: String,
+        comment: String,
+        ts: Option<u64>,
+        cid: Option<String>,
+        /// Sent by this session.
+        own: bool,
+    },
+    /// Someone entered a room.
+    Entered {
+        room: String,
+        id: Option<u64>,
+        user: String,
+        viewers: Option<u32>,
+        ts: Option<u64>,
+    },
+    /// Someone left a room.
+    Left {
+        room: String,
+        id: Option<u64>,
+        user: String,
+        viewers: Option<u32>,
+        ts: Option<u64>,
+    },
+    /// Who is in a room now.
+    Presence {
+        room: String,
+        viewers: u32,
+        users: Vec<String>,
+    },
+    /// We are in this room now (after enter, and after each re-enter on reconnect).
+    Joined { room: String },
+    /// We left this room.
+    Parted { room: String },
+    /// An outbox message changed state.
+    Send {
+        cid: String,
+        room: String,
+        comment: String,
+        #[serde(flatten)]
+        state: SendState,
+    },
+    /// A resume after a reconnect could not replay everything: events after `after_id` and
+    /// before the next delivered one may be missing. The UI shows a marker there.
+    Gap {
+        room: String,
+        after_id: Option<u64>,
+    },
+    /// An item on a watched channel.
+    Raw {
+        channel: String,
+        id: Option<u64>,
+        ts: Option<u64>,
+        /// Text as is; binary content base64-encoded.
+        payload: String,
+        binary: bool,
+        /// Payload size in bytes (decoded).
+        size: u32,
+        /// When the engine received it.
+        received: u64,
+    },
+    /// Monitoring figures for a room or channel.
+    Stats(ChannelStats),
+    /// Something the user should know about (a refused frame, a rate limit, a server error).
+    Error {
+        code: String,
+        message: String,
+        room: Option<String>,
+    },
+}

@@ -1,0 +1,65 @@
+//! A server profile: where to connect and how.
+
+use serde::{Deserialize, Serialize};
+
+/// Which transport to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum TransportChoice {
+    /// WebSocket first, falling back to HTTP streaming, then long-polling.
+    #[default]
+    Auto,
+    Ws,
+    Stream,
+    Poll,
+}
+
+/// A transport actually in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Ws,
+    Stream,
+    Poll,
+}
+
+/// Where to connect and how. `url` is either a base `http(s)://host:port` (Tack's paths `/ws`,
+/// `/stream`, `/poll`, `/send`) or a full `ws(s)://` URL of one WebSocket endpoint (e.g. an
+/// original-system server at `ws://host:7999/websocket/chat`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Profile {
+    /// Display name ("This computer", "staging").
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub transport: TransportChoice,
+    /// Sent as `Authorization: Bearer <token>` on every request and handshake.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Extra headers on every request and handshake.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// Nickname to say `hello` with; the server picks one when absent.
+    #[serde(default)]
+    pub nick: Option<String>,
+    /// Accept invalid TLS certificates (self-signed development servers only).
+    #[serde(default)]
+    pub insecure_tls: bool,
+}
+
+impl Profile {
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Profile {
+        Profile {
+            name: name.into(),
+            url: url.into(),
+            transport: TransportChoice::Auto,
+            token: None,
+            headers: Vec::new(),
+            nick: None,
+            insecure_tls: false,
+        }
+    }
+}
