@@ -163,3 +163,34 @@ pub enum ClientEvent {
         room: Option<String>,
     },
 }
+
+/// The TypeScript declarations of every type in the IPC contract, as one file.
+#[cfg(feature = "ts")]
+pub fn typescript_bindings() -> String {
+    use crate::profile::{Profile, TransportChoice};
+    use ts_rs::{Config, TS};
+    // Ids and times are u64 in Rust but stay far below 2^53, and serde_json writes them as plain
+    // JSON numbers, so `number` (not `bigint`) is what the UI actually receives.
+    let cfg = Config::default().with_large_int("number".to_owned());
+    let decls = [
+        TransportChoice::decl(&cfg),
+        Transport::decl(&cfg),
+        Profile::decl(&cfg),
+        ConnectionStatus::decl(&cfg),
+        ConnectionState::decl(&cfg),
+        SendState::decl(&cfg),
+        ServerInfo::decl(&cfg),
+        ChannelStats::decl(&cfg),
+        ClientEvent::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from crates/tack-client (ts-rs). Do not edit: run `scripts/gen-bindings.sh`.\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out.push_str("export type EventBatch = Array<ClientEvent>;\n");
+    out
+}
