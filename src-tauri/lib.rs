@@ -1,7 +1,41 @@
-//! The Tauri shell: thin commands that call into the crates, app state, plugins.
+//! Tack's desktop shell: thin Tauri commands over the crates, app state, official plugins.
+//!
+//! - [`startup`]: which server the window opens on (`--connect URL`, `TACK_CONNECT`, or the
+//!   built-in one).
+//! - [`state`]: the one active engine session and the in-process built-in server.
+//! - [`commands`]: what the UI may call; each is a line or two into `tack-client`.
+//!
+//! No protocol logic lives here: the engine (`tack-client`) owns connections, resume and the
+//! outbox; the server (`tack-server`) owns rooms. This file only wires plugins and state.
+
+mod commands;
+mod startup;
+mod state;
+
+use state::AppState;
 
 pub fn run() {
+    let initial = startup::initial_profile(std::env::args().skip(1), std::env::var("TACK_CONNECT").ok());
     tauri::Builder::default()
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
+        .manage(AppState::new(initial))
+        .invoke_handler(tauri::generate_handler![
+            commands::initial_profile,
+            commands::connect,
+            commands::disconnect,
+            commands::enter,
+            commands::leave,
+            commands::send,
+            commands::retry_send,
+            commands::watch,
+            commands::unwatch,
+            commands::set_nick,
+            commands::retry_now,
+            commands::export_jsonl,
+        ])
         .run(tauri::generate_context!())
-        .expect("error while running Tack");
+        .expect("Tack could not start its window");
 }

@@ -1,0 +1,82 @@
+//! The app's state: the one active engine session, and the built-in server when it runs.
+
+use crate::startup::BUILTIN_URL;
+use tack_client::events::EventBatch;
+use tack_client::profile::Profile;
+use tack_client::{Session, SessionOptions};
+use tack_server::{ServerConfig, ServerHandle};
+use tauri::ipc::Channel;
+use tokio::sync::Mutex;
+
+pub struct AppState {
+    pub initial: Profile,
+    /// Started on first use and kept for the app's lifetime: switching away and back to
+    /// "This computer" finds the same rooms and history.
+    builtin: Mutex<Option<ServerHandle>>,
+    session: Mutex<Option<Session>>,
+}
+
+impl AppState {
+    pub fn new(initial: Profile) -> AppState {
+        AppState {
+            initial,
+            builtin: Mutex::new(None),
+            session: Mutex::new(None),
+        }
+    }
+
+    /// Resolves `builtin:` to the in-process server's URL, starting it on a free loopback port.
+    async fn resolve(&self, mut profile: Profile) -> Result<Profile, String> {
+        if profile.url == BUILTIN_URL {
+            let mut builtin = self.builtin.lock().await;
+            if builtin.is_none() {
+                let config = ServerConfig {
+                    listen: "127.0.0.1:0".parse().expect("a valid loopback address"),
+                    ..ServerConfig::default()
+                };
+                let handle = tack_server::spawn(config)
+                    .await
+                    .map_err(|e| format!("could not start the built-in server: {e}"))?;
+                *builtin = Some(handle);
+            }
+            profile.url = builtin.as_ref().expect("started above").url();
+        }
+        Ok(profile)
+    }
+
+    /// Replaces the active session with one on `profile`, streaming its events to `channel`.
+    pub async fn connect(&self, profile: Profile, channel: Channel<EventBatch>) -> Result<(), String> {
+        let profile = self.resolve(profile).await?;
+        let old = self.session.lock().await.take();
+        if let Some(old) = old {
+            old.close().await;
+        }
+        let (session, mut events) = Session::connect(profile, SessionOptions::default());
+        *self.session.lock().await = Some(session);
+        tauri::async_runtime::spawn(async move {
+            while let Some(batch) = events.recv().await {
+                if channel.send(batch).is_err() {
+                    // The window went away (reload or close); the next connect makes a new channel.
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn disconnect(&self) {
+        if let Some(old) = self.session.lock().await.take() {
+            old.close().await;
+        }
+    }
+
+    /// Runs `f` on the active session, or says plainly that there is none.
+    pub async fn with_session<T>(
+        &self,
+        f: impl FnOnce(&Session) -> Result<T, tack_client::ClientError>,
+    ) -> Result<T, String> {
+        let guard = self.session.lock().await;
+        let session = guard.as_ref().ok_or("not connected to a server")?;
+        f(session).map_err(|e| e.to_string())
+    }
+}
