@@ -1,0 +1,190 @@
+//! The real desktop window, driven through tauri-driver and WebKitWebDriver.
+//!
+//! Each [`Desktop`] owns its own tauri-driver (on free ports) and its own data directories, so
+//! stories never share saved profiles or window state. The X display comes from `DISPLAY`
+//! (`scripts/test.sh` starts Xvfb).
+
+use super::free_port;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// How long the UI gets to show what a story expects. Generous: a debug build on two shared
+/// cores under Xvfb; a wait returns as soon as the condition holds.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Desktop {
+    pub client: Client,
+    driver: Child,
+    _data: tempfile::TempDir,
+    story: String,
+    shots: u32,
+}
+
+impl Desktop {
+    /// Launches the app with `args` (e.g. `["--connect", url]`) and waits for its window.
+    pub async fn launch(story: &str, args: &[&str]) -> Desktop {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "the desktop stories need an X display: run scripts/test.sh, which starts Xvfb"
+        );
+        let data = tempfile::tempdir().expect("a temp dir");
+        let port = free_port();
+        let native_port = free_port();
+        let driver = Command::new(tauri_driver())
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            // Fresh profile store and window state for every story.
+            .env("XDG_DATA_HOME", data.path().join("data"))
+            .env("XDG_CONFIG_HOME", data.path().join("config"))
+            .env("XDG_CACHE_HOME", data.path().join("cache"))
+            .env_remove("TACK_CONNECT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("tauri-driver runs (scripts/setup.sh test installs it)");
+        wait_for_port(port).await;
+        let caps = json!({
+            "tauri:options": {
+                "application": env!("CARGO_BIN_EXE_tack-desktop"),
+                "args": args,
+            }
+        });
+        let client = ClientBuilder::rustls()
+            .expect("rustls client")
+            .capabilities(caps.as_object().expect("an object").clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("tauri-driver starts the app");
+        Desktop {
+            client,
+            driver,
+            _data: data,
+            story: story.to_owned(),
+            shots: 0,
+        }
+    }
+
+    /// The element with `data-testid="id"`, once it exists.
+    pub async fn find(&self, id: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(&format!("[data-testid=\"{id}\"]")))
+            .await
+            .unwrap_or_else(|e| panic!("[data-testid={id}] never appeared: {e}"))
+    }
+
+    /// Waits until the text of `[data-testid=id]` satisfies `ok`; returns it.
+    pub async fn wait_text(&mut self, id: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        let mut last = String::new();
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(&format!("[data-testid=\"{id}\"]"))).await {
+                if let Ok(text) = el.text().await {
+                    if ok(&text) {
+                        return text;
+                    }
+                    last = text;
+                }
+            }
+            if Instant::now() > deadline {
+                self.screenshot(&format!("timeout-{id}")).await;
+                panic!("[data-testid={id}] never showed {what}; last text: {last:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Texts of every element with `data-testid=id`, in document order.
+    pub async fn texts(&self, id: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for el in self
+            .client
+            .find_all(Locator::Css(&format!("[data-testid=\"{id}\"]")))
+            .await
+            .unwrap_or_default()
+        {
+            out.push(el.text().await.unwrap_or_default());
+        }
+        out
+    }
+
+    /// Waits until the texts of all `data-testid=id` elements satisfy `ok`; returns them.
+    pub async fn wait_texts(&mut self, id: &str, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            let texts = self.texts(id).await;
+            if ok(&texts) {
+                return texts;
+            }
+            if Instant::now() > deadline {
+                self.screenshot(&format!("timeout-{id}")).await;
+                panic!("[data-testid={id}] never showed {what}; last texts: {texts:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Types `text` into `[data-testid=id]`.
+    pub async fn type_into(&self, id: &str, text: &str) {
+        self.find(id).await.send_keys(text).await.expect("typing works");
+    }
+
+    pub async fn click(&self, id: &str) {
+        self.find(id).await.click().await.expect("clicking works");
+    }
+
+    /// Saves a PNG of the window to the artifacts dir (`TACK_E2E_ARTIFACTS`, default
+    /// `tests/e2e/artifacts`) as `<story>-<n>-<name>.png`.
+    pub async fn screenshot(&mut self, name: &str) -> PathBuf {
+        self.shots += 1;
+        let dir = std::env::var_os("TACK_E2E_ARTIFACTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/artifacts"));
+        std::fs::create_dir_all(&dir).expect("artifacts dir");
+        let path = dir.join(format!("{}-{:02}-{}.png", self.story, self.shots, name));
+        match self.client.screenshot().await {
+            Ok(png) => std::fs::write(&path, png).expect("write screenshot"),
+            Err(e) => eprintln!("screenshot {name} failed: {e}"),
+        }
+        path
+    }
+
+    pub async fn quit(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        // A failed story must not leave a driver (and its app) running.
+        let _ = self.driver.kill();
+    }
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return p.into();
+    }
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin/tauri-driver"));
+    match cargo_bin {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("tauri-driver"),
+    }
+}
+
+async fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver never listened on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
