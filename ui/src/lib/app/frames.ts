@@ -1,0 +1,69 @@
+//! One requestAnimationFrame loop for the whole window: stores that receive events at network
+//! speed mark themselves dirty, and this loop lets them publish at most once per frame. It also
+//! counts frames for the performance probe (`window.__tackPerf`).
+
+type FrameTask = (now: number) => void;
+
+const tasks = new Set<FrameTask>();
+// Timestamps of recent frames, to count frames in the last second without allocating.
+const stamps = new Float64Array(512);
+let stampCount = 0;
+let stampNext = 0;
+let running = false;
+
+function frame(now: number) {
+  stamps[stampNext] = now;
+  stampNext = (stampNext + 1) % stamps.length;
+  stampCount = Math.min(stampCount + 1, stamps.length);
+  for (const task of tasks) task(now);
+  requestAnimationFrame(frame);
+}
+
+/** Runs `task` once per frame until the returned function is called. */
+export function everyFrame(task: FrameTask): () => void {
+  tasks.add(task);
+  if (!running && typeof requestAnimationFrame === 'function') {
+    running = true;
+    requestAnimationFrame(frame);
+  }
+  return () => tasks.delete(task);
+}
+
+/** Frames drawn in the second before `now` (performance.now() time). */
+export function framesInLastSecond(now = performance.now()): number {
+  let n = 0;
+  for (let i = 0; i < stampCount; i++) {
+    const t = stamps[(stampNext - 1 - i + stamps.length) % stamps.length];
+    if (now - t > 1000) break;
+    n++;
+  }
+  return n;
+}
+
+export interface PerfProbe {
+  /** Frames drawn in the last second. */
+  readonly fps: number;
+  /** Items held in each bounded buffer, by name. */
+  readonly buffered: Record<string, number>;
+  /** JS heap in bytes, where the webview exposes it. */
+  readonly heap: number | null;
+}
+
+/** Exposes `window.__tackPerf` for the end-to-end benchmark. */
+export function installPerfProbe(buffered: () => Record<string, number>): void {
+  // Keeps the loop (and so the frame counter) running even when nothing else asks for frames.
+  everyFrame(() => {});
+  const probe: PerfProbe = {
+    get fps() {
+      return framesInLastSecond();
+    },
+    get buffered() {
+      return buffered();
+    },
+    get heap() {
+      const mem = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;
+      return mem ? mem.usedJSHeapSize : null;
+    },
+  };
+  (window as unknown as { __tackPerf: PerfProbe }).__tackPerf = probe;
+}

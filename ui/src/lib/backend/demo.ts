@@ -1,0 +1,209 @@
+//! DEV ONLY: a simulated Tack server behind the shell's command names, so the UI runs in a plain
+//! browser (`npm run dev`) for looking at it and taking screenshots. Loaded by
+//! `useDemoOutsideShell()` only when there is no Tauri shell and never in a production build.
+//!
+//! Query parameters: `?rate=N` items/s on the demo channel `orders` (default 25), `?watch=0` to
+//! start without watching it, `?state=reconnecting|offline` to show those bar states,
+//! `?view=orders` to open that channel's monitor.
+
+import type { ClientEvent, ConnectionState, EventBatch, Profile } from './bindings';
+
+type Sink = { onmessage: (batch: EventBatch) => void };
+type Args = Record<string, unknown> | undefined;
+
+const PEOPLE = ['ann', 'carol', 'dmitri', 'erin'];
+const LINES = [
+  'deploy is green',
+  'anyone seen the 502s on edge-3?',
+  'rolling back the cache change',
+  '👍',
+  'metrics look normal again',
+  'standup in 5',
+  '<img src=x onerror=alert(1)> renders as text, as it should',
+];
+
+export function demoBackend(params: URLSearchParams): (cmd: string, args: Args) => unknown {
+  const rate = Number(params.get('rate') ?? 25);
+  let sink: Sink | null = null;
+  let queue: ClientEvent[] = [];
+  let nick = 'swift-otter';
+  const ids = new Map<string, number>();
+  const rooms = new Set<string>();
+  const watched = new Map<string, number>();
+  const store = new Map<string, unknown>();
+  let profile: Profile | null = null;
+  let cidSeq = 0;
+
+  const emit = (e: ClientEvent) => queue.push(e);
+  const nextId = (room: string) => {
+    const id = (ids.get(room) ?? 0) + 1;
+    ids.set(room, id);
+    return id;
+  };
+  // Batches like the engine: about every 16 ms.
+  setInterval(() => {
+    if (sink && queue.length) {
+      const batch = queue;
+      queue = [];
+      sink.onmessage(batch);
+    }
+  }, 16);
+
+  const state = (patch: Partial<ConnectionState>): ClientEvent => ({
+    kind: 'state',
+    status: 'connected',
+    transport: 'ws',
+    attempt: 0,
+    retry_at: null,
+    rtt_ms: 3,
+    server: profile?.name ?? 'This computer',
+    reason: null,
+    degraded: false,
+    ...patch,
+  });
+
+  function startChatter() {
+    const now = Date.now();
+    // A little history so the room does not start empty.
+    emit({ kind: 'entered', room: 'lobby', id: nextId('lobby'), user: 'ann', viewers: 2, ts: now - 240_000 });
+    emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'ann', comment: LINES[0], ts: now - 200_000, cid: null, own: false });
+    emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'ann', comment: LINES[1], ts: now - 190_000, cid: null, own: false });
+    emit({ kind: 'entered', room: 'lobby', id: nextId('lobby'), user: 'carol', viewers: 3, ts: now - 130_000 });
+    emit({ kind: 'gap', room: 'lobby', after_id: ids.get('lobby') ?? null });
+    emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'carol', comment: LINES[2], ts: now - 70_000, cid: null, own: false });
+    emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'carol', comment: LINES[6], ts: now - 65_000, cid: null, own: false });
+    let tick = 0;
+    setInterval(() => {
+      tick++;
+      if (!rooms.has('lobby')) return;
+      const user = PEOPLE[tick % PEOPLE.length];
+      emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user, comment: LINES[tick % LINES.length], ts: Date.now(), cid: null, own: false });
+    }, 7000);
+  }
+
+  function publishLoop() {
+    let carry = 0;
+    let seq = 0;
+    setInterval(() => {
+      carry += (rate * 50) / 1000;
+      const n = Math.floor(carry);
+      carry -= n;
+      const now = Date.now();
+      for (const [channel] of watched) {
+        for (let i = 0; i < n; i++) {
+          seq++;
+          const payload = JSON.stringify({
+            order: 10_000 + seq,
+            status: seq % 7 === 0 ? 'refunded' : 'paid',
+            amount: Math.round(((seq * 37) % 9000) + 100) / 100,
+            items: [{ sku: `SKU-${seq % 13}`, qty: (seq % 3) + 1 }],
+          });
+          emit({ kind: 'raw', channel, id: nextId(channel), ts: now - 2, payload, binary: false, size: payload.length, received: now });
+        }
+      }
+    }, 50);
+    setInterval(() => {
+      for (const [channel, before] of watched) {
+        const messages = ids.get(channel) ?? 0;
+        emit({ kind: 'stats', channel, messages, bytes: messages * 96, rate_1s: messages - before, rate_10s: messages - before, latency_ms: 2.4 });
+        watched.set(channel, messages);
+      }
+    }, 1000);
+  }
+
+  return (cmd, args) => {
+    const a = args ?? {};
+    switch (cmd) {
+      case 'initial_profile':
+        return { name: 'This computer', url: 'builtin:', transport: 'auto', token: null, headers: [], nick: null, insecure_tls: false } satisfies Profile;
+      case 'connect': {
+        sink = a.onEvent as Sink;
+        profile = a.profile as Profile;
+        if (profile.nick) nick = profile.nick;
+        const shown = params.get('state');
+        emit(state({ status: 'connecting', rtt_ms: null }));
+        setTimeout(() => {
+          if (shown === 'reconnecting') {
+            emit(state({ status: 'reconnecting', attempt: 2, retry_at: Date.now() + 8000, rtt_ms: null, reason: "Can't reach 10.0.0.5:7999 — the server may be down." }));
+            return;
+          }
+          if (shown === 'offline') {
+            emit(state({ status: 'offline', rtt_ms: null, reason: 'Disconnected.' }));
+            return;
+          }
+          emit(state({}));
+          emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
+        }, 300);
+        if (params.get('watch') !== '0') setTimeout(() => void watchChannel('orders'), 400);
+        startChatter();
+        publishLoop();
+        return null;
+      }
+      case 'disconnect':
+        emit(state({ status: 'offline', transport: null, rtt_ms: null }));
+        return null;
+      case 'enter': {
+        const room = a.room as string;
+        rooms.add(room);
+        emit({ kind: 'joined', room });
+        const users = room === 'lobby' ? ['ann', 'carol', nick] : [nick];
+        emit({ kind: 'presence', room, viewers: users.length, users });
+        return null;
+      }
+      case 'leave':
+        rooms.delete(a.room as string);
+        emit({ kind: 'parted', room: a.room as string });
+        return null;
+      case 'send': {
+        const room = a.room as string;
+        const comment = a.comment as string;
+        const cid = `c-${++cidSeq}`;
+        emit({ kind: 'send', cid, room, comment, state: 'pending' });
+        setTimeout(() => {
+          if (comment.includes('fail')) {
+            emit({ kind: 'send', cid, room, comment, state: 'failed', reason: 'The server refused the message: rate limited.' });
+            return;
+          }
+          const id = nextId(room);
+          emit({ kind: 'message', room, id, user: nick, comment, ts: Date.now(), cid, own: true });
+          emit({ kind: 'send', cid, room, comment, state: 'sent', id });
+        }, 400);
+        return cid;
+      }
+      case 'retry_send':
+        return null;
+      case 'watch':
+        return watchChannel(a.channel as string);
+      case 'unwatch':
+        watched.delete(a.channel as string);
+        return null;
+      case 'set_nick':
+        nick = a.nick as string;
+        emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
+        return null;
+      case 'retry_now':
+        emit(state({}));
+        return null;
+      case 'export_jsonl':
+        return ids.get((a.channels as string[])[0]) ?? 0;
+      case 'plugin:store|load':
+        return 1;
+      case 'plugin:store|get':
+        return [store.get(a.key as string) ?? null, store.has(a.key as string)];
+      case 'plugin:store|set':
+        store.set(a.key as string, a.value);
+        return null;
+      case 'plugin:store|save':
+        return null;
+      case 'plugin:dialog|save':
+        return '/home/you/orders.jsonl';
+      default:
+        return null;
+    }
+  };
+
+  function watchChannel(channel: string) {
+    if (!watched.has(channel)) watched.set(channel, ids.get(channel) ?? 0);
+    return null;
+  }
+}
