@@ -5,12 +5,17 @@
 //! - [`grip`]: GRIP control messages, `Grip-*` headers and `Grip-Sig` verification.
 //! - [`publish`]: the body of Pushpin's `POST /publish/`.
 //! - [`sse`]: Server-Sent Events, encoder and incremental parser.
+//! - [`error`]: the errors of the four formats above (the chat protocol keeps its own in
+//!   [`chat`], beside the types servers and clients match on).
 //!
 //! Every parser here has a size limit and a distinct error for each way input can be wrong;
 //! callers turn those errors into close codes or error events.
 
 pub mod chat;
+pub mod error;
 pub mod grip;
 pub mod publish;
 pub mod sse;
 pub mod wsevents;
+
+pub use error::{GripError, PublishError, SseError, WsEventsError};
