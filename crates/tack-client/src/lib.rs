@@ -1,8 +1,30 @@
-//! Tack's client engine.
+//! Tack's client engine: one connection that never gives up, never loses a message, never
+//! floods its UI. No Tauri here; the desktop app and the `tack` CLI both sit on top.
 //!
+//! - [`Session`] (in `session`): the handle — enter, send, watch — and [`SessionOptions`].
 //! - [`profile`]: where to connect and how (a server profile).
-//! - [`events`]: what the engine tells its consumer — the typed stream the desktop app and the
-//!   CLI render. This is also the desktop's IPC contract (TypeScript is generated from it).
+//! - [`events`]: what the engine tells its consumer, in batches. This is also the desktop's
+//!   IPC contract (TypeScript is generated from it).
+//! - `engine`: the task behind a session — resume, dedupe, outbox, heartbeat, reconnect.
+//! - `choose`: which transport, the staggered race, per-server memory.
+//! - `transport`: WebSocket, HTTP streaming (SSE), long-polling — frames in, frames out.
+//! - [`backoff`], [`monitor`], `outbox`, `endpoint`, [`error`].
 
+pub mod backoff;
+mod choose;
+mod endpoint;
+mod engine;
+pub mod error;
 pub mod events;
+mod link;
+pub mod monitor;
+mod outbox;
 pub mod profile;
+mod session;
+mod transport;
+
+pub use backoff::{Backoff, BackoffPolicy};
+pub use error::{ClientError, LinkError};
+pub use events::{ClientEvent, ConnectionState, ConnectionStatus, EventBatch, SendState};
+pub use profile::{Profile, Transport, TransportChoice};
+pub use session::{Session, SessionOptions};

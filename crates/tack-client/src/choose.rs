@@ -1,0 +1,137 @@
+//! Choosing a transport: the order to try them in, the staggered race between them, and the
+//! per-server memory of which one worked.
+//!
+//! Auto mode does not wait out each transport's timeout in series: it starts the next one
+//! after a short delay (a few measured round trips) and keeps whichever finishes its handshake
+//! first. The others are dropped, which closes them.
+
+use crate::error::LinkError;
+use crate::link::Link;
+use crate::profile::{Transport, TransportChoice};
+use crate::transport::{poll, stream, ws, Dial};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// Which transport last worked, per server (process-wide: every session to a server benefits).
+static WORKED: LazyLock<Mutex<HashMap<String, Transport>>> = LazyLock::new(Default::default);
+
+pub fn remember(server: &str, t: Transport) {
+    WORKED.lock().insert(server.to_owned(), t);
+}
+
+pub fn remembered(server: &str) -> Option<Transport> {
+    WORKED.lock().get(server).copied()
+}
+
+/// The transports to try, in order.
+pub fn order(choice: TransportChoice, has_http: bool, worked: Option<Transport>) -> Vec<Transport> {
+    if !has_http {
+        return vec![Transport::Ws];
+    }
+    match choice {
+        TransportChoice::Ws => vec![Transport::Ws],
+        TransportChoice::Stream => vec![Transport::Stream],
+        TransportChoice::Poll => vec![Transport::Poll],
+        TransportChoice::Auto => {
+            let mut order = vec![Transport::Ws, Transport::Stream, Transport::Poll];
+            if let Some(w) = worked {
+                order.retain(|t| *t != w);
+                order.insert(0, w);
+            }
+            order
+        }
+    }
+}
+
+/// How long to give one transport before starting the next: a few round trips when one has
+/// been measured, never more than `fallback_delay`.
+pub fn stagger(rtt: Option<Duration>, fallback_delay: Duration) -> Duration {
+    match rtt {
+        Some(rtt) => (rtt * 4 + Duration::from_millis(250)).min(fallback_delay),
+        None => fallback_delay,
+    }
+}
+
+pub async fn open(t: Transport, dial: &Dial) -> Result<Link, LinkError> {
+    match t {
+        Transport::Ws => ws::open(dial).await,
+        Transport::Stream => stream::open(dial).await,
+        Transport::Poll => poll::open(dial).await,
+    }
+}
+
+type Attempt = Pin<Box<dyn Future<Output = Result<Link, LinkError>> + Send>>;
+
+/// Races the transports in `order`, each started `stagger` after the previous (or at once when
+/// the previous fails). The first to finish its handshake wins.
+pub async fn race(dial: Dial, order: Vec<Transport>, stagger: Duration) -> Result<Link, LinkError> {
+    let mut pending = order.into_iter();
+    let mut running: FuturesUnordered<Attempt> = FuturesUnordered::new();
+    let start = |t: Transport| -> Attempt {
+        let dial = dial.clone();
+        Box::pin(async move { open(t, &dial).await })
+    };
+    let mut worst: Option<LinkError> = None;
+    if let Some(first) = pending.next() {
+        running.push(start(first));
+    }
+    let mut next_at = tokio::time::Instant::now() + stagger;
+    loop {
+        let more = pending.len() > 0;
+        tokio::select! {
+            result = running.next(), if !running.is_empty() => match result {
+                Some(Ok(link)) => return Ok(link),
+                Some(Err(e)) => {
+                    // A refused token says more than "unreachable": keep it for the user.
+                    if !matches!(worst, Some(LinkError::Unauthorized(_))) {
+                        worst = Some(e);
+                    }
+                    if let Some(t) = pending.next() {
+                        running.push(start(t));
+                        next_at = tokio::time::Instant::now() + stagger;
+                    } else if running.is_empty() {
+                        return Err(worst.unwrap_or(LinkError::Other("no transport worked".into())));
+                    }
+                }
+                None => {}
+            },
+            _ = tokio::time::sleep_until(next_at), if more => {
+                if let Some(t) = pending.next() {
+                    running.push(start(t));
+                }
+                next_at = tokio::time::Instant::now() + stagger;
+            }
+        }
+        if running.is_empty() && pending.len() == 0 {
+            return Err(worst.unwrap_or(LinkError::Other("no transport worked".into())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_tries_what_worked_last_first() {
+        assert_eq!(
+            order(TransportChoice::Auto, true, Some(Transport::Poll)),
+            vec![Transport::Poll, Transport::Ws, Transport::Stream]
+        );
+        assert_eq!(order(TransportChoice::Auto, false, None), vec![Transport::Ws]);
+        assert_eq!(order(TransportChoice::Stream, true, None), vec![Transport::Stream]);
+    }
+
+    #[test]
+    fn the_stagger_follows_the_round_trip() {
+        let max = Duration::from_millis(1500);
+        assert_eq!(stagger(None, max), max);
+        assert_eq!(stagger(Some(Duration::from_millis(10)), max), Duration::from_millis(290));
+        assert_eq!(stagger(Some(Duration::from_secs(2)), max), max);
+    }
+}

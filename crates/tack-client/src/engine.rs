@@ -1,0 +1,876 @@
+//! The engine task: connect, resume, deliver, keep alive, reconnect — forever, until closed.
+//!
+//! It owns the session's rooms and watches (with the last id seen in each, which is both the
+//! resume point and the duplicate filter), the current [`Link`], the heartbeat and the backoff.
+//! Transports only move frames; every decision about what a frame means is made here.
+
+use crate::backoff::Backoff;
+use crate::choose;
+use crate::endpoint::Endpoint;
+use crate::error::LinkError;
+use crate::events::{
+    ChannelStats, ClientEvent, ConnectionState, ConnectionStatus, EventBatch, SendState, ServerInfo,
+};
+use crate::link::{Inbound, Link};
+use crate::monitor::Record;
+use crate::outbox::OutboxItem;
+use crate::profile::{Profile, Transport, TransportChoice};
+use crate::session::{Command, SessionOptions, Shared};
+use crate::transport::{ws, Dial};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tack_protocol::chat::{
+    decode_legacy_comment, ClientFrame, Enter, Hello, Leave, Ping, SendMessage, ServerEvent,
+    ServerFrame, Unwatch, Watch,
+};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Collects events and hands them over in batches.
+struct Emitter {
+    buf: Vec<ClientEvent>,
+    tx: mpsc::Sender<EventBatch>,
+    max: usize,
+}
+
+impl Emitter {
+    async fn push(&mut self, ev: ClientEvent) {
+        self.buf.push(ev);
+        if self.buf.len() >= self.max {
+            self.flush().await;
+        }
+    }
+
+    async fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.max.min(1024)));
+            // A consumer that went away is not an error: the session runs until closed.
+            let _ = self.tx.send(batch).await;
+        }
+    }
+}
+
+/// How a phase of the engine ended.
+enum Step {
+    Failed(LinkError),
+    Close,
+}
+
+/// What a command asks of the current phase.
+enum Flow {
+    Continue,
+    Close,
+    RetryNow,
+    CheckNow,
+}
+
+/// The live connection and its heartbeat bookkeeping.
+struct Conn {
+    link: Link,
+    legacy: bool,
+    /// Only a server known to answer pings may be declared dead for not answering: the original
+    /// system's servers (and Pushpin in front of them) never do.
+    answers_pings: bool,
+    heartbeat: Duration,
+    last_inbound: Instant,
+    last_ping: Instant,
+    /// A liveness check asked for (network change, suspension): sent at, deadline.
+    check: Option<(Instant, Instant)>,
+    wall_last: u64,
+    mono_last: Instant,
+}
+
+impl Conn {
+    fn new(link: Link, heartbeat: Duration) -> Conn {
+        let heartbeat = match &link.welcome {
+            Some(w) if w.heartbeat > 0 => heartbeat.min(Duration::from_secs(w.heartbeat as u64)),
+            _ => heartbeat,
+        };
+        let now = Instant::now();
+        Conn {
+            legacy: link.welcome.is_none(),
+            answers_pings: link.welcome.is_some(),
+            link,
+            heartbeat,
+            last_inbound: now,
+            last_ping: now,
+            check: None,
+            wall_last: now_ms(),
+            mono_last: now,
+        }
+    }
+
+    fn write(&self, frame: ClientFrame) {
+        self.link.send(frame.encode());
+    }
+
+    fn ping(&mut self, now: Instant) {
+        self.write(ClientFrame::Ping(Ping { t: Some(now_ms()) }));
+        self.last_ping = now;
+    }
+
+    /// Checks liveness now: a ping that must be answered soon.
+    fn check_now(&mut self, now: Instant) -> Result<(), LinkError> {
+        if !self.answers_pings {
+            // Nothing to ask a server that never answers: reconnecting is the only check.
+            return Err(LinkError::Other("the network changed; reconnecting".into()));
+        }
+        self.ping(now);
+        let wait = (self.heartbeat / 2).min(Duration::from_secs(3));
+        self.check = Some((now, now + wait));
+        Ok(())
+    }
+
+    /// Runs every quarter heartbeat.
+    fn on_tick(&mut self, now: Instant) -> Result<(), LinkError> {
+        // The monotonic clock stops while the machine sleeps; the wall clock does not. A wall
+        // clock that jumped well ahead means we were suspended: the connection is suspect.
+        let wall = now_ms();
+        let wall_gap = wall.saturating_sub(self.wall_last);
+        let mono_gap = now.saturating_duration_since(self.mono_last).as_millis() as u64;
+        self.wall_last = wall;
+        self.mono_last = now;
+        if wall_gap > mono_gap + 2_000 {
+            self.check_now(now)?;
+        }
+        if !self.answers_pings {
+            return Ok(());
+        }
+        if let Some((sent, deadline)) = self.check {
+            if self.last_inbound > sent {
+                self.check = None;
+            } else if now >= deadline {
+                return Err(LinkError::Stalled(
+                    now.saturating_duration_since(self.last_inbound).as_millis() as u64,
+                ));
+            }
+        }
+        let idle = now.saturating_duration_since(self.last_inbound);
+        if idle >= self.heartbeat * 3 / 2 {
+            return Err(LinkError::Stalled(idle.as_millis() as u64));
+        }
+        if idle >= self.heartbeat / 2
+            && now.saturating_duration_since(self.last_ping) >= self.heartbeat / 2
+        {
+            self.ping(now);
+        }
+        Ok(())
+    }
+}
+
+type Probe = Pin<Box<dyn Future<Output = Result<Link, LinkError>> + Send>>;
+
+pub(crate) struct Engine {
+    profile: Profile,
+    opts: SessionOptions,
+    shared: Arc<Shared>,
+    cmds: mpsc::UnboundedReceiver<Command>,
+    out: Emitter,
+    dial: Result<Dial, String>,
+    /// Rooms entered, with the last event id seen in each.
+    rooms: BTreeMap<String, Option<u64>>,
+    /// Channels watched, with the last item id seen in each.
+    watches: BTreeMap<String, Option<u64>>,
+    backoff: Backoff,
+    rtt: Option<Duration>,
+    ever_connected: bool,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        profile: Profile,
+        opts: SessionOptions,
+        shared: Arc<Shared>,
+        cmds: mpsc::UnboundedReceiver<Command>,
+        events: mpsc::Sender<EventBatch>,
+    ) -> Engine {
+        let dial = Endpoint::parse(&profile.url)
+            .map(|endpoint| Dial {
+                endpoint,
+                http: Dial::http_client(&profile, opts.connect_timeout),
+                profile: profile.clone(),
+                connect_timeout: opts.connect_timeout,
+                welcome_timeout: opts.welcome_timeout,
+                stream_read_timeout: opts.stream_read_timeout,
+                poll_hold: opts.poll_hold,
+                inbound_capacity: 1024,
+            })
+            .map_err(|e| e.to_string());
+        Engine {
+            backoff: Backoff::new(opts.backoff.clone(), opts.seed),
+            out: Emitter {
+                buf: Vec::new(),
+                tx: events,
+                max: opts.batch_max.max(1),
+            },
+            profile,
+            opts,
+            shared,
+            cmds,
+            dial,
+            rooms: BTreeMap::new(),
+            watches: BTreeMap::new(),
+            rtt: None,
+            ever_connected: false,
+        }
+    }
+
+    fn state(
+        &self,
+        status: ConnectionStatus,
+        transport: Option<Transport>,
+        reason: Option<String>,
+    ) -> ClientEvent {
+        ClientEvent::State(ConnectionState {
+            status,
+            transport,
+            attempt: if status == ConnectionStatus::Connected {
+                0
+            } else {
+                self.backoff.attempt()
+            },
+            retry_at: None,
+            rtt_ms: self.rtt.map(|r| r.as_millis() as u32),
+            server: self.profile.name.clone(),
+            reason,
+            degraded: false,
+        })
+    }
+
+    pub(crate) async fn run(mut self) {
+        let dial = match self.dial.clone() {
+            Ok(d) => d,
+            Err(reason) => {
+                self.out
+                    .push(ClientEvent::Error {
+                        code: "bad_url".into(),
+                        message: reason.clone(),
+                        room: None,
+                    })
+                    .await;
+                let ev = self.state(ConnectionStatus::Offline, None, Some(reason));
+                self.out.push(ev).await;
+                self.out.flush().await;
+                while let Some(cmd) = self.cmds.recv().await {
+                    if matches!(cmd, Command::Close) {
+                        break;
+                    }
+                }
+                return;
+            }
+        };
+        loop {
+            let step = match self.connect(&dial).await {
+                Ok(link) => {
+                    let started = Instant::now();
+                    let step = self.serve(link, &dial).await;
+                    self.backoff.connection_ended(started.elapsed());
+                    step
+                }
+                Err(step) => step,
+            };
+            match step {
+                Step::Close => break,
+                Step::Failed(e) => {
+                    if !self.wait_retry(e).await {
+                        break;
+                    }
+                }
+            }
+        }
+        let ev = self.state(ConnectionStatus::Offline, None, None);
+        self.out.push(ev).await;
+        self.out.flush().await;
+    }
+
+    /// Races the transports while still taking commands.
+    async fn connect(&mut self, dial: &Dial) -> Result<Link, Step> {
+        let key = dial.endpoint.key();
+        let order = choose::order(
+            self.profile.transport,
+            dial.endpoint.has_http(),
+            choose::remembered(&key),
+        );
+        let status = if self.ever_connected {
+            ConnectionStatus::Reconnecting
+        } else {
+            ConnectionStatus::Connecting
+        };
+        let ev = self.state(status, order.first().copied(), None);
+        self.out.push(ev).await;
+        self.out.flush().await;
+        let race = choose::race(
+            dial.clone(),
+            order,
+            choose::stagger(self.rtt, self.opts.fallback_delay),
+        );
+        tokio::pin!(race);
+        loop {
+            tokio::select! {
+                result = &mut race => return result.map_err(Step::Failed),
+                cmd = self.cmds.recv() => {
+                    if let Flow::Close = self.on_command(cmd, None).await {
+                        return Err(Step::Close);
+                    }
+                    self.out.flush().await;
+                }
+            }
+        }
+    }
+
+    /// Waits out the backoff; false when the session was closed meanwhile.
+    async fn wait_retry(&mut self, error: LinkError) -> bool {
+        let delay = self.backoff.next_delay(error.is_going_away());
+        let mut ev = self.state(
+            ConnectionStatus::Reconnecting,
+            None,
+            Some(error.to_string()),
+        );
+        if let ClientEvent::State(s) = &mut ev {
+            s.retry_at = Some(now_ms() + delay.as_millis() as u64);
+        }
+        self.out.push(ev).await;
+        self.out.flush().await;
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return true,
+                cmd = self.cmds.recv() => {
+                    match self.on_command(cmd, None).await {
+                        Flow::Close => return false,
+                        Flow::RetryNow | Flow::CheckNow => return true,
+                        Flow::Continue => {}
+                    }
+                    self.out.flush().await;
+                }
+            }
+        }
+    }
+
+    fn probe(&mut self, conn: &Conn, dial: &Dial) -> Option<Probe> {
+        if self.profile.transport != TransportChoice::Auto
+            || !dial.endpoint.has_http()
+            || conn.link.transport == Transport::Ws
+        {
+            return None;
+        }
+        let interval = self.opts.upgrade_probe_interval;
+        let wait = interval + self.backoff.jitter(interval / 4);
+        let dial = dial.clone();
+        Some(Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            ws::open(&dial).await
+        }))
+    }
+
+    /// Runs one connection until it fails or the session closes.
+    async fn serve(&mut self, link: Link, dial: &Dial) -> Step {
+        let mut conn = Conn::new(link, self.opts.heartbeat);
+        self.on_connected(&mut conn, dial).await;
+        let mut heartbeat = tokio::time::interval(conn.heartbeat / 4);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut flush = tokio::time::interval(self.opts.batch_interval);
+        flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut stats = tokio::time::interval(self.opts.stats_interval);
+        stats.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut probe = self.probe(&conn, dial);
+        loop {
+            tokio::select! {
+                inbound = conn.link.recv() => match inbound {
+                    Inbound::Frame(frame, size) => {
+                        conn.last_inbound = Instant::now();
+                        if let Some(step) = self.on_frame(&mut conn, frame, size, dial).await {
+                            return step;
+                        }
+                    }
+                    Inbound::Closed(e) => return Step::Failed(e),
+                },
+                cmd = self.cmds.recv() => match self.on_command(cmd, Some(&mut conn)).await {
+                    Flow::Close => return Step::Close,
+                    Flow::CheckNow => {
+                        if let Err(e) = conn.check_now(Instant::now()) {
+                            return Step::Failed(e);
+                        }
+                    }
+                    Flow::RetryNow | Flow::Continue => {}
+                },
+                _ = heartbeat.tick() => {
+                    if let Err(e) = conn.on_tick(Instant::now()) {
+                        return Step::Failed(e);
+                    }
+                }
+                _ = flush.tick(), if !self.out.buf.is_empty() => self.out.flush().await,
+                _ = stats.tick() => {
+                    let report: Vec<ChannelStats> = self.shared.monitor.lock().report(Instant::now());
+                    for s in report {
+                        self.out.push(ClientEvent::Stats(s)).await;
+                    }
+                }
+                result = async { probe.as_mut().expect("guarded").await }, if probe.is_some() => {
+                    probe = None;
+                    match result {
+                        Ok(link) => {
+                            // Upgrade: the new connection resumes every room from the last id
+                            // seen, so nothing is lost; ids filter what the old one also
+                            // delivered, so nothing is doubled. Dropping the old link closes it.
+                            tracing::info!("upgraded to WebSocket");
+                            conn = Conn::new(link, self.opts.heartbeat);
+                            self.on_connected(&mut conn, dial).await;
+                            heartbeat = tokio::time::interval(conn.heartbeat / 4);
+                            heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                        }
+                        Err(e) => {
+                            tracing::debug!("WebSocket still unavailable: {e}");
+                            probe = self.probe(&conn, dial);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A connection (or a new server session on it) is ready: say who we are and resume.
+    async fn on_connected(&mut self, conn: &mut Conn, dial: &Dial) {
+        self.ever_connected = true;
+        self.shared.outbox.lock().connection_changed();
+        let info = match &conn.link.welcome {
+            Some(w) => ServerInfo {
+                nick: self.profile.nick.clone().unwrap_or_else(|| w.nick.clone()),
+                server: w.server.clone(),
+                resume: true,
+                acks: true,
+            },
+            None => ServerInfo {
+                nick: self.profile.nick.clone().unwrap_or_default(),
+                server: "legacy".into(),
+                resume: false,
+                acks: false,
+            },
+        };
+        self.out.push(ClientEvent::Server(info)).await;
+        self.resume(conn).await;
+        let transport = conn.link.transport;
+        if self.profile.transport == TransportChoice::Auto {
+            choose::remember(&dial.endpoint.key(), transport);
+        }
+        let degraded = transport != Transport::Ws && dial.endpoint.has_http();
+        let mut ev = self.state(ConnectionStatus::Connected, Some(transport), None);
+        if let ClientEvent::State(s) = &mut ev {
+            s.degraded = degraded && self.profile.transport == TransportChoice::Auto;
+            if s.degraded {
+                s.reason = Some(format!(
+                    "WebSocket is unavailable; using {}",
+                    if transport == Transport::Stream { "HTTP streaming" } else { "long-polling" }
+                ));
+            }
+        }
+        self.out.push(ev).await;
+        self.out.flush().await;
+    }
+
+    /// Re-enters every room and re-watches every channel from the last id seen, then writes
+    /// the outbox again.
+    async fn resume(&mut self, conn: &mut Conn) {
+        if let (Some(nick), false) = (&self.profile.nick, conn.legacy) {
+            conn.write(ClientFrame::Hello(Hello {
+                nick: nick.clone(),
+                client: Some(concat!("tack/", env!("CARGO_PKG_VERSION")).into()),
+            }));
+        }
+        let rooms: Vec<(String, Option<u64>)> =
+            self.rooms.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        for (room, since) in rooms {
+            self.write_enter(conn, &room, since).await;
+        }
+        let watches: Vec<(String, Option<u64>)> =
+            self.watches.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        for (channel, since) in watches {
+            self.write_watch(conn, &channel, since);
+        }
+        self.write_outbox(conn).await;
+    }
+
+    async fn write_enter(&mut self, conn: &Conn, room: &str, since: Option<u64>) {
+        if conn.legacy {
+            // No presence reply on an original-system server: joined once written.
+            conn.write(ClientFrame::Enter(Enter {
+                room: room.to_owned(),
+                since: None,
+            }));
+            self.out
+                .push(ClientEvent::Joined {
+                    room: room.to_owned(),
+                })
+                .await;
+        } else {
+            conn.write(ClientFrame::Enter(Enter {
+                room: room.to_owned(),
+                since,
+            }));
+        }
+    }
+
+    fn write_watch(&self, conn: &Conn, channel: &str, since: Option<u64>) {
+        if conn.legacy {
+            // An original-system server only knows rooms: watching a name means entering it.
+            if !self.rooms.contains_key(channel) {
+                conn.write(ClientFrame::Enter(Enter {
+                    room: channel.to_owned(),
+                    since: None,
+                }));
+            }
+        } else {
+            conn.write(ClientFrame::Watch(Watch {
+                channel: channel.to_owned(),
+                since,
+            }));
+        }
+    }
+
+    async fn write_outbox(&mut self, conn: &Conn) {
+        let items = self.shared.outbox.lock().take_unwritten(|_| true);
+        for item in items {
+            conn.write(ClientFrame::Message(SendMessage {
+                room: item.room.clone(),
+                comment: item.comment.clone(),
+                cid: (!conn.legacy).then(|| item.cid.clone()),
+            }));
+        }
+        if conn.legacy {
+            // No acks on an original-system server: written is as good as it gets.
+            let done = self.shared.outbox.lock().drain_written();
+            for item in done {
+                self.emit_send(item, SendState::Sent { id: None }).await;
+            }
+        }
+    }
+
+    async fn emit_send(&mut self, item: OutboxItem, state: SendState) {
+        self.out
+            .push(ClientEvent::Send {
+                cid: item.cid,
+                room: item.room,
+                comment: item.comment,
+                state,
+            })
+            .await;
+    }
+
+    async fn on_command(&mut self, cmd: Option<Command>, conn: Option<&mut Conn>) -> Flow {
+        let Some(cmd) = cmd else {
+            // Every handle was dropped.
+            return Flow::Close;
+        };
+        match cmd {
+            Command::Close => return Flow::Close,
+            Command::RetryNow => return Flow::RetryNow,
+            Command::NetworkChanged => return Flow::CheckNow,
+            Command::Enter(room) => {
+                let since = *self.rooms.entry(room.clone()).or_insert(None);
+                if let Some(conn) = conn {
+                    self.write_enter(conn, &room, since).await;
+                    self.write_outbox(conn).await;
+                }
+            }
+            Command::Leave(room) => {
+                if self.rooms.remove(&room).is_some() {
+                    if let Some(conn) = conn {
+                        conn.write(ClientFrame::Leave(Leave { room: room.clone() }));
+                    }
+                    self.out.push(ClientEvent::Parted { room }).await;
+                }
+            }
+            Command::Queued(item) => {
+                self.emit_send(item, SendState::Pending).await;
+                if let Some(conn) = conn {
+                    self.write_outbox(conn).await;
+                }
+            }
+            Command::Watch(channel) => {
+                let since = *self.watches.entry(channel.clone()).or_insert(None);
+                if let Some(conn) = conn {
+                    self.write_watch(conn, &channel, since);
+                }
+            }
+            Command::Unwatch(channel) => {
+                if self.watches.remove(&channel).is_some() {
+                    if let Some(conn) = conn {
+                        if !conn.legacy {
+                            conn.write(ClientFrame::Unwatch(Unwatch { channel }));
+                        } else if !self.rooms.contains_key(&channel) {
+                            conn.write(ClientFrame::Leave(Leave { room: channel }));
+                        }
+                    }
+                }
+            }
+            Command::Nick(nick) => {
+                self.profile.nick = Some(nick.clone());
+                if let Some(conn) = conn {
+                    if !conn.legacy {
+                        conn.write(ClientFrame::Hello(Hello { nick, client: None }));
+                    }
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Accepts a numbered event for a room (true) unless it was already seen.
+    fn fresh(map: &mut BTreeMap<String, Option<u64>>, name: &str, id: u64) -> bool {
+        match map.get_mut(name) {
+            Some(last) if last.is_none_or(|l| id > l) => {
+                *last = Some(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn on_frame(
+        &mut self,
+        conn: &mut Conn,
+        frame: ServerFrame,
+        size: usize,
+        dial: &Dial,
+    ) -> Option<Step> {
+        let received = now_ms();
+        match frame {
+            ServerFrame::Event(ev) => match ev {
+                ServerEvent::Welcome(w) => {
+                    // A new server session on the same link (a poll session expired): resume.
+                    conn.link.welcome = Some(w);
+                    conn.legacy = false;
+                    conn.answers_pings = true;
+                    self.on_connected(conn, dial).await;
+                }
+                ServerEvent::Message(m) => {
+                    if !Self::fresh(&mut self.rooms, &m.room, m.id) {
+                        return None;
+                    }
+                    let own = m
+                        .cid
+                        .as_deref()
+                        .is_some_and(|c| self.shared.outbox.lock().is_ours(c));
+                    self.shared.monitor.lock().record(
+                        Instant::now(),
+                        m.comment.len(),
+                        Record {
+                            channel: m.room.clone(),
+                            id: Some(m.id),
+                            ts: Some(m.ts),
+                            received,
+                            user: Some(m.user.clone()),
+                            payload: m.comment.clone(),
+                            binary: false,
+                        },
+                    );
+                    self.out
+                        .push(ClientEvent::Message {
+                            room: m.room,
+                            id: Some(m.id),
+                            user: m.user,
+                            comment: m.comment,
+                            ts: Some(m.ts),
+                            cid: m.cid,
+                            own,
+                        })
+                        .await;
+                }
+                ServerEvent::Entered(c) => {
+                    if Self::fresh(&mut self.rooms, &c.room, c.id) {
+                        self.out
+                            .push(ClientEvent::Entered {
+                                room: c.room,
+                                id: Some(c.id),
+                                user: c.user,
+                                viewers: Some(c.viewers),
+                                ts: Some(c.ts),
+                            })
+                            .await;
+                    }
+                }
+                ServerEvent::Left(c) => {
+                    if Self::fresh(&mut self.rooms, &c.room, c.id) {
+                        self.out
+                            .push(ClientEvent::Left {
+                                room: c.room,
+                                id: Some(c.id),
+                                user: c.user,
+                                viewers: Some(c.viewers),
+                                ts: Some(c.ts),
+                            })
+                            .await;
+                    }
+                }
+                ServerEvent::Presence(p) => {
+                    if self.rooms.contains_key(&p.room) {
+                        self.out
+                            .push(ClientEvent::Joined {
+                                room: p.room.clone(),
+                            })
+                            .await;
+                        self.out
+                            .push(ClientEvent::Presence {
+                                room: p.room,
+                                viewers: p.viewers,
+                                users: p.users,
+                            })
+                            .await;
+                    }
+                }
+                ServerEvent::Ack(a) => {
+                    let item = self.shared.outbox.lock().acked(&a.cid);
+                    if let Some(item) = item {
+                        self.emit_send(item, SendState::Sent { id: Some(a.id) })
+                            .await;
+                    }
+                }
+                ServerEvent::Error(e) => {
+                    if e.code == "unknown_session" {
+                        return Some(Step::Failed(LinkError::Other(
+                            "the server forgot this session; reconnecting".into(),
+                        )));
+                    }
+                    let failed = e
+                        .cid
+                        .as_deref()
+                        .and_then(|cid| self.shared.outbox.lock().failed(cid));
+                    let room = failed.as_ref().map(|i| i.room.clone());
+                    if let Some(item) = failed {
+                        self.emit_send(
+                            item,
+                            SendState::Failed {
+                                reason: e.message.clone(),
+                            },
+                        )
+                        .await;
+                    }
+                    self.out
+                        .push(ClientEvent::Error {
+                            code: e.code,
+                            message: e.message,
+                            room,
+                        })
+                        .await;
+                }
+                ServerEvent::Resumed(r) => {
+                    if !r.recovered {
+                        if let Some(name) = r.room.or(r.channel) {
+                            self.out
+                                .push(ClientEvent::Gap {
+                                    room: name,
+                                    after_id: Some(r.since),
+                                })
+                                .await;
+                        }
+                    }
+                }
+                ServerEvent::Raw(r) => {
+                    if !Self::fresh(&mut self.watches, &r.channel, r.id) {
+                        return None;
+                    }
+                    let decoded = if r.binary {
+                        decoded_len(&r.payload)
+                    } else {
+                        r.payload.len()
+                    };
+                    self.shared.monitor.lock().record(
+                        Instant::now(),
+                        decoded,
+                        Record {
+                            channel: r.channel.clone(),
+                            id: Some(r.id),
+                            ts: Some(r.ts),
+                            received,
+                            user: None,
+                            payload: r.payload.clone(),
+                            binary: r.binary,
+                        },
+                    );
+                    self.out
+                        .push(ClientEvent::Raw {
+                            channel: r.channel,
+                            id: Some(r.id),
+                            ts: Some(r.ts),
+                            payload: r.payload,
+                            binary: r.binary,
+                            size: decoded as u32,
+                            received,
+                        })
+                        .await;
+                }
+                ServerEvent::Pong(p) => {
+                    conn.answers_pings = true;
+                    if let Some(t) = p.t {
+                        self.rtt = Some(Duration::from_millis(received.saturating_sub(t)));
+                    }
+                }
+            },
+            ServerFrame::LegacyBroadcast { room, comment } => {
+                let text = decode_legacy_comment(&comment);
+                let _ = size;
+                let record = Record {
+                    channel: room.clone(),
+                    id: None,
+                    ts: None,
+                    received,
+                    user: None,
+                    payload: text.clone(),
+                    binary: false,
+                };
+                if self.rooms.contains_key(&room) {
+                    self.shared
+                        .monitor
+                        .lock()
+                        .record(Instant::now(), text.len(), record);
+                    self.out
+                        .push(ClientEvent::Message {
+                            room,
+                            id: None,
+                            user: String::new(),
+                            comment: text,
+                            ts: None,
+                            cid: None,
+                            own: false,
+                        })
+                        .await;
+                } else if self.watches.contains_key(&room) {
+                    self.shared
+                        .monitor
+                        .lock()
+                        .record(Instant::now(), text.len(), record);
+                    self.out
+                        .push(ClientEvent::Raw {
+                            channel: room,
+                            id: None,
+                            ts: None,
+                            size: text.len() as u32,
+                            payload: text,
+                            binary: false,
+                            received,
+                        })
+                        .await;
+                }
+            }
+            ServerFrame::LegacySubscribed => {}
+        }
+        None
+    }
+}
+
+/// Bytes in a base64 payload once decoded.
+fn decoded_len(b64: &str) -> usize {
+    let pad = b64.bytes().rev().take_while(|b| *b == b'=').count();
+    (b64.len() / 4 * 3).saturating_sub(pad)
+}

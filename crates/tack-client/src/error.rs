@@ -1,0 +1,53 @@
+//! The engine's one error type. Messages say what to do about it.
+
+use tack_protocol::chat::FrameError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("server URL `{url}` is not usable: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("the outbox is full ({capacity} messages waiting); wait until the connection is back before sending more")]
+    OutboxFull { capacity: usize },
+    #[error("no message with id `{0}` is waiting to be retried")]
+    UnknownMessage(String),
+    #[error(transparent)]
+    Refused(#[from] FrameError),
+    #[error("the session is closed")]
+    Closed,
+}
+
+/// Why a connection attempt or a live connection failed. Shown to the user as the
+/// `reason` of a [`ConnectionState`](crate::events::ConnectionState).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot reach the server: {0}")]
+    Unreachable(String),
+    #[error("the server refused the token (HTTP {0}); check the profile's token")]
+    Unauthorized(u16),
+    #[error("the server answered HTTP {0}")]
+    Status(u16),
+    #[error("the server closed the connection{}", close_suffix(*code, reason))]
+    Closed { code: Option<u16>, reason: String },
+    #[error("no sign of life from the server for {0} ms")]
+    Stalled(u64),
+    #[error("the server did not finish the handshake in time")]
+    HandshakeTimeout,
+    #[error("{0}")]
+    Other(String),
+}
+
+fn close_suffix(code: Option<u16>, reason: &str) -> String {
+    match (code, reason.is_empty()) {
+        (Some(c), false) => format!(" ({c}: {reason})"),
+        (Some(c), true) => format!(" ({c})"),
+        (None, false) => format!(" ({reason})"),
+        (None, true) => String::new(),
+    }
+}
+
+impl LinkError {
+    /// The server said it is going away (restart): reconnect, but spread out.
+    pub fn is_going_away(&self) -> bool {
+        matches!(self, LinkError::Closed { code: Some(1001), .. })
+    }
+}

@@ -1,0 +1,222 @@
+//! The handle a consumer holds: commands in, batched events out.
+//!
+//! [`Session::connect`] spawns the engine task and returns at once. Every method is a quick,
+//! non-blocking message to that task, except [`Session::send`], which checks the outbox
+//! synchronously so a full outbox is refused where the user typed.
+
+use crate::backoff::BackoffPolicy;
+use crate::engine::Engine;
+use crate::error::ClientError;
+use crate::events::EventBatch;
+use crate::monitor::Monitor;
+use crate::outbox::{Outbox, OutboxItem};
+use crate::profile::Profile;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use tack_protocol::chat::{check_name, check_nick, ClientFrame, FrameError, SendMessage};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How the engine behaves. `Default` suits a desktop app; tests shorten the times.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Longest quiet time before a ping; a server known to answer pings is declared dead after
+    /// 1.5× this without any inbound frame.
+    pub heartbeat: Duration,
+    /// Events are flushed to the consumer at least this often…
+    pub batch_interval: Duration,
+    /// …or as soon as this many are waiting.
+    pub batch_max: usize,
+    /// Items remembered per room/channel for export.
+    pub ring_capacity: usize,
+    /// Unacknowledged messages kept; beyond this `send` is refused.
+    pub outbox_capacity: usize,
+    pub backoff: BackoffPolicy,
+    /// Seeds the backoff jitter (tests); random when `None`.
+    pub seed: Option<u64>,
+    pub connect_timeout: Duration,
+    /// How long to wait for a server's first frame (an original-system server sends none, so on
+    /// a full `ws://` URL this is also how long it takes to recognise one).
+    pub welcome_timeout: Duration,
+    /// In auto mode, the next transport starts after this long if the previous has not finished
+    /// its handshake (shortened to a few round trips once one is measured).
+    pub fallback_delay: Duration,
+    /// On a fallback transport, try WebSocket again this often.
+    pub upgrade_probe_interval: Duration,
+    /// A stream silent this long (no event, no keep-alive) is dead.
+    pub stream_read_timeout: Duration,
+    /// How long a long-poll asks the server to hold.
+    pub poll_hold: Duration,
+    /// How often `Stats` events are emitted while traffic flows.
+    pub stats_interval: Duration,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            heartbeat: Duration::from_secs(20),
+            batch_interval: Duration::from_millis(16),
+            batch_max: 512,
+            ring_capacity: 1000,
+            outbox_capacity: 256,
+            backoff: BackoffPolicy::default(),
+            seed: None,
+            connect_timeout: Duration::from_secs(10),
+            welcome_timeout: Duration::from_secs(3),
+            fallback_delay: Duration::from_millis(1500),
+            upgrade_probe_interval: Duration::from_secs(60),
+            stream_read_timeout: Duration::from_secs(45),
+            poll_hold: Duration::from_secs(25),
+            stats_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Enter(String),
+    Leave(String),
+    /// A message was queued in the outbox.
+    Queued(OutboxItem),
+    Watch(String),
+    Unwatch(String),
+    Nick(String),
+    RetryNow,
+    NetworkChanged,
+    Close,
+}
+
+/// State the handle and the engine task both touch.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub outbox: Mutex<Outbox>,
+    pub monitor: Mutex<Monitor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Session {
+    /// Starts the engine (needs a tokio runtime) and returns at once; events follow on the
+    /// receiver. A bad URL is reported as an `Error` event and an `Offline` state.
+    pub fn connect(profile: Profile, options: SessionOptions) -> (Session, mpsc::Receiver<EventBatch>) {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        // Batches are small in number (≤ ~60/s); a few in flight absorb a slow consumer's hiccup,
+        // after which the engine waits, and so does the socket: memory stays bounded.
+        let (ev_tx, ev_rx) = mpsc::channel(64);
+        let prefix = format!("{:08x}", rand::random::<u32>());
+        let shared = Arc::new(Shared {
+            outbox: Mutex::new(Outbox::new(options.outbox_capacity, prefix)),
+            monitor: Mutex::new(Monitor::new(options.ring_capacity)),
+        });
+        let engine = Engine::new(profile, options, shared.clone(), cmd_rx, ev_tx);
+        let task = tokio::spawn(engine.run());
+        let session = Session {
+            commands: cmd_tx,
+            shared,
+            task: Arc::new(Mutex::new(Some(task))),
+        };
+        (session, ev_rx)
+    }
+
+    fn command(&self, c: Command) -> Result<(), ClientError> {
+        self.commands.send(c).map_err(|_| ClientError::Closed)
+    }
+
+    fn checked_name(event: &str, field: &'static str, name: &str) -> Result<(), ClientError> {
+        check_name(name).map_err(|problem| {
+            ClientError::Refused(FrameError::InvalidName {
+                event: event.to_owned(),
+                field,
+                problem,
+            })
+        })
+    }
+
+    /// Enters a chat room (and re-enters it after every reconnect).
+    pub fn enter(&self, room: &str) -> Result<(), ClientError> {
+        Self::checked_name("chatRoomEnter", "room", room)?;
+        self.command(Command::Enter(room.to_owned()))
+    }
+
+    pub fn leave(&self, room: &str) -> Result<(), ClientError> {
+        Self::checked_name("chatRoomLeave", "room", room)?;
+        self.command(Command::Leave(room.to_owned()))
+    }
+
+    /// Queues a message; returns its `cid`. `Send` events report its state from here on.
+    pub fn send(&self, room: &str, comment: &str) -> Result<String, ClientError> {
+        ClientFrame::Message(SendMessage {
+            room: room.to_owned(),
+            comment: comment.to_owned(),
+            cid: None,
+        })
+        .validate()?;
+        let item = self.shared.outbox.lock().push(room, comment)?;
+        let cid = item.cid.clone();
+        self.command(Command::Queued(item))?;
+        Ok(cid)
+    }
+
+    /// Queues a failed message again.
+    pub fn retry_send(&self, cid: &str) -> Result<(), ClientError> {
+        let item = self.shared.outbox.lock().retry(cid)?;
+        self.command(Command::Queued(item))
+    }
+
+    /// Receives a channel's raw items (on an original-system server: enters that room).
+    pub fn watch(&self, channel: &str) -> Result<(), ClientError> {
+        Self::checked_name("watch", "channel", channel)?;
+        self.command(Command::Watch(channel.to_owned()))
+    }
+
+    pub fn unwatch(&self, channel: &str) -> Result<(), ClientError> {
+        Self::checked_name("unwatch", "channel", channel)?;
+        self.command(Command::Unwatch(channel.to_owned()))
+    }
+
+    pub fn set_nick(&self, nick: &str) -> Result<(), ClientError> {
+        check_nick(nick).map_err(|problem| {
+            ClientError::Refused(FrameError::InvalidName {
+                event: "hello".into(),
+                field: "nick",
+                problem,
+            })
+        })?;
+        self.command(Command::Nick(nick.to_owned()))
+    }
+
+    /// Skips the current backoff wait.
+    pub fn retry_now(&self) {
+        let _ = self.command(Command::RetryNow);
+    }
+
+    /// The OS reported a network change: check the connection at once.
+    pub fn network_changed(&self) {
+        let _ = self.command(Command::NetworkChanged);
+    }
+
+    /// Writes the remembered items of `channels` (all when empty) as JSON Lines.
+    pub fn export_jsonl(&self, channels: &[String], out: &mut impl std::io::Write) -> std::io::Result<usize> {
+        self.shared.monitor.lock().export_jsonl(channels, out)
+    }
+
+    /// Messages waiting for an acknowledgement.
+    pub fn outbox_len(&self) -> usize {
+        self.shared.outbox.lock().len()
+    }
+
+    /// Stops the engine: the last events are flushed, the connection closed.
+    pub async fn close(self) {
+        let _ = self.commands.send(Command::Close);
+        let task = self.task.lock().take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
