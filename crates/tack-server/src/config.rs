@@ -1,0 +1,196 @@
+//! Server settings: defaults, the TOML config file, and `TACK_*` environment overrides.
+//!
+//! Every limit the server enforces lives here, so an operator can find them in one place.
+
+use crate::error::ServerError;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// Everything `tack serve` can be told. Missing keys in the config file take the defaults.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Port 0 picks a free port (see `ServerHandle::local_addr`).
+    pub listen: SocketAddr,
+    /// Bearer token required by `POST /publish/`. Without one, publishing is allowed only
+    /// while the server listens on loopback.
+    pub publish_token: Option<String>,
+    /// Bearer token required on `/ws`, `/stream`, `/poll` and `/send`. None: open server.
+    pub access_token: Option<String>,
+    /// Events kept per room or channel for resume.
+    pub history_len: usize,
+    /// Oldest event kept for resume, in seconds.
+    pub history_secs: u64,
+    /// How long an HTTP (stream/poll) session lives with no open stream and no poll, in seconds.
+    pub session_ttl_secs: u64,
+    /// Seconds between heartbeats the server expects from clients; announced in `welcome`.
+    pub heartbeat_secs: u32,
+    /// Seconds between SSE keep-alive comments.
+    pub keepalive_secs: u64,
+    /// Simultaneous connections (WebSockets, open streams, held polls) before new ones are refused.
+    pub max_connections: usize,
+    /// Rooms plus watched channels one connection may be in at once.
+    pub max_rooms_per_connection: usize,
+    /// Chat messages one connection may send per second (sustained).
+    pub messages_per_second: u32,
+    /// Chat messages one connection may send in a burst.
+    pub message_burst: u32,
+    /// Largest WebSocket message or HTTP body accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Events queued for one connection before it counts as a slow consumer and is disconnected.
+    pub queue_len: usize,
+    /// Default and longest hold of `GET /poll`, in seconds.
+    pub poll_timeout_secs: u64,
+    pub poll_timeout_max_secs: u64,
+    /// Seconds to wait for connections to finish after a shutdown is requested.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7999)),
+            publish_token: None,
+            access_token: None,
+            history_len: 1000,
+            history_secs: 3600,
+            session_ttl_secs: 30,
+            heartbeat_secs: 25,
+            keepalive_secs: 15,
+            max_connections: 20_000,
+            max_rooms_per_connection: 64,
+            messages_per_second: 20,
+            message_burst: 40,
+            max_message_bytes: tack_protocol::chat::MAX_FRAME_LEN,
+            // Deep enough for a burst in a busy room, small enough that a stalled client costs
+            // little: each slot is one pointer to a shared, already-serialized event.
+            queue_len: 1024,
+            poll_timeout_secs: 25,
+            poll_timeout_max_secs: 60,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Defaults, then the config file if given, then `TACK_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<ServerConfig, ServerError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => ServerConfig::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<ServerConfig, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::ReadConfig {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ServerError::BadConfig {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Applies overrides such as `TACK_LISTEN=0.0.0.0:7999` or `TACK_HISTORY_LEN=500`.
+    /// `env` is a parameter so tests need not touch the process environment.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ServerError> {
+        fn parse<T: std::str::FromStr>(
+            env: &impl Fn(&str) -> Option<String>,
+            name: &'static str,
+            slot: &mut T,
+        ) -> Result<(), ServerError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            if let Some(value) = env(name) {
+                *slot = value.parse().map_err(|e: T::Err| ServerError::BadEnv {
+                    name,
+                    value: value.clone(),
+                    detail: e.to_string(),
+                })?;
+            }
+            Ok(())
+        }
+        parse(&env, "TACK_LISTEN", &mut self.listen)?;
+        if let Some(token) = env("TACK_PUBLISH_TOKEN") {
+            self.publish_token = Some(token);
+        }
+        if let Some(token) = env("TACK_ACCESS_TOKEN") {
+            self.access_token = Some(token);
+        }
+        parse(&env, "TACK_HISTORY_LEN", &mut self.history_len)?;
+        parse(&env, "TACK_HISTORY_SECS", &mut self.history_secs)?;
+        parse(&env, "TACK_SESSION_TTL_SECS", &mut self.session_ttl_secs)?;
+        parse(&env, "TACK_HEARTBEAT_SECS", &mut self.heartbeat_secs)?;
+        parse(&env, "TACK_KEEPALIVE_SECS", &mut self.keepalive_secs)?;
+        parse(&env, "TACK_MAX_CONNECTIONS", &mut self.max_connections)?;
+        parse(
+            &env,
+            "TACK_MAX_ROOMS_PER_CONNECTION",
+            &mut self.max_rooms_per_connection,
+        )?;
+        parse(
+            &env,
+            "TACK_MESSAGES_PER_SECOND",
+            &mut self.messages_per_second,
+        )?;
+        parse(&env, "TACK_MESSAGE_BURST", &mut self.message_burst)?;
+        parse(&env, "TACK_MAX_MESSAGE_BYTES", &mut self.max_message_bytes)?;
+        parse(&env, "TACK_QUEUE_LEN", &mut self.queue_len)?;
+        Ok(())
+    }
+
+    pub fn history_age(&self) -> Duration {
+        Duration::from_secs(self.history_secs)
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_secs)
+    }
+
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_secs(self.keepalive_secs.max(1))
+    }
+
+    /// Whether `/publish/` needs a bearer token: when one is configured, or when the server
+    /// can be reached from other machines.
+    pub fn publish_needs_token(&self) -> bool {
+        self.publish_token.is_some() || !self.listen.ip().is_loopback()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_sets_some_keys_and_env_overrides_win() {
+        let mut config: ServerConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\nhistory_len = 10\n").unwrap();
+        assert_eq!(config.history_len, 10);
+        assert_eq!(config.queue_len, ServerConfig::default().queue_len);
+        config
+            .apply_env(|name| (name == "TACK_HISTORY_LEN").then(|| "7".to_owned()))
+            .unwrap();
+        assert_eq!(config.history_len, 7);
+        assert_eq!(config.listen.port(), 9000);
+    }
+
+    #[test]
+    fn a_bad_env_value_names_the_variable() {
+        let err = ServerConfig::default()
+            .apply_env(|name| (name == "TACK_LISTEN").then(|| "nowhere".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("TACK_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn unknown_config_keys_are_refused() {
+        assert!(toml::from_str::<ServerConfig>("listn = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! `GET /ws`: the WebSocket transport. One task per connection.
+//!
+//! The task waits on four things at once: a frame from the client, events in its queue, the
+//! server's shutdown, and its own kick. Queued events are written in batches — feed every
+//! frame that is already waiting, then flush once — so a busy room costs one syscall per batch
+//! rather than per event. The read buffer is kept small (4 KiB) because tungstenite's default
+//! (128 KiB) alone would cost more memory per idle connection than Tack's whole budget.
+
+use crate::item::Transport;
+use crate::outbox::Outbound;
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tack_protocol::chat::ServerEvent;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Close codes, as RFC 6455 names them.
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const POLICY: u16 = 1008;
+    pub const INVALID_DATA: u16 = 1007;
+    pub const TOO_BIG: u16 = 1009;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// The close reason at shutdown; clients reconnect when they see it.
+pub const SHUTDOWN_REASON: &str = "server restarting, reconnect";
+
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
+/// Frames written before a flush; bounds how long a busy connection goes without reading.
+const BATCH: usize = 64;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !state.client_authorized(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "this server needs Authorization: Bearer <token>\n",
+        )
+            .into_response();
+    }
+    let max = state.config.max_message_bytes;
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| connection(socket, state))
+}
+
+async fn connection(mut socket: WebSocket, state: AppState) {
+    // Checked after the upgrade so the client sees a close code it can act on, not a bare 503.
+    let Some(_permit) = state.connection_permit() else {
+        let _ = close_with(&mut socket, close::TRY_AGAIN_LATER, "try again later").await;
+        return;
+    };
+    let _gauge = state.metrics.connected(Transport::WebSocket);
+    let (session, mut queue) = state.new_session(None);
+    tracing::debug!(session = %session.id, "websocket connected");
+    let welcome = Message::Text(state.welcome(&session).to_json().into());
+    if socket.send(welcome).await.is_err() {
+        return;
+    }
+
+    let heartbeat = Duration::from_secs(u64::from(state.config.heartbeat_secs.max(1)));
+    let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    let mut last_heard = Instant::now();
+    let ending = loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => {
+                break Some((close::GOING_AWAY, SHUTDOWN_REASON.to_owned()));
+            }
+            _ = session.outbox.kicked().cancelled() => {
+                let reason = session.outbox.kick_reason().unwrap_or("disconnected").to_owned();
+                break Some((close::POLICY, reason));
+            }
+            incoming = socket.next() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        state.metrics.message_in();
+                        if let Some(reply) = session.handle_text(state.hub.as_ref(), &text).await {
+                            session.outbox.send_event(&reply);
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        session.outbox.send_event(&binary_refused());
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(err)) => break refusal_for(&err.to_string(), state.config.max_message_bytes),
+                }
+            }
+            Some(first) = queue.recv() => {
+                match write_batch(&mut socket, first, &mut queue).await {
+                    Ok(n) => state.metrics.delivered(n),
+                    Err(_) => break None,
+                }
+            }
+            _ = ticker.tick() => {
+                if last_heard.elapsed() > heartbeat * 3 {
+                    break Some((close::GOING_AWAY, "no heartbeat from the client; reconnect".to_owned()));
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    if let Some((code, reason)) = ending {
+        let _ = close_with(&mut socket, code, &reason).await;
+    }
+    session.leave_everything(state.hub.as_ref()).await;
+    tracing::debug!(session = %session.id, "websocket closed");
+}
+
+/// Which close code a read error deserves, from tungstenite's error text (axum wraps the
+/// error and does not re-export tungstenite's type). Tests pin both texts.
+fn refusal_for(error: &str, limit: usize) -> Option<(u16, String)> {
+    if error.contains("Space limit exceeded") {
+        Some((close::TOO_BIG, format!("message larger than {limit} bytes")))
+    } else if error.contains("UTF-8") {
+        Some((
+            close::INVALID_DATA,
+            "text frame is not valid UTF-8".to_owned(),
+        ))
+    } else {
+        tracing::debug!(%error, "websocket read failed");
+        None
+    }
+}
+
+fn binary_refused() -> ServerEvent {
+    ServerEvent::Error(tack_protocol::chat::ErrorEvent {
+        code: "bad_frame".to_owned(),
+        message: "binary frames are not part of the chat protocol; send text `name:{json}`"
+            .to_owned(),
+        cid: None,
+        event: None,
+    })
+}
+
+async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(), axum::Error> {
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        })))
+        .await
+}
+
+/// Writes `first` and everything else already queued (up to a batch), then flushes once.
+async fn write_batch(
+    socket: &mut WebSocket,
+    first: Outbound,
+    queue: &mut mpsc::Receiver<Outbound>,
+) -> Result<usize, axum::Error> {
+    let mut written = feed(socket, first).await?;
+    for _ in 1..BATCH {
+        match queue.try_recv() {
+            Ok(next) => written += feed(socket, next).await?,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await?;
+    Ok(written)
+}
+
+async fn feed(socket: &mut WebSocket, out: Outbound) -> Result<usize, axum::Error> {
+    match out {
+        Outbound::Item { item, watcher } => {
+            socket
+                .feed(Message::Text(item.frame(Transport::WebSocket, watcher)))
+                .await?;
+            Ok(1)
+        }
+        Outbound::Event(text) => {
+            socket.feed(Message::Text(text)).await?;
+            Ok(1)
+        }
+        Outbound::Joined(joined) => {
+            let mut n = 0;
+            if let Some(presence) = joined.presence {
+                socket.feed(Message::Text(presence)).await?;
+                n += 1;
+            }
+            for item in &joined.replay {
+                socket
+                    .feed(Message::Text(
+                        item.frame(Transport::WebSocket, joined.watcher),
+                    ))
+                    .await?;
+                n += 1;
+            }
+            if let Some(resumed) = joined.resumed {
+                socket.feed(Message::Text(resumed)).await?;
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+}
