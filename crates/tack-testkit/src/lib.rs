@@ -1,0 +1,37 @@
+//! Real outside services for tests, started on free loopback ports and stopped on drop.
+//!
+//! - [`pushpin`]: Pushpin 1.36 with zurl, routing to an origin you name.
+//! - [`redis`]: a throwaway Redis server.
+//!
+//! Readiness is awaited by connecting to the service's ports, never by sleeping a fixed time.
+
+pub mod pushpin;
+pub mod redis;
+
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Waits until something accepts TCP connections on `port`, or panics naming `what`.
+pub fn wait_for_port(port: u16, what: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on 127.0.0.1:{port} within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// True when nothing listens on `port` and it can be bound now.
+pub fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A loopback port nobody is listening on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("loopback has free ports")
+}

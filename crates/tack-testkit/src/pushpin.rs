@@ -1,0 +1,244 @@
+//! Pushpin 1.36 from the Debian package, run without root in a temp dir.
+//!
+//! The shipped config runs as a system service; here `rundir`/`logdir` point into a temp dir,
+//! zurl is added to the services (without it every request to the origin fails) and wired to
+//! the proxy over IPC, and `port_offset` moves the handler's ports (publish among them) so
+//! several instances can run side by side. The client port is given as `127.0.0.1:PORT`, which
+//! Pushpin 1.36 takes literally: `port_offset` does not move an explicit address.
+
+use crate::{port_is_free, wait_for_port};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Pushpin's handler ports, before `port_offset`.
+const HANDLER_PORTS: [u16; 4] = [5560, 5561, 5562, 5563];
+const PUBLISH_PORT: u16 = 5561;
+
+/// How Pushpin should treat the origin.
+#[derive(Debug, Clone)]
+pub struct PushpinConfig {
+    /// `host:port` of the GRIP origin.
+    pub origin: String,
+    /// Shared key for `Grip-Sig` (HS256); Pushpin signs requests to the origin with it.
+    pub sig_key: String,
+    /// Pushpin ships with `message_rate=2500`, which delays deliveries when publishes come less
+    /// than ~25 ms apart; tests lift it (0 = no shaping).
+    pub message_rate: u32,
+    /// Per-connection outgoing buffer; the shipped 8192 silently drops bigger bursts.
+    pub client_buffer_size: u32,
+}
+
+impl PushpinConfig {
+    pub fn new(origin: impl Into<String>, sig_key: impl Into<String>) -> PushpinConfig {
+        PushpinConfig {
+            origin: origin.into(),
+            sig_key: sig_key.into(),
+            message_rate: 0,
+            client_buffer_size: 65536,
+        }
+    }
+}
+
+pub struct Pushpin {
+    child: Option<Child>,
+    offset: u16,
+    http_port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Pushpin {
+    /// Starts Pushpin (condure, zurl, proxy, handler) and waits until it accepts clients and
+    /// publishes.
+    pub fn start(config: &PushpinConfig) -> Pushpin {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let offset = free_offset();
+        let http_port = crate::free_port();
+        write_config(dir.path(), offset, http_port, config);
+        let mut pushpin = Pushpin {
+            child: None,
+            offset,
+            http_port,
+            dir,
+        };
+        pushpin.run();
+        pushpin
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("pushpin")
+            .arg("--config")
+            .arg(self.dir.path().join("pushpin.conf"))
+            .arg("--merge-output")
+            .arg("--logfile")
+            .arg(self.dir.path().join("log/pushpin.log"))
+            // Its own process group, so stopping it stops condure, zurl, proxy and handler too.
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pushpin runs (scripts/setup.sh test installs it)");
+        self.child = Some(child);
+        let within = Duration::from_secs(20);
+        wait_for_port(self.http_port(), "pushpin (client port)", within);
+        wait_for_port(self.publish_port(), "pushpin (publish port)", within);
+    }
+
+    /// Where clients connect: `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port())
+    }
+
+    /// Where the origin publishes: `http://127.0.0.1:PORT` (POST `/publish/`).
+    pub fn publish_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.publish_port())
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    pub fn publish_port(&self) -> u16 {
+        PUBLISH_PORT + self.offset
+    }
+
+    /// Pushpin's merged log, for a failing test to print.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/pushpin.log")).unwrap_or_default()
+    }
+
+    /// Stops every Pushpin process and waits until its ports are free.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.wait();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !(port_is_free(self.http_port()) && port_is_free(self.publish_port()))
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    }
+
+    /// Stops and starts again on the same ports, as an operator's restart would.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Pushpin {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A `port_offset` under which every port Pushpin binds is free now.
+fn free_offset() -> u16 {
+    for _ in 0..200 {
+        let offset = 1000 + (rand_u16() % 40000);
+        let all_free = HANDLER_PORTS.iter().all(|p| port_is_free(p + offset));
+        if all_free {
+            return offset;
+        }
+    }
+    panic!("no free port_offset for pushpin");
+}
+
+fn rand_u16() -> u16 {
+    // Good enough to spread parallel tests apart; no need for a RNG dependency.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (nanos ^ std::process::id().rotate_left(7)) as u16
+}
+
+fn write_config(dir: &Path, offset: u16, http_port: u16, config: &PushpinConfig) {
+    let run = dir.join("run");
+    let log = dir.join("log");
+    std::fs::create_dir_all(&run).expect("rundir");
+    std::fs::create_dir_all(&log).expect("logdir");
+    let libdir = PathBuf::from("/usr/lib/pushpin");
+    let conf = format!(
+        r#"[global]
+include={libdir}/internal.conf
+rundir={run}
+ipc_prefix=pushpin-
+port_offset={offset}
+stats_connection_ttl=120
+
+[runner]
+services=condure,zurl,pushpin-proxy,pushpin-handler
+http_port=127.0.0.1:{http_port}
+logdir={log}
+log_level=2
+client_buffer_size={buffer}
+client_maxconn=50000
+condure_bin=condure
+zurl_bin=zurl
+
+[proxy]
+routesfile={routes}
+debug=false
+auto_cross_origin=false
+accept_x_forwarded_protocol=false
+set_x_forwarded_protocol=proto-only
+sig_iss=pushpin
+sig_key={key}
+updates_check=off
+zurl_out_specs=ipc://{{rundir}}/{{ipc_prefix}}zurl-in
+zurl_out_stream_specs=ipc://{{rundir}}/{{ipc_prefix}}zurl-in-stream
+zurl_in_specs=ipc://{{rundir}}/{{ipc_prefix}}zurl-out
+
+[handler]
+push_in_spec=tcp://127.0.0.1:5560
+push_in_sub_specs=tcp://127.0.0.1:5562
+push_in_sub_connect=false
+push_in_http_addr=127.0.0.1
+push_in_http_port={PUBLISH_PORT}
+push_in_http_max_headers_size=10000
+push_in_http_max_body_size=1000000
+stats_spec=ipc://{{rundir}}/{{ipc_prefix}}stats
+command_spec=tcp://127.0.0.1:5563
+message_rate={rate}
+message_hwm=25000
+message_wait=5000
+id_cache_ttl=60
+connection_subscription_max=20
+subscription_linger=60
+stats_subscription_ttl=60
+stats_report_interval=10
+stats_format=tnetstring
+"#,
+        libdir = libdir.display(),
+        run = run.display(),
+        log = log.display(),
+        routes = dir.join("routes").display(),
+        buffer = config.client_buffer_size,
+        key = config.sig_key,
+        rate = config.message_rate,
+    );
+    std::fs::write(dir.join("pushpin.conf"), conf).expect("write pushpin.conf");
+    // `over_http`: WebSocket clients reach the origin as WebSocket-over-HTTP requests.
+    std::fs::write(
+        dir.join("routes"),
+        format!("* {},over_http\n", config.origin),
+    )
+    .expect("write routes");
+}
