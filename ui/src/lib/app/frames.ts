@@ -16,15 +16,19 @@ function frame(now: number) {
   stampNext = (stampNext + 1) % stamps.length;
   stampCount = Math.min(stampCount + 1, stamps.length);
   for (const task of tasks) task(now);
-  requestAnimationFrame(frame);
+  schedule(frame);
 }
+
+// Without a display (tests in jsdom) there is no requestAnimationFrame; a 16 ms timer stands in.
+const schedule = (cb: (now: number) => void) =>
+  typeof requestAnimationFrame === 'function' ? requestAnimationFrame(cb) : setTimeout(() => cb(performance.now()), 16);
 
 /** Runs `task` once per frame until the returned function is called. */
 export function everyFrame(task: FrameTask): () => void {
   tasks.add(task);
-  if (!running && typeof requestAnimationFrame === 'function') {
+  if (!running) {
     running = true;
-    requestAnimationFrame(frame);
+    schedule(frame);
   }
   return () => tasks.delete(task);
 }

@@ -9,7 +9,6 @@
 import type { ClientEvent, ConnectionState, EventBatch, Profile } from './bindings';
 
 type Sink = { onmessage: (batch: EventBatch) => void };
-type Args = Record<string, unknown> | undefined;
 
 const PEOPLE = ['ann', 'carol', 'dmitri', 'erin'];
 const LINES = [
@@ -22,7 +21,7 @@ const LINES = [
   '<img src=x onerror=alert(1)> renders as text, as it should',
 ];
 
-export function demoBackend(params: URLSearchParams): (cmd: string, args: Args) => unknown {
+export function demoBackend(params: URLSearchParams): (cmd: string, args?: unknown) => unknown {
   const rate = Number(params.get('rate') ?? 25);
   let sink: Sink | null = null;
   let queue: ClientEvent[] = [];
@@ -112,7 +111,7 @@ export function demoBackend(params: URLSearchParams): (cmd: string, args: Args) 
   }
 
   return (cmd, args) => {
-    const a = args ?? {};
+    const a = (args ?? {}) as Record<string, unknown>;
     switch (cmd) {
       case 'initial_profile':
         return { name: 'This computer', url: 'builtin:', transport: 'auto', token: null, headers: [], nick: null, insecure_tls: false } satisfies Profile;

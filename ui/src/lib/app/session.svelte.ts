@@ -1,0 +1,173 @@
+//! The app's one session: which server we are on, what the user is looking at, and the routing
+//! of engine event batches to the stores. User actions come here and go out through the
+//! backend module; errors come back as plain-language notices.
+
+import * as backend from '../backend';
+import type { ClientEvent, EventBatch, Profile } from '../backend';
+import { Connection } from '../connection/connection.svelte';
+import { Rooms } from '../rooms/rooms.svelte';
+import { Monitor } from '../monitor/monitor.svelte';
+import { Profiles } from '../profiles/profiles.svelte';
+import { Notices } from './notices.svelte';
+
+export type View = { kind: 'room'; name: string } | { kind: 'channel'; name: string } | null;
+
+/** The room everyone starts in. */
+export const LOBBY = 'lobby';
+
+const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export class Session {
+  readonly connection = new Connection();
+  readonly rooms = new Rooms();
+  readonly monitor = new Monitor();
+  readonly profiles = new Profiles();
+  readonly notices = new Notices();
+  view = $state<View>(null);
+  /** Is the window focused? (Mentions notify only when it is not.) */
+  focused = true;
+  #generation = 0;
+
+  get activeRoom(): string | null {
+    return this.view?.kind === 'room' ? this.view.name : null;
+  }
+
+  /** First start: the initial profile, connected, in the lobby. */
+  async start(): Promise<void> {
+    try {
+      const initial = await backend.initialProfile();
+      await this.profiles.load(initial);
+      await this.connectTo(this.profiles.active);
+    } catch (e) {
+      this.notices.show(`Could not start: ${reason(e)}`, 'error', 15_000);
+    }
+  }
+
+  /** Switches the one session to `profile`: a fresh window onto that server, in the lobby. */
+  async connectTo(profile: Profile): Promise<void> {
+    const generation = ++this.#generation;
+    this.profiles.activeName = profile.name;
+    this.rooms.clear();
+    this.monitor.reset();
+    this.connection.reset(profile.name);
+    this.view = { kind: 'room', name: LOBBY };
+    this.rooms.ensure(LOBBY);
+    // Batches of a previous connection still in flight must not leak into this one.
+    await backend.connect(profile, (batch) => {
+      if (generation === this.#generation) this.handle(batch);
+    });
+    await backend.enter(LOBBY);
+  }
+
+  handle(batch: EventBatch): void {
+    for (const e of batch) this.#apply(e);
+  }
+
+  #apply(e: ClientEvent): void {
+    switch (e.kind) {
+      case 'state':
+        this.connection.apply(e);
+        return;
+      case 'server':
+        this.connection.server = { nick: e.nick, server: e.server, resume: e.resume, acks: e.acks };
+        return;
+      case 'raw':
+      case 'stats':
+        this.monitor.apply(e);
+        return;
+      case 'error':
+        this.notices.show(e.room ? `#${e.room}: ${e.message}` : e.message, 'error');
+        return;
+      case 'parted':
+        this.rooms.apply(e, this.activeRoom, this.connection.nick);
+        if (this.activeRoom === e.room) this.view = this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null;
+        return;
+      default: {
+        const { mention } = this.rooms.apply(e, this.activeRoom, this.connection.nick);
+        if (mention && !this.focused) {
+          void backend.notify(`${mention.user} in #${mention.room}`, mention.comment).catch(() => {});
+        }
+      }
+    }
+  }
+
+  open(view: View): void {
+    this.view = view;
+    if (view?.kind === 'room') {
+      const room = this.rooms.get(view.name);
+      if (room) room.unread = 0;
+    }
+    if (view?.kind === 'channel') this.monitor.setFilter(this.monitor.filterText, view.name);
+  }
+
+  async #do(what: string, action: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await action();
+      return true;
+    } catch (e) {
+      this.notices.show(`${what}: ${reason(e)}`, 'error');
+      return false;
+    }
+  }
+
+  async joinRoom(name: string): Promise<void> {
+    const room = name.trim().replace(/^#/, '');
+    if (!room) return;
+    this.rooms.ensure(room);
+    this.open({ kind: 'room', name: room });
+    if (!(await this.#do(`Could not join #${room}`, () => backend.enter(room)))) this.rooms.remove(room);
+  }
+
+  async leaveRoom(name: string): Promise<void> {
+    await this.#do(`Could not leave #${name}`, () => backend.leave(name));
+    this.rooms.remove(name);
+    if (this.activeRoom === name) this.open(this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null);
+  }
+
+  async send(room: string, comment: string): Promise<void> {
+    if (!comment.trim()) return;
+    await this.#do('Message not sent', async () => {
+      const cid = await backend.send(room, comment);
+      // Normally the engine's `pending` event got here first; if not, show it now.
+      this.rooms.ensure(room).outbox(cid, comment, 'pending', this.connection.nick ?? 'you');
+    });
+  }
+
+  retrySend(cid: string): Promise<boolean> {
+    return this.#do('Could not retry', () => backend.retrySend(cid));
+  }
+
+  async watch(name: string): Promise<void> {
+    const channel = name.trim();
+    if (!channel) return;
+    this.monitor.addChannel(channel);
+    this.open({ kind: 'channel', name: channel });
+    if (!(await this.#do(`Could not watch ${channel}`, () => backend.watch(channel)))) this.monitor.removeChannel(channel);
+  }
+
+  async unwatch(name: string): Promise<void> {
+    await this.#do(`Could not stop watching ${name}`, () => backend.unwatch(name));
+    this.monitor.removeChannel(name);
+    if (this.view?.kind === 'channel' && this.view.name === name) this.open(this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null);
+  }
+
+  setNick(nick: string): Promise<boolean> {
+    return this.#do('Could not change your nickname', () => backend.setNick(nick.trim()));
+  }
+
+  retryNow(): Promise<boolean> {
+    return this.#do('Could not retry', () => backend.retryNow());
+  }
+
+  /** Export through the save dialog; says how many lines were written. */
+  async exportLog(): Promise<void> {
+    const channels = this.monitor.channelFilter ? [this.monitor.channelFilter] : this.monitor.channels.map((c) => c.name);
+    if (!channels.length) return;
+    await this.#do('Export failed', async () => {
+      const path = await backend.chooseExportPath(`${channels.length === 1 ? channels[0] : 'channels'}.jsonl`);
+      if (!path) return;
+      const lines = await backend.exportJsonl(path, channels);
+      this.notices.show(`Exported ${lines.toLocaleString()} lines to ${path}`);
+    });
+  }
+}

@@ -1,0 +1,41 @@
+//! The monitor's filter: plain text (case-insensitive), `/regex/flags`, and a channel.
+
+export interface Filterable {
+  channel: string;
+  payload: string;
+}
+
+export interface LogFilter {
+  /** Does the filter narrow anything at all? */
+  active: boolean;
+  /** Why the text could not be used, in words the user can act on. */
+  error: string | null;
+  matches(item: Filterable): boolean;
+}
+
+const REGEX = /^\/(.+)\/([a-z]*)$/s;
+
+export function compileFilter(text: string, channel: string | null): LogFilter {
+  const wanted = text.trim();
+  let test: ((payload: string) => boolean) | null = null;
+  let error: string | null = null;
+  const re = REGEX.exec(wanted);
+  if (re) {
+    try {
+      // `g` and `y` make test() stateful between calls; a filter must not be.
+      const regex = new RegExp(re[1], re[2].replace(/[gy]/g, ''));
+      test = (p) => regex.test(p);
+    } catch (e) {
+      error = `Not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`;
+    }
+  } else if (wanted) {
+    const needle = wanted.toLowerCase();
+    test = (p) => p.toLowerCase().includes(needle);
+  }
+  const active = test != null || channel != null;
+  return {
+    active,
+    error,
+    matches: (item) => (channel == null || item.channel === channel) && (test == null || test(item.payload)),
+  };
+}

@@ -1,0 +1,213 @@
+//! The traffic monitor's state: every item from watched channels in one bounded log, the view of
+//! it the filter lets through, pause, selection and per-channel figures.
+//!
+//! Items arrive at network speed (10,000/s is a design point), so they go into plain ring
+//! buffers and nothing reactive changes per item. `frame()` (once per animation frame) bumps
+//! `version` when the view changed, and `tick()` (once per second) publishes the figures. The
+//! log never holds more than `capacity` items, and nor does the hold-back queue while paused.
+
+import type { ChannelStats, ClientEvent } from '../backend';
+import { RingBuffer } from '../app/ring';
+import { compileFilter, type LogFilter } from './filter';
+import { RateHistory } from './rate';
+
+export interface LogItem {
+  /** Position in arrival order, unique in this window. */
+  seq: number;
+  channel: string;
+  id: number | null;
+  ts: number | null;
+  received: number;
+  size: number;
+  payload: string;
+  binary: boolean;
+}
+
+/** Items the log keeps (all channels together). */
+export const LOG_CAPACITY = 50_000;
+
+/** A watched channel with its figures, refreshed once a second. */
+export class WatchedChannel {
+  readonly name: string;
+  messages = $state(0);
+  bytes = $state(0);
+  /** Messages in the last second. */
+  rate = $state(0);
+  latencyMs = $state<number | null>(null);
+  /** Non-reactive counters, written per item and published by `publish()`. */
+  counted = { messages: 0, bytes: 0 };
+  history = new RateHistory(300);
+  serverStats: ChannelStats | null = null;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  publish(nowMs: number): void {
+    // The engine's own figures (when it sends them) are authoritative over our counting.
+    const s = this.serverStats;
+    this.messages = Math.max(this.counted.messages, s?.messages ?? 0);
+    this.bytes = Math.max(this.counted.bytes, s?.bytes ?? 0);
+    this.rate = this.history.lastSecond(nowMs);
+    this.latencyMs = s?.latency_ms ?? null;
+  }
+}
+
+export class Monitor {
+  channels = $state<WatchedChannel[]>([]);
+  paused = $state(false);
+  filterText = $state('');
+  channelFilter = $state<string | null>(null);
+  filter: LogFilter = $state.raw(compileFilter('', null));
+  selected = $state.raw<LogItem | null>(null);
+  /** Changes whenever the visible log changed; components read it to know when to redraw. */
+  version = $state(0);
+  /** Items waiting while paused (published per frame). */
+  heldCount = $state(0);
+  /** Seconds since the epoch of the last `tick()`, so the chart redraws once a second. */
+  second = $state(0);
+
+  readonly capacity: number;
+  readonly total = new RateHistory(300);
+  #all: RingBuffer<LogItem>;
+  #shown: RingBuffer<LogItem>;
+  #held: RingBuffer<LogItem>;
+  #seq = 0;
+  #dirty = false;
+  // Per-item lookups skip the reactive list (a proxy) — it matters at 10,000 items/s.
+  #byName = new Map<string, WatchedChannel>();
+
+  constructor(capacity = LOG_CAPACITY) {
+    this.capacity = capacity;
+    this.#all = new RingBuffer(capacity);
+    this.#shown = this.#all;
+    this.#held = new RingBuffer(capacity);
+  }
+
+  /** The filtered log, oldest first. Read `version` first to be re-run when it changes. */
+  get view(): RingBuffer<LogItem> {
+    return this.#shown;
+  }
+
+  /** Items held in bounded buffers, for the performance probe. */
+  get buffered(): Record<string, number> {
+    return { log: this.#all.length, view: this.#shown === this.#all ? 0 : this.#shown.length, held: this.#held.length };
+  }
+
+  channel(name: string): WatchedChannel | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** Starts showing a channel in the sidebar (the watch itself is the backend's). */
+  addChannel(name: string): WatchedChannel {
+    const found = this.channel(name);
+    if (found) return found;
+    this.channels.push(new WatchedChannel(name));
+    const added = this.channels[this.channels.length - 1];
+    this.#byName.set(name, added);
+    return added;
+  }
+
+  removeChannel(name: string): void {
+    this.channels = this.channels.filter((c) => c.name !== name);
+    this.#byName.delete(name);
+    if (this.channelFilter === name) this.setFilter(this.filterText, null);
+  }
+
+  /** Takes a `raw` or `stats` event from the engine. */
+  apply(e: ClientEvent): void {
+    if (e.kind === 'raw') this.ingest(e);
+    else if (e.kind === 'stats') {
+      const ch = this.channel(e.channel);
+      if (ch) ch.serverStats = e;
+    }
+  }
+
+  ingest(e: Extract<ClientEvent, { kind: 'raw' }>): void {
+    const item: LogItem = {
+      seq: ++this.#seq,
+      channel: e.channel,
+      id: e.id,
+      ts: e.ts,
+      received: e.received,
+      size: e.size,
+      payload: e.payload,
+      binary: e.binary,
+    };
+    const ch = this.channel(e.channel) ?? this.addChannel(e.channel);
+    ch.counted.messages++;
+    ch.counted.bytes += e.size;
+    ch.history.add(e.received);
+    this.total.add(e.received);
+    if (this.paused) this.#held.push(item);
+    else this.#log(item);
+    this.#dirty = true;
+  }
+
+  #log(item: LogItem): void {
+    this.#all.push(item);
+    if (this.#shown !== this.#all && this.filter.matches(item)) this.#shown.push(item);
+  }
+
+  /** Once per animation frame: tell the view if anything changed. */
+  frame(): void {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    if (this.paused) this.heldCount = this.#held.length;
+    else this.version++;
+  }
+
+  /** Once per second: publish rates and counters. */
+  tick(nowMs = Date.now()): void {
+    for (const ch of this.channels) ch.publish(nowMs);
+    this.second = Math.floor(nowMs / 1000);
+  }
+
+  setFilter(text: string, channel: string | null): void {
+    this.filterText = text;
+    this.channelFilter = channel;
+    this.filter = compileFilter(text, channel);
+    if (!this.filter.active) {
+      this.#shown = this.#all;
+    } else {
+      this.#shown = new RingBuffer(this.capacity);
+      for (let i = 0; i < this.#all.length; i++) {
+        const item = this.#all.at(i)!;
+        if (this.filter.matches(item)) this.#shown.push(item);
+      }
+    }
+    this.version++;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (let i = 0; i < this.#held.length; i++) this.#log(this.#held.at(i)!);
+    this.#held.clear();
+    this.heldCount = 0;
+    this.version++;
+  }
+
+  clear(): void {
+    this.#all.clear();
+    this.#held.clear();
+    if (this.#shown !== this.#all) this.#shown = new RingBuffer(this.capacity);
+    this.heldCount = 0;
+    this.selected = null;
+    for (const ch of this.channels) ch.history.clear();
+    this.total.clear();
+    this.version++;
+  }
+
+  /** Forget everything (switching servers). */
+  reset(): void {
+    this.clear();
+    this.channels = [];
+    this.#byName.clear();
+    this.setFilter('', null);
+    this.paused = false;
+  }
+}

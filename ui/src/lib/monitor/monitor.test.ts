@@ -1,0 +1,106 @@
+import { describe, expect, test } from 'vitest';
+import { Monitor } from './monitor.svelte';
+import { compileFilter } from './filter';
+import { RateHistory } from './rate';
+import type { ClientEvent } from '../backend';
+
+const raw = (channel: string, payload: string, received = 1_000_000): Extract<ClientEvent, { kind: 'raw' }> => ({
+  kind: 'raw', channel, id: null, ts: null, payload, binary: false, size: payload.length, received,
+});
+
+describe('the monitor log', () => {
+  test('shows what watched channels publish, once per frame', () => {
+    const m = new Monitor(100);
+    m.ingest(raw('orders', '{"a":1}'));
+    m.ingest(raw('orders', '{"a":2}'));
+    expect(m.version).toBe(0);
+    m.frame();
+    expect(m.version).toBe(1);
+    expect(m.view.slice().map((i) => i.payload)).toEqual(['{"a":1}', '{"a":2}']);
+    m.frame();
+    expect(m.version).toBe(1);
+  });
+
+  test('10,000 messages a second for a minute keeps memory bounded by the capacity', () => {
+    const m = new Monitor(5_000);
+    m.setFilter('paid', null);
+    const start = 1_700_000_000_000;
+    for (let i = 0; i < 600_000; i++) m.ingest(raw('orders', i % 2 ? '{"s":"paid"}' : '{"s":"new"}', start + i / 10));
+    expect(m.buffered.log).toBe(5_000);
+    expect(m.buffered.view).toBe(5_000);
+    expect(m.view.total).toBe(300_000);
+    m.tick(start + 60_000);
+    expect(m.channel('orders')!.rate).toBe(10_000);
+    expect(m.channel('orders')!.messages).toBe(600_000);
+  });
+
+  test('the filter narrows by text, by /regex/ and by channel, over what was already logged', () => {
+    const m = new Monitor(100);
+    m.ingest(raw('orders', '{"status":"paid"}'));
+    m.ingest(raw('orders', '{"status":"refunded"}'));
+    m.ingest(raw('metrics', 'cpu=93'));
+    m.setFilter('PAID', null);
+    expect(m.view.slice().map((i) => i.payload)).toEqual(['{"status":"paid"}']);
+    m.setFilter('/ref|cpu/', null);
+    expect(m.view.length).toBe(2);
+    m.setFilter('', 'metrics');
+    expect(m.view.slice().map((i) => i.channel)).toEqual(['metrics']);
+    m.ingest(raw('orders', 'x'));
+    m.ingest(raw('metrics', 'y'));
+    expect(m.view.length).toBe(2);
+    m.setFilter('', null);
+    expect(m.view.length).toBe(5);
+  });
+
+  test('pause holds new items back; resume shows them all, in order', () => {
+    const m = new Monitor(100);
+    m.ingest(raw('orders', '1'));
+    m.frame();
+    m.pause();
+    m.ingest(raw('orders', '2'));
+    m.ingest(raw('orders', '3'));
+    m.frame();
+    expect(m.heldCount).toBe(2);
+    expect(m.view.length).toBe(1);
+    m.resume();
+    expect(m.view.slice().map((i) => i.payload)).toEqual(['1', '2', '3']);
+    expect(m.heldCount).toBe(0);
+  });
+
+  test('clear empties the log but keeps the watched channels', () => {
+    const m = new Monitor(100);
+    m.ingest(raw('orders', '1'));
+    m.clear();
+    expect(m.view.length).toBe(0);
+    expect(m.channels.map((c) => c.name)).toEqual(['orders']);
+  });
+});
+
+describe('the filter text', () => {
+  test('an invalid regex says so and filters nothing out', () => {
+    const f = compileFilter('/([/', null);
+    expect(f.error).toMatch(/^Not a valid regular expression/);
+    expect(f.matches({ channel: 'a', payload: 'b' })).toBe(true);
+  });
+
+  test('regex flags work and g does not make matching stateful', () => {
+    const f = compileFilter('/PAID/gi', null);
+    expect([1, 2, 3].map(() => f.matches({ channel: 'a', payload: 'paid' }))).toEqual([true, true, true]);
+  });
+});
+
+describe('rate history', () => {
+  test('counts per second over the last five minutes and forgets older seconds', () => {
+    const h = new RateHistory(300);
+    h.add(10_000);
+    h.add(10_500);
+    h.add(11_000);
+    expect(h.lastSecond(12_000)).toBe(1);
+    expect(h.lastSecond(11_000)).toBe(2);
+    const s = h.series(12_000);
+    expect(s).toHaveLength(300);
+    expect(s.slice(-2)).toEqual([2, 1]);
+    h.add(400_000);
+    expect(h.series(401_000).reduce((a, b) => a + b)).toBe(1);
+  });
+});

@@ -1,0 +1,12 @@
+import { mount } from 'svelte';
+import './app.css';
+import App from './App.svelte';
+import { Session } from './lib/app/session.svelte';
+import { installPerfProbe } from './lib/app/frames';
+import { useDemoOutsideShell } from './lib/backend';
+
+await useDemoOutsideShell();
+const session = new Session();
+installPerfProbe(() => session.monitor.buffered);
+mount(App, { target: document.getElementById('app')!, props: { session } });
+void session.start();
