@@ -1,0 +1,109 @@
+//! Test helpers: a fault-injecting TCP proxy, an original-system (legacy) chat server, and
+//! small helpers for waiting on engine events.
+#![allow(dead_code)]
+
+pub mod legacy;
+pub mod proxy;
+
+use std::time::Duration;
+use tack_client::{ClientEvent, EventBatch};
+use tokio::sync::mpsc;
+
+/// The events of a session, one at a time, with a deadline on every wait.
+pub struct Events {
+    rx: mpsc::Receiver<EventBatch>,
+    queue: std::collections::VecDeque<ClientEvent>,
+    /// Everything seen so far, for assertions about history.
+    pub seen: Vec<ClientEvent>,
+}
+
+impl Events {
+    pub fn new(rx: mpsc::Receiver<EventBatch>) -> Events {
+        Events {
+            rx,
+            queue: Default::default(),
+            seen: Vec::new(),
+        }
+    }
+
+    pub async fn next(&mut self, within: Duration) -> Option<ClientEvent> {
+        loop {
+            if let Some(ev) = self.queue.pop_front() {
+                self.seen.push(ev.clone());
+                return Some(ev);
+            }
+            match tokio::time::timeout(within, self.rx.recv()).await {
+                Ok(Some(batch)) => self.queue.extend(batch),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Waits for the first event matching `pred`, panicking with `what` after `within`.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut pred: impl FnMut(&ClientEvent) -> bool,
+    ) -> ClientEvent {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(ev) if pred(&ev) => return ev,
+                Some(_) => {}
+                None => panic!(
+                    "timed out waiting for {what}; last events: {:#?}",
+                    &self.seen[self.seen.len().saturating_sub(8)..]
+                ),
+            }
+        }
+    }
+}
+
+/// True for a `State` event with the given status.
+pub fn is_status(ev: &ClientEvent, status: tack_client::ConnectionStatus) -> bool {
+    matches!(ev, ClientEvent::State(s) if s.status == status)
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Short timings so the stories run in seconds.
+pub fn quick_options() -> tack_client::SessionOptions {
+    tack_client::SessionOptions {
+        heartbeat: Duration::from_secs(1),
+        backoff: tack_client::BackoffPolicy {
+            base: Duration::from_millis(50),
+            cap: Duration::from_millis(400),
+            stable_after: Duration::from_secs(2),
+            going_away_spread: Duration::from_millis(400),
+        },
+        welcome_timeout: Duration::from_millis(800),
+        fallback_delay: Duration::from_millis(400),
+        upgrade_probe_interval: Duration::from_millis(500),
+        stream_read_timeout: Duration::from_secs(5),
+        poll_hold: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(3),
+        ..Default::default()
+    }
+}
+
+/// A server on 127.0.0.1 with limits lifted for tests.
+pub async fn server() -> tack_server::ServerHandle {
+    tack_server::spawn(tack_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        messages_per_second: 100_000,
+        message_burst: 100_000,
+        ..Default::default()
+    })
+    .await
+    .expect("the test server starts")
+}
+
+pub fn profile(url: &str, transport: tack_client::TransportChoice) -> tack_client::Profile {
+    let mut p = tack_client::Profile::new("test", url);
+    p.transport = transport;
+    p
+}

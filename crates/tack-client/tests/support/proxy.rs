@@ -1,0 +1,211 @@
+//! A TCP proxy that can cut, stall, delay, refuse WebSocket upgrades, hold back streams the
+//! way a buffering reverse proxy does, and refuse every connection (an outage).
+
+use parking_lot::Mutex;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+#[derive(Default)]
+struct Faults {
+    down: AtomicBool,
+    refuse_ws: AtomicBool,
+    buffer_streams: AtomicBool,
+    delay_ms: AtomicU64,
+    accepted: AtomicU64,
+    /// When each connection was accepted (for reconnect-spread checks).
+    accepted_at: Mutex<Vec<tokio::time::Instant>>,
+}
+
+pub struct Proxy {
+    addr: SocketAddr,
+    faults: Arc<Faults>,
+    stalled: watch::Sender<bool>,
+    conns: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+impl Proxy {
+    /// Proxies 127.0.0.1:<random> to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let faults = Arc::new(Faults::default());
+        let (stalled, stall_rx) = watch::channel(false);
+        let conns: Arc<Mutex<Vec<AbortHandle>>> = Default::default();
+        let accept = {
+            let faults = faults.clone();
+            let conns = conns.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((client, _)) = listener.accept().await else { return };
+                    if faults.down.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    faults.accepted.fetch_add(1, Ordering::SeqCst);
+                    faults.accepted_at.lock().push(tokio::time::Instant::now());
+                    let task = tokio::spawn(relay(client, upstream, faults.clone(), stall_rx.clone()));
+                    conns.lock().push(task.abort_handle());
+                }
+            })
+            .abort_handle()
+        };
+        Proxy {
+            addr,
+            faults,
+            stalled,
+            conns,
+            accept,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Closes every open connection at once.
+    pub fn cut(&self) {
+        for c in self.conns.lock().drain(..) {
+            c.abort();
+        }
+    }
+
+    /// An outage: new connections are closed at once (set `false` to end it).
+    pub fn set_down(&self, down: bool) {
+        self.faults.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Stops forwarding in both directions, keeping sockets open.
+    pub fn stall(&self, stalled: bool) {
+        self.stalled.send_replace(stalled);
+    }
+
+    pub fn refuse_ws_upgrades(&self, refuse: bool) {
+        self.faults.refuse_ws.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Holds back the response to `GET /stream` (a buffering reverse proxy).
+    pub fn buffer_streams(&self, buffer: bool) {
+        self.faults.buffer_streams.store(buffer, Ordering::SeqCst);
+    }
+
+    pub fn delay(&self, d: Duration) {
+        self.faults.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.faults.accepted.load(Ordering::SeqCst)
+    }
+
+    pub fn accepted_at(&self) -> Vec<tokio::time::Instant> {
+        self.faults.accepted_at.lock().clone()
+    }
+}
+
+async fn relay(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    faults: Arc<Faults>,
+    stall: watch::Receiver<bool>,
+) {
+    let _ = client.set_nodelay(true);
+    // Read the request head to see what kind of request this is.
+    let mut head = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match client.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.len() > 64 * 1024 {
+            return;
+        }
+    }
+    let lower = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    if faults.refuse_ws.load(Ordering::SeqCst) && lower.contains("upgrade: websocket") {
+        let _ = client
+            .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+        return;
+    }
+    let Ok(mut server) = TcpStream::connect(upstream).await else { return };
+    let _ = server.set_nodelay(true);
+    if server.write_all(&head).await.is_err() {
+        return;
+    }
+    let is_stream = lower.contains("get /stream");
+    let hold = is_stream && faults.buffer_streams.load(Ordering::SeqCst);
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = {
+        let faults = faults.clone();
+        let stall = stall.clone();
+        async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = match cr.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                pause(&faults, stall.clone()).await;
+                if sw.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let down = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut held: Vec<u8> = Vec::new();
+        loop {
+            let n = match sr.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if hold {
+                // Like a reverse proxy with response buffering: forward nothing of the stream
+                // until a large buffer fills (which a chat stream never does).
+                held.extend_from_slice(&buf[..n]);
+                if held.len() < 1024 * 1024 {
+                    continue;
+                }
+                let _ = cw.write_all(&held).await;
+                held.clear();
+                continue;
+            }
+            pause(&faults, stall.clone()).await;
+            if cw.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = up => {}
+        _ = down => {}
+    }
+}
+
+async fn pause(faults: &Faults, mut stall: watch::Receiver<bool>) {
+    let d = faults.delay_ms.load(Ordering::SeqCst);
+    if d > 0 {
+        tokio::time::sleep(Duration::from_millis(d)).await;
+    }
+    let _ = stall.wait_for(|s| !*s).await;
+}
