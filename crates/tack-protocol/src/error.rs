@@ -19,7 +19,9 @@ pub enum WsEventsError {
     Truncated { buffered: usize },
     #[error("TEXT event content is not valid UTF-8")]
     TextNotUtf8,
-    #[error("CLOSE event content is 1 byte; it must be empty or a 2-byte code followed by a reason")]
+    #[error(
+        "CLOSE event content is 1 byte; it must be empty or a 2-byte code followed by a reason"
+    )]
     CloseContentTooShort,
     #[error("CLOSE event reason is not valid UTF-8")]
     CloseReasonNotUtf8,
@@ -38,7 +40,10 @@ pub enum SseError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GripError {
     #[error("{header}: {detail}")]
-    BadHeader { header: &'static str, detail: String },
+    BadHeader {
+        header: &'static str,
+        detail: String,
+    },
     #[error("GRIP control message is not valid: {0}")]
     BadControl(String),
     #[error("Grip-Sig is not a valid HS256 token signed with the shared key: {0}")]

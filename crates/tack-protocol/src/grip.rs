@@ -202,10 +202,12 @@ pub fn parse_channels<'a>(
 pub const TIMEOUT_HEADER: &str = "Grip-Timeout";
 
 pub fn parse_timeout(value: &str) -> Result<u32, GripError> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| bad_header(TIMEOUT_HEADER, format!("`{value}` is not a whole number of seconds")))
+    value.trim().parse().map_err(|_| {
+        bad_header(
+            TIMEOUT_HEADER,
+            format!("`{value}` is not a whole number of seconds"),
+        )
+    })
 }
 
 /// `Grip-Keep-Alive`: what Pushpin sends down an idle held stream, and how often.
@@ -259,13 +261,18 @@ impl KeepAlive {
             match k.as_str() {
                 "format" => format = v,
                 "timeout" => {
-                    timeout = Some(v.parse().map_err(|_| bad(format!("timeout `{v}` is not a number")))?)
+                    timeout = Some(
+                        v.parse()
+                            .map_err(|_| bad(format!("timeout `{v}` is not a number")))?,
+                    )
                 }
                 "mode" => {
                     mode = Some(match v.as_str() {
                         "idle" => KeepAliveMode::Idle,
                         "interval" => KeepAliveMode::Interval,
-                        _ => return Err(bad(format!("mode `{v}` is neither `idle` nor `interval`"))),
+                        _ => {
+                            return Err(bad(format!("mode `{v}` is neither `idle` nor `interval`")))
+                        }
                     })
                 }
                 _ => {}
@@ -273,11 +280,17 @@ impl KeepAlive {
         }
         let content = match format.as_str() {
             "raw" => raw.into_bytes(),
-            "cstring" => unescape_cstring(&raw).ok_or_else(|| bad("bad escape in cstring content".into()))?,
+            "cstring" => {
+                unescape_cstring(&raw).ok_or_else(|| bad("bad escape in cstring content".into()))?
+            }
             "base64" => base64::engine::general_purpose::STANDARD
                 .decode(raw.as_bytes())
                 .map_err(|e| bad(format!("content is not base64: {e}")))?,
-            other => return Err(bad(format!("unknown format `{other}`; use raw, cstring or base64"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown format `{other}`; use raw, cstring or base64"
+                )))
+            }
         };
         Ok(KeepAlive {
             content,
@@ -331,7 +344,10 @@ impl Link {
             match k.as_str() {
                 "rel" => rel = Some(v),
                 "timeout" => {
-                    timeout = Some(v.parse().map_err(|_| bad(format!("timeout `{v}` is not a number")))?)
+                    timeout = Some(
+                        v.parse()
+                            .map_err(|_| bad(format!("timeout `{v}` is not a number")))?,
+                    )
                 }
                 _ => {}
             }

@@ -39,11 +39,23 @@ pub struct Item {
 /// The item's content per transport; at least one must be present.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Formats {
-    #[serde(rename = "ws-message", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ws-message",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ws_message: Option<WsMessage>,
-    #[serde(rename = "http-stream", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "http-stream",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http_stream: Option<HttpStream>,
-    #[serde(rename = "http-response", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "http-response",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http_response: Option<HttpResponse>,
 }
 
@@ -53,7 +65,11 @@ pub struct Formats {
 pub struct WsMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(rename = "content-bin", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content-bin",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_bin: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
@@ -68,7 +84,11 @@ pub struct WsMessage {
 pub struct HttpStream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(rename = "content-bin", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "content-bin",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_bin: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
@@ -232,7 +252,9 @@ impl Item {
         }
         if let Some(r) = &f.http_response {
             if r.code.is_some_and(|c| c > 999) {
-                return Err(invalid("'http-response' contains 'code' with invalid value"));
+                return Err(invalid(
+                    "'http-response' contains 'code' with invalid value",
+                ));
             }
             if r.body.is_none() && r.body_bin.is_none() {
                 return Err(invalid(

@@ -137,7 +137,11 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
         let current = rest?;
         match current.find(['\n', '\r']) {
             Some(i) => {
-                let skip = if current[i..].starts_with("\r\n") { 2 } else { 1 };
+                let skip = if current[i..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
                 rest = Some(&current[i + skip..]);
                 Some(&current[..i])
             }

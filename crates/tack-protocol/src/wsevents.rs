@@ -261,8 +261,9 @@ impl Decoder {
             Some(space) => (&line[..space], Some(&line[space + 1..])),
             None => (line, None),
         };
-        let kind = Kind::from_name(name)
-            .ok_or_else(|| WsEventsError::UnknownType(String::from_utf8_lossy(name).into_owned()))?;
+        let kind = Kind::from_name(name).ok_or_else(|| {
+            WsEventsError::UnknownType(String::from_utf8_lossy(name).into_owned())
+        })?;
         let len = match hex {
             None => None,
             Some(hex) => Some(parse_len(hex, self.max_content)?),

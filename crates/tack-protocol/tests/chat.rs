@@ -19,9 +19,9 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             .prop_map(|(nick, client)| ClientFrame::Hello(Hello { nick, client })),
         (name(), since.clone()).prop_map(|(room, since)| ClientFrame::Enter(Enter { room, since })),
         name().prop_map(|room| ClientFrame::Leave(Leave { room })),
-        (name(), ".{0,40}", prop::option::of("[a-z0-9-]{1,20}")).prop_map(|(room, comment, cid)| {
-            ClientFrame::Message(SendMessage { room, comment, cid })
-        }),
+        (name(), ".{0,40}", prop::option::of("[a-z0-9-]{1,20}")).prop_map(
+            |(room, comment, cid)| { ClientFrame::Message(SendMessage { room, comment, cid }) }
+        ),
         (name(), since).prop_map(|(channel, since)| ClientFrame::Watch(Watch { channel, since })),
         name().prop_map(|channel| ClientFrame::Unwatch(Unwatch { channel })),
         prop::option::of(any::<u64>()).prop_map(|t| ClientFrame::Ping(Ping { t })),

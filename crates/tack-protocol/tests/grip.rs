@@ -79,7 +79,10 @@ fn the_message_prefix_marks_what_the_client_receives() {
 #[test]
 fn hold_and_timeout_headers() {
     assert_eq!(Hold::parse("stream").unwrap(), Hold::Stream);
-    assert_eq!(Hold::parse(Hold::Response.as_str()).unwrap(), Hold::Response);
+    assert_eq!(
+        Hold::parse(Hold::Response.as_str()).unwrap(),
+        Hold::Response
+    );
     assert!(Hold::parse("forever").is_err());
     assert_eq!(parse_timeout(" 55 ").unwrap(), 55);
     assert!(parse_timeout("soon").is_err());

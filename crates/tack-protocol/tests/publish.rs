@@ -117,11 +117,19 @@ fn bad_bodies_are_refused_with_pushpins_texts() {
         "Invalid format: 'http-response' does not contain 'body', 'body-bin', or 'body-patch'"
     );
     assert_eq!(
-        refused(r#"{"items":[{"channel":"a","formats":{"http-response":{"code":1000,"body":""}}}]}"#),
+        refused(
+            r#"{"items":[{"channel":"a","formats":{"http-response":{"code":1000,"body":""}}}]}"#
+        ),
         "Invalid format: 'http-response' contains 'code' with invalid value"
     );
-    assert_eq!(refused("[]"), "Invalid format: request body is not an object");
-    assert_eq!(refused("{}"), "Invalid format: object does not contain 'items'");
+    assert_eq!(
+        refused("[]"),
+        "Invalid format: request body is not an object"
+    );
+    assert_eq!(
+        refused("{}"),
+        "Invalid format: object does not contain 'items'"
+    );
     assert!(matches!(
         PublishBody::parse(br#"{"items":[{"channel":5,"formats":{}}]}"#),
         Err(PublishError::Invalid(_))
@@ -130,16 +138,48 @@ fn bad_bodies_are_refused_with_pushpins_texts() {
 
 fn any_item() -> impl Strategy<Value = Item> {
     let text = || prop::option::of(".{0,12}");
-    let ws = (text(), prop::option::of("[A-Za-z0-9+/]{0,8}"), prop::option::of(Just("close".to_owned())), prop::option::of(any::<u16>()), text())
-        .prop_map(|(content, content_bin, action, code, reason)| WsMessage { content, content_bin, action, code, reason });
-    let stream = (text(), prop::option::of("[A-Za-z0-9+/]{0,8}"), prop::option::of(Just("close".to_owned())))
-        .prop_map(|(content, content_bin, action)| HttpStream { content, content_bin, action });
+    let ws = (
+        text(),
+        prop::option::of("[A-Za-z0-9+/]{0,8}"),
+        prop::option::of(Just("close".to_owned())),
+        prop::option::of(any::<u16>()),
+        text(),
+    )
+        .prop_map(|(content, content_bin, action, code, reason)| WsMessage {
+            content,
+            content_bin,
+            action,
+            code,
+            reason,
+        });
+    let stream = (
+        text(),
+        prop::option::of("[A-Za-z0-9+/]{0,8}"),
+        prop::option::of(Just("close".to_owned())),
+    )
+        .prop_map(|(content, content_bin, action)| HttpStream {
+            content,
+            content_bin,
+            action,
+        });
     let headers = prop_oneof![
         prop::collection::btree_map("[A-Za-z-]{1,8}", ".{0,8}", 0..3).prop_map(Headers::Map),
         prop::collection::vec(("[A-Za-z-]{1,8}", ".{0,8}"), 1..3).prop_map(Headers::List),
     ];
-    let response = (prop::option::of(any::<u16>()), text(), prop::option::of(headers), text(), prop::option::of("[A-Za-z0-9+/]{0,8}"))
-        .prop_map(|(code, reason, headers, body, body_bin)| HttpResponse { code, reason, headers, body, body_bin });
+    let response = (
+        prop::option::of(any::<u16>()),
+        text(),
+        prop::option::of(headers),
+        text(),
+        prop::option::of("[A-Za-z0-9+/]{0,8}"),
+    )
+        .prop_map(|(code, reason, headers, body, body_bin)| HttpResponse {
+            code,
+            reason,
+            headers,
+            body,
+            body_bin,
+        });
     (
         ".{0,10}",
         text(),
@@ -148,12 +188,18 @@ fn any_item() -> impl Strategy<Value = Item> {
         prop::option::of(stream),
         prop::option::of(response),
     )
-        .prop_map(|(channel, id, prev_id, ws_message, http_stream, http_response)| Item {
-            channel,
-            id,
-            prev_id,
-            formats: Formats { ws_message, http_stream, http_response },
-        })
+        .prop_map(
+            |(channel, id, prev_id, ws_message, http_stream, http_response)| Item {
+                channel,
+                id,
+                prev_id,
+                formats: Formats {
+                    ws_message,
+                    http_stream,
+                    http_response,
+                },
+            },
+        )
 }
 
 proptest! {
@@ -178,5 +224,8 @@ fn header_maps_keep_every_header() {
         ..HttpResponse::default()
     };
     let json = serde_json::to_string(&response).unwrap();
-    assert_eq!(json, r#"{"headers":{"Content-Type":"text/plain"},"body":"x"}"#);
+    assert_eq!(
+        json,
+        r#"{"headers":{"Content-Type":"text/plain"},"body":"x"}"#
+    );
 }

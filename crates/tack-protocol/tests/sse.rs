@@ -82,7 +82,10 @@ fn a_leading_bom_is_skipped_once() {
 #[test]
 fn fields_follow_the_spec_corners() {
     // A field without a colon has an empty value.
-    assert_eq!(parse("data\ndata\n\n"), vec![Item::Event(Event::data("\n"))]);
+    assert_eq!(
+        parse("data\ndata\n\n"),
+        vec![Item::Event(Event::data("\n"))]
+    );
     // Only one space after the colon is removed.
     assert_eq!(parse("data:  x\n\n"), vec![Item::Event(Event::data(" x"))]);
     // Unknown fields are ignored; a block without data dispatches nothing.

@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use tack_protocol::wsevents::{decode_all, encode, encode_all, Decoder, Event, DEFAULT_MAX_CONTENT};
+use tack_protocol::wsevents::{
+    decode_all, encode, encode_all, Decoder, Event, DEFAULT_MAX_CONTENT,
+};
 use tack_protocol::WsEventsError;
 
 fn decode(body: &[u8]) -> Result<Vec<Event>, WsEventsError> {
@@ -86,12 +88,18 @@ fn each_malformed_body_has_its_own_error() {
         Err(WsEventsError::TooLarge { len: 17, limit: 16 })
     );
     assert_eq!(decode(b"TEXT 2\nhi\r\n"), Err(WsEventsError::MissingCrlf));
-    assert_eq!(decode(b"TEXT 2\r\nhi!\r\n"), Err(WsEventsError::MissingCrlf));
+    assert_eq!(
+        decode(b"TEXT 2\r\nhi!\r\n"),
+        Err(WsEventsError::MissingCrlf)
+    );
     assert_eq!(
         decode(b"TEXT 5\r\nhel"),
         Err(WsEventsError::Truncated { buffered: 3 })
     );
-    assert_eq!(decode(b"TEXT 2\r\n\xff\xfe\r\n"), Err(WsEventsError::TextNotUtf8));
+    assert_eq!(
+        decode(b"TEXT 2\r\n\xff\xfe\r\n"),
+        Err(WsEventsError::TextNotUtf8)
+    );
     assert_eq!(
         decode(b"CLOSE 1\r\n\x03\r\n"),
         Err(WsEventsError::CloseContentTooShort)
