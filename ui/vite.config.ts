@@ -19,5 +19,6 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
     restoreMocks: true,
+    setupFiles: ['src/test-setup.ts'],
   },
 });

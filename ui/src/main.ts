@@ -9,4 +9,7 @@ await useDemoOutsideShell();
 const session = new Session();
 installPerfProbe(() => session.monitor.buffered);
 mount(App, { target: document.getElementById('app')!, props: { session } });
-void session.start();
+await session.start();
+// Dev screenshots: `?view=orders` opens that channel's monitor.
+const devView = import.meta.env.DEV ? new URLSearchParams(location.search).get('view') : null;
+if (devView) session.open({ kind: 'channel', name: devView });

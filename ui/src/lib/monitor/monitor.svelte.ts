@@ -94,8 +94,14 @@ export class Monitor {
     return { log: this.#all.length, view: this.#shown === this.#all ? 0 : this.#shown.length, held: this.#held.length };
   }
 
+  /** Lookup for the hot path (not reactive: a channel added later does not re-run the caller). */
   channel(name: string): WatchedChannel | undefined {
     return this.#byName.get(name);
+  }
+
+  /** Lookup for views: re-runs the caller when channels come and go. */
+  find(name: string): WatchedChannel | undefined {
+    return this.channels.find((c) => c.name === name);
   }
 
   /** Starts showing a channel in the sidebar (the watch itself is the backend's). */

@@ -1,0 +1,206 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { clearMocks } from '@tauri-apps/api/mocks';
+import App from './App.svelte';
+import { Session } from './lib/app/session.svelte';
+import { builtinProfile, connected, fakeShell } from './lib/backend/testing';
+import type { ClientEvent } from './lib/backend';
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+/** The app started against a fake shell, connected, in the lobby with just us. */
+async function startedApp(options: Parameters<typeof fakeShell>[0] = {}) {
+  const shell = fakeShell(options);
+  const session = new Session();
+  render(App, { props: { session } });
+  await session.start();
+  shell.push(
+    connected(),
+    { kind: 'server', nick: 'bob', server: 'tack/0.1.0', resume: true, acks: true },
+    { kind: 'joined', room: 'lobby' },
+    { kind: 'presence', room: 'lobby', viewers: 1, users: ['bob'] },
+  );
+  await screen.findByText('Connected');
+  return { shell, session };
+}
+
+const text = (testid: string) => screen.getByTestId(testid).textContent?.trim();
+const msg = (id: number, user: string, comment: string): ClientEvent => ({
+  kind: 'message', room: 'lobby', id, user, comment, ts: Date.now(), cid: null, own: false,
+});
+
+describe('first start', () => {
+  test('connects to the initial profile, enters the lobby and shows who I am', async () => {
+    const { shell } = await startedApp();
+    expect(shell.called('connect')[0].profile).toEqual(builtinProfile);
+    expect(shell.called('enter')).toEqual([{ room: 'lobby' }]);
+    expect(text('conn-status')).toBe('Connected');
+    expect(text('conn-transport')).toBe('WebSocket');
+    expect(text('my-nick')).toBe('bob');
+    expect(screen.getByTestId('room-lobby')).toBeTruthy();
+    expect(text('room-viewers')).toBe('1');
+  });
+
+  test('I can change my nickname', async () => {
+    const { shell } = await startedApp();
+    await fireEvent.click(screen.getByTestId('my-nick'));
+    const input = screen.getByTestId('nick-input') as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: 'robert' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    expect(shell.called('set_nick')).toEqual([{ nick: 'robert' }]);
+  });
+});
+
+describe('chatting in a room', () => {
+  test('Enter sends; my message goes pending → sent and shows once', async () => {
+    const { shell } = await startedApp();
+    const composer = screen.getByTestId('composer') as HTMLTextAreaElement;
+    await fireEvent.input(composer, { target: { value: 'hello all' } });
+    await fireEvent.keyDown(composer, { key: 'Enter' });
+    await waitFor(() => expect(shell.called('send')).toEqual([{ room: 'lobby', comment: 'hello all' }]));
+    shell.push({ kind: 'send', cid: 'c-1', room: 'lobby', comment: 'hello all', state: 'pending' });
+    await waitFor(() => expect(screen.getByTestId('chat-line').dataset.state).toBe('pending'));
+    expect(composer.value).toBe('');
+    shell.push(
+      { kind: 'message', room: 'lobby', id: 3, user: 'bob', comment: 'hello all', ts: Date.now(), cid: 'c-1', own: true },
+      { kind: 'send', cid: 'c-1', room: 'lobby', comment: 'hello all', state: 'sent', id: 3 },
+    );
+    await waitFor(() => expect(screen.getByTestId('chat-line').dataset.state).toBe('sent'));
+    expect(screen.getAllByTestId('chat-line')).toHaveLength(1);
+  });
+
+  test('a failed message is red with Retry, which asks the engine to resend it', async () => {
+    const { shell } = await startedApp();
+    shell.push(
+      { kind: 'send', cid: 'c-9', room: 'lobby', comment: 'hm', state: 'pending' },
+      { kind: 'send', cid: 'c-9', room: 'lobby', comment: 'hm', state: 'failed', reason: 'rate limited' },
+    );
+    await waitFor(() => expect(screen.getByTestId('chat-line').dataset.state).toBe('failed'));
+    await fireEvent.click(screen.getByTestId('retry-send'));
+    expect(shell.called('retry_send')).toEqual([{ cid: 'c-9' }]);
+  });
+
+  test('message text is only text: markup shows literally and runs nothing', async () => {
+    const { shell } = await startedApp();
+    const alert = vi.fn();
+    window.alert = alert;
+    shell.push(msg(1, 'mallory', '<img src=x onerror=alert(1)>'));
+    const line = await screen.findByTestId('chat-line');
+    expect(line.textContent).toContain('<img src=x onerror=alert(1)>');
+    expect(document.querySelector('img')).toBeNull();
+    expect(alert).not.toHaveBeenCalled();
+  });
+
+  test('someone entering and leaving shows inline, and the viewer count follows', async () => {
+    const { shell } = await startedApp();
+    shell.push({ kind: 'entered', room: 'lobby', id: 1, user: 'carol', viewers: 2, ts: Date.now() });
+    await waitFor(() => expect(text('room-viewers')).toBe('2'));
+    expect(screen.getByTestId('room-event').textContent).toContain('carol entered · 2 viewers');
+    expect(screen.getByTestId('members').textContent).toContain('carol');
+    shell.push(msg(2, 'carol', 'hi bob'), { kind: 'left', room: 'lobby', id: 3, user: 'carol', viewers: 1, ts: Date.now() });
+    await waitFor(() => expect(text('room-viewers')).toBe('1'));
+    expect(screen.getAllByTestId('room-event')).toHaveLength(2);
+    expect(screen.getByTestId('chat-line').textContent).toContain('hi bob');
+  });
+
+  test('where history could not be recovered, a marker says so', async () => {
+    const { shell } = await startedApp();
+    shell.push(msg(1, 'ann', 'before'), { kind: 'gap', room: 'lobby', after_id: 1 }, msg(9, 'ann', 'after'));
+    const marker = await screen.findByTestId('gap-marker');
+    expect(marker.textContent).toContain('some earlier messages could not be recovered');
+  });
+
+  test('joining a room by name from the + box', async () => {
+    const { shell } = await startedApp();
+    await fireEvent.click(screen.getByTestId('add-room'));
+    const input = screen.getByTestId('join-input');
+    await fireEvent.input(input, { target: { value: 'ops' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    await waitFor(() => expect(shell.called('enter')).toContainEqual({ room: 'ops' }));
+    expect(screen.getByTestId('room-ops')).toBeTruthy();
+  });
+
+  test('a mention while the window is not focused raises a desktop notification', async () => {
+    const shown: string[] = [];
+    class FakeNotification {
+      static permission = 'granted';
+      constructor(title: string) {
+        shown.push(title);
+      }
+    }
+    vi.stubGlobal('Notification', FakeNotification);
+    const { shell, session } = await startedApp();
+    session.focused = false;
+    shell.push(msg(1, 'ann', 'bob: can you look?'));
+    await waitFor(() => expect(shown).toEqual(['ann in #lobby']));
+    vi.unstubAllGlobals();
+  });
+});
+
+describe('the connection bar', () => {
+  test('reconnecting counts down and Retry now asks the engine to try at once', async () => {
+    const { shell } = await startedApp();
+    shell.push(connected({ status: 'reconnecting', attempt: 2, retry_at: Date.now() + 4_000, reason: "Can't reach 127.0.0.1:7999" }));
+    await waitFor(() => expect(text('conn-status')).toMatch(/^Reconnecting in [34] s$/));
+    await fireEvent.click(screen.getByTestId('retry-now'));
+    expect(shell.called('retry_now')).toHaveLength(1);
+    shell.push(connected({ transport: 'poll', degraded: true, reason: 'WebSocket refused by a proxy' }));
+    await waitFor(() => expect(text('conn-transport')).toBe('Long-polling'));
+    expect(screen.getByTestId('conn-reason').textContent).toBe('WebSocket refused by a proxy');
+  });
+});
+
+describe('the monitor', () => {
+  const raw = (payload: string, channel = 'orders'): ClientEvent => ({
+    kind: 'raw', channel, id: null, ts: null, payload, binary: false, size: payload.length, received: Date.now(),
+  });
+
+  test('watching a channel shows its items, and the filter narrows them', async () => {
+    const { shell } = await startedApp();
+    await fireEvent.click(screen.getByTestId('add-channel'));
+    const input = screen.getByTestId('watch-input');
+    await fireEvent.input(input, { target: { value: 'orders' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    await waitFor(() => expect(shell.called('watch')).toEqual([{ channel: 'orders' }]));
+    expect(await screen.findByText(/Nothing on this channel yet/)).toBeTruthy();
+    shell.push(raw('{"status":"paid"}'), raw('{"status":"refunded"}'), raw('{"status":"paid","n":2}'));
+    await waitFor(() => expect(screen.getAllByTestId('monitor-row')).toHaveLength(3));
+    await fireEvent.input(screen.getByTestId('monitor-filter'), { target: { value: '/refund/' } });
+    await waitFor(() => expect(screen.getAllByTestId('monitor-row')).toHaveLength(1));
+    await fireEvent.click(screen.getByTestId('monitor-row'));
+    expect(screen.getByTestId('monitor-detail').textContent).toContain('refunded');
+  });
+
+  test('export asks where to save and writes JSON Lines through the engine', async () => {
+    const { shell } = await startedApp({ answers: { 'plugin:dialog|save': () => '/tmp/orders.jsonl' } });
+    await fireEvent.click(screen.getByTestId('add-channel'));
+    const input = screen.getByTestId('watch-input');
+    await fireEvent.input(input, { target: { value: 'orders' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    await fireEvent.click(await screen.findByTestId('monitor-export'));
+    await waitFor(() => expect(shell.called('export_jsonl')).toEqual([{ path: '/tmp/orders.jsonl', channels: ['orders'] }]));
+    expect(await screen.findByText('Exported 42 lines to /tmp/orders.jsonl')).toBeTruthy();
+  });
+});
+
+describe('keyboard', () => {
+  test('Ctrl+K opens the quick switcher and Esc closes it', async () => {
+    await startedApp();
+    await fireEvent.keyDown(window, { key: 'k', ctrlKey: true });
+    const input = await screen.findByTestId('switcher-input');
+    await fireEvent.keyDown(input, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByTestId('switcher-input')).toBeNull());
+  });
+
+  test('the quick switcher joins a new room by name', async () => {
+    const { shell } = await startedApp();
+    await fireEvent.keyDown(window, { key: 'k', ctrlKey: true });
+    const input = await screen.findByTestId('switcher-input');
+    await fireEvent.input(input, { target: { value: 'deploys' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    await waitFor(() => expect(shell.called('enter')).toContainEqual({ room: 'deploys' }));
+  });
+});
