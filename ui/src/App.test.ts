@@ -204,3 +204,33 @@ describe('keyboard', () => {
     await waitFor(() => expect(shell.called('enter')).toContainEqual({ room: 'deploys' }));
   });
 });
+
+describe('server profiles', () => {
+  test('adding a server saves it with the store plugin and connects to it', async () => {
+    const { shell } = await startedApp();
+    await fireEvent.click(screen.getByTestId('open-profiles'));
+    await fireEvent.click(await screen.findByTestId('profile-add'));
+    await fireEvent.input(screen.getByTestId('profile-name'), { target: { value: 'staging' } });
+    await fireEvent.input(screen.getByTestId('profile-url'), { target: { value: 'not a url' } });
+    await fireEvent.click(screen.getByTestId('profile-save'));
+    expect((await screen.findByRole('alert')).textContent).toMatch(/should start with http/);
+    await fireEvent.input(screen.getByTestId('profile-url'), { target: { value: 'http://127.0.0.1:7999' } });
+    await fireEvent.click(screen.getByTestId('profile-save'));
+    await waitFor(() => expect(shell.called('plugin:store|set')).toHaveLength(1));
+    const saved = shell.called('plugin:store|set')[0].value as { name: string; url: string }[];
+    expect(saved.map((p) => [p.name, p.url])).toEqual([['staging', 'http://127.0.0.1:7999']]);
+    await fireEvent.click(screen.getByTestId('profile-connect'));
+    await waitFor(() => expect(shell.called('connect')).toHaveLength(2));
+    expect((shell.called('connect')[1].profile as { url: string }).url).toBe('http://127.0.0.1:7999');
+    expect((screen.getByTestId('server-switch') as HTMLSelectElement).value).toBe('staging');
+  });
+
+  test('a server that cannot be reached says so in words', async () => {
+    fakeShell({ answers: { connect: () => Promise.reject(new Error("Can't reach 10.0.0.5:7999 — the server may be down.")) } });
+    const session = new Session();
+    render(App, { props: { session } });
+    await session.start();
+    expect((await screen.findByTestId('notice')).textContent).toContain("Can't reach 10.0.0.5:7999");
+    expect(text('conn-status')).toBe('Offline');
+  });
+});

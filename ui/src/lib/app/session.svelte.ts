@@ -53,10 +53,13 @@ export class Session {
     this.view = { kind: 'room', name: LOBBY };
     this.rooms.ensure(LOBBY);
     // Batches of a previous connection still in flight must not leak into this one.
-    await backend.connect(profile, (batch) => {
-      if (generation === this.#generation) this.handle(batch);
+    const ok = await this.#do(`Could not connect to ${profile.name}`, async () => {
+      await backend.connect(profile, (batch) => {
+        if (generation === this.#generation) this.handle(batch);
+      });
+      await backend.enter(LOBBY);
     });
-    await backend.enter(LOBBY);
+    if (!ok) this.connection.apply({ ...this.connection.state, status: 'offline' });
   }
 
   handle(batch: EventBatch): void {
