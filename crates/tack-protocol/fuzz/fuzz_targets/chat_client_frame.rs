@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use tack_protocol::chat::{ClientFrame, Positions};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(frame) = ClientFrame::parse(text) {
         assert_eq!(ClientFrame::parse(&frame.encode()).unwrap(), frame);
     }

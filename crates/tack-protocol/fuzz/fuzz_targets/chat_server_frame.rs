@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use tack_protocol::chat::{decode_legacy_comment, ServerFrame};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match ServerFrame::parse(text) {
         Ok(ServerFrame::Event(event)) => {
             assert_eq!(

@@ -9,13 +9,18 @@ use tack_protocol::grip::{
 };
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = Hold::parse(text);
     let _ = parse_timeout(text);
     let _ = parse_last([text]);
     let _ = verify_sig(text, b"key", Some("pushpin"), 0);
     if let Ok(keep_alive) = KeepAlive::parse(text) {
-        assert_eq!(KeepAlive::parse(&keep_alive.to_header()).unwrap(), keep_alive);
+        assert_eq!(
+            KeepAlive::parse(&keep_alive.to_header()).unwrap(),
+            keep_alive
+        );
     }
     let _ = Link::parse(text);
     let _ = parse_channels([text]).map(|c| format_channels(&c));

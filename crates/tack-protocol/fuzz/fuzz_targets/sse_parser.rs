@@ -21,7 +21,9 @@ fn run(stream: &[u8], piece: usize) -> (Vec<Item>, Option<tack_protocol::SseErro
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&piece, stream)) = data.split_first() else { return };
+    let Some((&piece, stream)) = data.split_first() else {
+        return;
+    };
     let whole = run(stream, stream.len());
     assert_eq!(run(stream, usize::from(piece % 17) + 1), whole);
 });

@@ -5,7 +5,13 @@
 use libfuzzer_sys::fuzz_target;
 use tack_protocol::wsevents::{encode_all, Decoder};
 
-fn run(body: &[u8], piece: usize) -> (Vec<tack_protocol::wsevents::Event>, Option<tack_protocol::WsEventsError>) {
+fn run(
+    body: &[u8],
+    piece: usize,
+) -> (
+    Vec<tack_protocol::wsevents::Event>,
+    Option<tack_protocol::WsEventsError>,
+) {
     let mut decoder = Decoder::new(4096);
     let mut events = Vec::new();
     for chunk in body.chunks(piece.max(1)) {
@@ -22,7 +28,9 @@ fn run(body: &[u8], piece: usize) -> (Vec<tack_protocol::wsevents::Event>, Optio
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&piece, body)) = data.split_first() else { return };
+    let Some((&piece, body)) = data.split_first() else {
+        return;
+    };
     let whole = run(body, body.len());
     assert_eq!(run(body, usize::from(piece % 17) + 1), whole);
     let (events, _) = whole;
