@@ -1,1 +1,143 @@
-fn main() {}
+//! `tack`: the command-line face of Tack. Thin: parses flags and calls the crates.
+
+mod error;
+mod publish;
+mod watch;
+// TODO: `mod serve;` and the `Serve` subcommand once src/serve.rs lands (another engineer's).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use error::CliError;
+use std::process::ExitCode;
+use tack_client::{Profile, TransportChoice};
+
+#[derive(Parser)]
+#[command(name = "tack", version, about = "Real-time chat rooms and live channel traffic")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TransportArg {
+    Auto,
+    Ws,
+    Stream,
+    Poll,
+}
+
+impl From<TransportArg> for TransportChoice {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::Auto => TransportChoice::Auto,
+            TransportArg::Ws => TransportChoice::Ws,
+            TransportArg::Stream => TransportChoice::Stream,
+            TransportArg::Poll => TransportChoice::Poll,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct Connection {
+    /// Server URL: http(s)://host:port for a Tack server, or a ws(s):// endpoint.
+    url: String,
+    /// Transport to use.
+    #[arg(long, value_enum, default_value = "auto")]
+    transport: TransportArg,
+    /// Bearer token for the handshake and every request.
+    #[arg(long, env = "TACK_TOKEN")]
+    token: Option<String>,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    json: bool,
+    /// Exit after printing this many items (for scripts).
+    #[arg(long)]
+    count: Option<usize>,
+}
+
+impl Connection {
+    fn profile(&self, nick: Option<String>) -> Profile {
+        let mut p = Profile::new(self.url.clone(), self.url.clone());
+        p.transport = self.transport.into();
+        p.token = self.token.clone();
+        p.nick = nick;
+        p
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print each item on one or more channels as it arrives; reconnects and resumes.
+    Watch {
+        #[command(flatten)]
+        conn: Connection,
+        /// Channels (or, on an original-system server, rooms) to watch.
+        #[arg(required = true)]
+        channels: Vec<String>,
+    },
+    /// Enter a room: lines on stdin are sent, room events are printed.
+    Chat {
+        #[command(flatten)]
+        conn: Connection,
+        room: String,
+        #[arg(long)]
+        nick: Option<String>,
+    },
+    /// Publish one message to a channel through the server's /publish/.
+    Publish {
+        /// Server base URL, http(s)://host:port.
+        url: String,
+        channel: String,
+        message: String,
+        #[arg(long, env = "TACK_TOKEN")]
+        token: Option<String>,
+    },
+    // `tack bench` (issue 7) goes here.
+}
+
+/// Checks a URL early so a typo fails with exit code 2, not after a connection attempt.
+pub(crate) fn base_url(text: &str) -> Result<url::Url, CliError> {
+    let url = url::Url::parse(text).map_err(|e| {
+        CliError::BadUrl(format!("`{text}` is not a URL ({e}); expected e.g. http://127.0.0.1:7999"))
+    })?;
+    match url.scheme() {
+        "http" | "https" | "ws" | "wss" if url.host_str().is_some() => Ok(url),
+        _ => Err(CliError::BadUrl(format!(
+            "`{text}`: use http://, https://, ws:// or wss:// with a host"
+        ))),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Watch { conn, channels } => {
+            base_url(&conn.url)?;
+            watch::watch(conn.profile(None), &channels, conn.json, conn.count).await
+        }
+        Command::Chat { conn, room, nick } => {
+            base_url(&conn.url)?;
+            watch::chat(conn.profile(nick), &room, conn.json, conn.count).await
+        }
+        Command::Publish {
+            url,
+            channel,
+            message,
+            token,
+        } => publish::run(&url, &channel, &message, token.as_deref()).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("TACK_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tack: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! What can stop a `tack` command, each with the exit code a script can test.
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    BadUrl(String),
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} refused the token ({reason}); pass the right one with --token or TACK_TOKEN")]
+    Refused { url: String, reason: String },
+    #[error("the server rejected the request: {0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// 2: bad usage or URL; 3: unreachable; 4: refused token; 5: rejected; 1: anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::BadUrl(_) => 2,
+            CliError::Unreachable { .. } => 3,
+            CliError::Refused { .. } => 4,
+            CliError::Rejected(_) => 5,
+            CliError::Io(_) => 1,
+        }
+    }
+}
