@@ -25,8 +25,10 @@ pub struct BackoffPolicy {
 impl Default for BackoffPolicy {
     fn default() -> Self {
         BackoffPolicy {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(30),
+            // The first retry is drawn from [0, 5 s): 200 clients cut at once put ~10% of their
+            // attempts in any 500 ms window instead of all of them in the first one.
+            base: Duration::from_secs(5),
+            cap: Duration::from_secs(60),
             stable_after: Duration::from_secs(10),
             going_away_spread: Duration::from_secs(5),
         }
