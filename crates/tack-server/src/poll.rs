@@ -60,16 +60,21 @@ pub async fn poll(
             .timeout
             .unwrap_or(state.config.poll_timeout_secs)
             .min(state.config.poll_timeout_max_secs);
-        tokio::select! {
-            _ = state.shutdown.cancelled() => {}
-            _ = session.outbox.kicked().cancelled() => {
-                let reason = session.outbox.kick_reason().unwrap_or("disconnected").to_owned();
-                events.push(error_event("slow_consumer", reason).to_json());
-            }
-            _ = attachment.takeover.requested() => {}
-            _ = tokio::time::sleep(Duration::from_secs(timeout)) => {}
-            entry = attachment.queue.recv() => {
-                if let Some(entry) = entry {
+        let deadline = tokio::time::sleep(Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        // Loop: a queued item the client already has (at or below its `since`) is skipped
+        // and the hold goes on.
+        while events.is_empty() {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => break,
+                _ = session.outbox.kicked().cancelled() => {
+                    let reason = session.outbox.kick_reason().unwrap_or("disconnected").to_owned();
+                    events.push(error_event("slow_consumer", reason).to_json());
+                }
+                _ = attachment.takeover.requested() => break,
+                _ = &mut deadline => break,
+                entry = attachment.queue.recv() => {
+                    let Some(entry) = entry else { break };
                     collect(entry, &mut events);
                     while events.len() < MAX_ANSWER {
                         match attachment.queue.try_recv() {
