@@ -1,0 +1,256 @@
+//! What a run is asked to do, and the bounds every run is held to.
+
+use crate::error::BenchError;
+use serde::Serialize;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
+use url::Url;
+
+/// A run never opens more connections than this.
+pub const MAX_CONNECTIONS: usize = 50_000;
+/// A run (ramp, measurement and drain together) never lasts longer than this.
+pub const MAX_DURATION: Duration = Duration::from_secs(600);
+
+/// How each load connection talks to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// WebSocket (`/ws` on a Tack server, or any `ws://` URL with [`Protocol::Plain`]).
+    Ws,
+    /// Server-Sent Events (`/stream`).
+    Stream,
+    /// Long-polling (`/poll`, sending through `/send`).
+    Poll,
+}
+
+/// What the server on the other end understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Tack's chat protocol: subscribers `watch` a channel (or enter a room to chat), and a
+    /// subscription counts as ready when the server confirms it. Works against the built-in
+    /// server and against Pushpin in front of `tack serve --pushpin`.
+    Tack,
+    /// Any WebSocket endpoint that sends every subscriber the same bytes (the baseline, or a
+    /// plain GRIP origin behind Pushpin): a socket is ready once the handshake is done.
+    Plain,
+}
+
+/// Where the publisher sends messages for a broadcast workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishTo {
+    /// `POST` Pushpin-format bodies to this URL (Tack's or Pushpin's `/publish/`).
+    Http(Url),
+    /// Send each message as a text frame on one WebSocket to this URL (the baseline's
+    /// `/publish`).
+    Ws(Url),
+}
+
+/// The traffic the run generates once every connection is ready.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Workload {
+    /// One publisher sends `rate` messages a second, spread round-robin over the rooms; every
+    /// connection receives its room's messages.
+    Broadcast { rate: f64 },
+    /// Every connection enters its room and sends `rate_per_client` chat messages a second;
+    /// every member of a room receives every member's messages.
+    Chat { rate_per_client: f64 },
+    /// Broadcast at rising rates on the same connections, one step of `step` each, until p99
+    /// latency passes `p99_limit` or a delivery is lost.
+    Saturate {
+        start_rate: f64,
+        factor: f64,
+        step: Duration,
+        p99_limit: Duration,
+        max_steps: usize,
+    },
+    /// Connect, wait, measure the server's memory; no messages.
+    Idle,
+}
+
+impl Workload {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Workload::Broadcast { .. } => "broadcast",
+            Workload::Chat { .. } => "chat",
+            Workload::Saturate { .. } => "saturate",
+            Workload::Idle => "idle",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Tack: the server's base `http://host:port` (or its `ws://host:port/ws`).
+    /// Plain: the WebSocket URL subscribers connect to.
+    pub url: Url,
+    pub transport: Transport,
+    pub protocol: Protocol,
+    pub connections: usize,
+    pub rooms: usize,
+    /// New connections a second while ramping up.
+    pub ramp: u32,
+    pub workload: Workload,
+    /// Message size in bytes (the payload, before any JSON the server wraps it in).
+    pub size: usize,
+    /// How long traffic runs once everyone is connected.
+    pub duration: Duration,
+    /// Pause between "everyone is connected" and the first message, so subscriptions that
+    /// cannot be confirmed (Pushpin with a plain origin) are in place.
+    pub settle: Duration,
+    /// Longest wait after the last message for deliveries still on their way.
+    pub drain: Duration,
+    /// Where broadcast messages go; `None` picks `{url}/publish/` for Tack.
+    pub publish: Option<PublishTo>,
+    /// Bearer token for `/publish/` and for client connections.
+    pub token: Option<String>,
+    /// Room and channel names start with this, so runs against one server never share history.
+    pub prefix: String,
+    pub allow_remote: bool,
+    /// Server processes whose CPU time and memory the report includes (all of Pushpin's).
+    pub server_pids: Vec<u32>,
+    /// Print a progress line to stderr once a second.
+    pub progress: bool,
+}
+
+impl BenchConfig {
+    /// A run with the defaults for everything but the target: 100 WebSockets in one room,
+    /// 100 messages a second of 100 bytes for 5 seconds.
+    pub fn new(url: Url) -> BenchConfig {
+        BenchConfig {
+            url,
+            transport: Transport::Ws,
+            protocol: Protocol::Tack,
+            connections: 100,
+            rooms: 1,
+            ramp: 2000,
+            workload: Workload::Broadcast { rate: 100.0 },
+            size: 100,
+            duration: Duration::from_secs(5),
+            settle: Duration::from_millis(500),
+            drain: Duration::from_secs(2),
+            publish: None,
+            token: None,
+            prefix: default_prefix(),
+            allow_remote: false,
+            server_pids: Vec::new(),
+            progress: false,
+        }
+    }
+
+    /// Refuses runs that are unbounded, aimed at another machine without `--allow-remote`,
+    /// or that cannot work (a plain endpoint has no rooms to chat in).
+    pub fn validate(&self) -> Result<(), BenchError> {
+        if self.connections == 0 || self.connections > MAX_CONNECTIONS {
+            return Err(BenchError::TooManyConnections {
+                connections: self.connections,
+                limit: MAX_CONNECTIONS,
+            });
+        }
+        let ramp_time = Duration::from_secs_f64(self.connections as f64 / self.ramp.max(1) as f64);
+        let total = ramp_time + self.settle + self.duration + self.drain;
+        if total > MAX_DURATION {
+            return Err(BenchError::TooLong {
+                asked: total,
+                limit: MAX_DURATION,
+            });
+        }
+        if self.rooms == 0 || self.rooms > self.connections {
+            return Err(BenchError::BadSettings(format!(
+                "--rooms must be between 1 and the number of connections ({}), not {}",
+                self.connections, self.rooms
+            )));
+        }
+        if self.size < crate::payload::MIN_SIZE || self.size > 64 * 1024 {
+            return Err(BenchError::BadSettings(format!(
+                "--size must be between {} and 65536 bytes (the payload carries a sequence number and a timestamp), not {}",
+                crate::payload::MIN_SIZE,
+                self.size
+            )));
+        }
+        if self.protocol == Protocol::Plain {
+            if self.transport != Transport::Ws {
+                return Err(BenchError::BadSettings(
+                    "a plain endpoint is benchmarked over WebSocket only (--transport ws)".into(),
+                ));
+            }
+            if matches!(self.workload, Workload::Chat { .. }) {
+                return Err(BenchError::BadSettings(
+                    "the chat workload needs a Tack server (a plain endpoint has no rooms)".into(),
+                ));
+            }
+            let needs_publisher = !matches!(self.workload, Workload::Idle);
+            if needs_publisher && self.publish.is_none() {
+                return Err(BenchError::BadSettings(
+                    "a plain endpoint needs --publish-url (where to send the messages)".into(),
+                ));
+            }
+        }
+        let rate_ok = match &self.workload {
+            Workload::Broadcast { rate } => *rate > 0.0 && *rate <= 1_000_000.0,
+            Workload::Chat { rate_per_client } => {
+                *rate_per_client > 0.0 && *rate_per_client <= 100.0
+            }
+            Workload::Saturate {
+                start_rate, factor, ..
+            } => *start_rate > 0.0 && *factor > 1.0,
+            Workload::Idle => true,
+        };
+        if !rate_ok {
+            return Err(BenchError::BadSettings(format!(
+                "the {} workload's rate is out of range (broadcast: up to 1,000,000/s; chat: up to 100/s per client; saturate: a factor above 1)",
+                self.workload.name()
+            )));
+        }
+        self.check_target(&self.url)?;
+        match &self.publish {
+            Some(PublishTo::Http(url)) | Some(PublishTo::Ws(url)) => self.check_target(url)?,
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn check_target(&self, url: &Url) -> Result<(), BenchError> {
+        let bad = |why: &str| BenchError::BadUrl {
+            url: url.to_string(),
+            why: why.to_owned(),
+        };
+        if !matches!(url.scheme(), "http" | "https" | "ws" | "wss") {
+            return Err(bad("use http://, https://, ws:// or wss://"));
+        }
+        let host = url.host_str().ok_or_else(|| bad("it has no host"))?;
+        if self.allow_remote {
+            return Ok(());
+        }
+        let port = url.port_or_known_default().unwrap_or(80);
+        let host_only = host.trim_start_matches('[').trim_end_matches(']');
+        let all_loopback = match host_only.parse::<IpAddr>() {
+            Ok(ip) => ip.is_loopback(),
+            // A name counts as loopback only if everything it resolves to is.
+            Err(_) => (host_only, port)
+                .to_socket_addrs()
+                .map(|mut addrs| addrs.all(|a| a.ip().is_loopback()))
+                .unwrap_or(false),
+        };
+        if all_loopback {
+            Ok(())
+        } else {
+            Err(BenchError::NotLoopback {
+                host: host.to_owned(),
+            })
+        }
+    }
+
+    /// The channel (or room) name for room number `room`.
+    pub fn room_name(&self, room: usize) -> String {
+        format!("{}-{room}", self.prefix)
+    }
+}
+
+fn default_prefix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("bench{:x}", (nanos as u64) ^ u64::from(std::process::id()))
+}

@@ -1,0 +1,457 @@
+//! One load connection: connect, subscribe, then count every message that arrives (and, in the
+//! chat workload, send its own). One task per connection, raw sockets, no client engine — an
+//! engine per connection would measure the engine, not the server.
+
+use crate::config::{Protocol, Transport, Workload};
+use crate::payload::{self, Stamp};
+use crate::run::Run;
+use crate::tally::{Arrival, Seen};
+use futures_util::{SinkExt, StreamExt};
+use memchr::memmem;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Longest a connection may take to connect and subscribe before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Small buffers: the generator holds thousands of sockets on a machine it shares.
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// How long a poll is held when nothing arrives; short enough to notice the end of a run.
+const POLL_HOLD_SECS: u32 = 10;
+
+/// What this connection listens to and how it knows it is subscribed.
+struct Receiver {
+    conn: usize,
+    room: usize,
+    ready: bool,
+    /// The server event that confirms the subscription (`resumed` for a watch, `presence`
+    /// for a room); `None` for a plain endpoint, which is ready once connected.
+    ready_on: Option<&'static [u8]>,
+    seen: Seen,
+    firsts: Vec<u64>,
+}
+
+impl Receiver {
+    fn new(run: &Run, conn: usize) -> Receiver {
+        let ready_on: Option<&'static [u8]> = match (run.cfg.protocol, &run.cfg.workload) {
+            (Protocol::Plain, _) => None,
+            (Protocol::Tack, Workload::Chat { .. }) => Some(br#""type":"presence""#),
+            (Protocol::Tack, _) => Some(br#""type":"resumed""#),
+        };
+        Receiver {
+            conn,
+            room: conn % run.cfg.rooms,
+            ready: false,
+            ready_on,
+            seen: Seen::default(),
+            firsts: Vec::with_capacity(8),
+        }
+    }
+
+    /// Counts the messages in one frame, SSE chunk or poll answer; notices the subscription
+    /// being confirmed and errors the server reports.
+    fn on_text(&mut self, run: &Run, text: &[u8]) {
+        let epoch = run.tally.epoch();
+        let mut duplicates = 0;
+        self.firsts.clear();
+        let (seen, firsts) = (&mut self.seen, &mut self.firsts);
+        payload::scan(text, |stamp: Stamp| match seen.note(&stamp, epoch) {
+            Arrival::First => firsts.push(stamp.sent_us),
+            Arrival::Duplicate => duplicates += 1,
+            Arrival::Stale => {}
+        });
+        if !self.firsts.is_empty() || duplicates > 0 {
+            run.tally.received(self.conn, &self.firsts, duplicates);
+            return;
+        }
+        if !self.ready {
+            if let Some(needle) = self.ready_on {
+                if memmem::find(text, needle).is_some() {
+                    self.set_ready(run);
+                }
+            }
+        }
+        if let Some(code) = server_error_code(text) {
+            run.tally.error(format!("server error: {code}"));
+        }
+    }
+
+    fn set_ready(&mut self, run: &Run) {
+        if !self.ready {
+            self.ready = true;
+            run.tally.ready_in(self.room);
+        }
+    }
+}
+
+/// The `code` of a Tack `error` event in `text`, if there is one.
+fn server_error_code(text: &[u8]) -> Option<String> {
+    memmem::find(text, br#""type":"error""#)?;
+    let start = memmem::find(text, br#""code":""#)? + 8;
+    let len = text[start..].iter().position(|&b| b == b'"')?;
+    Some(String::from_utf8_lossy(&text[start..start + len]).into_owned())
+}
+
+/// The chat workload's own sending: a steady rate, starting at a per-connection offset so
+/// thousands of members do not all speak in the same millisecond.
+struct Chatter {
+    stream: u32,
+    seq: u64,
+    ticker: Option<Interval>,
+}
+
+impl Chatter {
+    fn new(conn: usize) -> Chatter {
+        Chatter {
+            stream: conn as u32,
+            seq: 0,
+            ticker: None,
+        }
+    }
+
+    /// Waits until this member should speak next; pending forever outside the chat workload.
+    async fn next(&mut self, run: &Run) {
+        let Workload::Chat { rate_per_client } = run.cfg.workload else {
+            return std::future::pending().await;
+        };
+        if self.ticker.is_none() {
+            run.go.cancelled().await;
+            let period = Duration::from_secs_f64(1.0 / rate_per_client);
+            // Spread the first messages over one period (a golden-ratio walk over members).
+            let phase = (self.stream as f64 * 0.618_034).fract();
+            let start = Instant::now() + period.mul_f64(phase);
+            let mut ticker = tokio::time::interval_at(start, period);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            self.ticker = Some(ticker);
+        }
+        let ticker = self.ticker.as_mut().expect("set above");
+        loop {
+            ticker.tick().await;
+            if run.traffic_open() {
+                return;
+            }
+            if run.traffic_over() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    /// The next `chatMessage` frame for `room`.
+    fn frame(&mut self, run: &Run, room: usize) -> String {
+        let stamp = Stamp {
+            epoch: run.tally.epoch(),
+            stream: self.stream,
+            seq: self.seq,
+            sent_us: run.tally.now_us(),
+        };
+        self.seq += 1;
+        format!(
+            r#"chatMessage:{{"room":"{}","comment":"{}"}}"#,
+            run.cfg.room_name(room),
+            payload::encode(stamp, run.cfg.size)
+        )
+    }
+}
+
+/// The frame that subscribes a Tack connection to its room.
+fn subscribe_frame(run: &Run, room: usize) -> String {
+    let name = run.cfg.room_name(room);
+    match run.cfg.workload {
+        Workload::Chat { .. } => format!(r#"chatRoomEnter:{{"room":"{name}"}}"#),
+        _ => format!(r#"watch:{{"channel":"{name}","since":0}}"#),
+    }
+}
+
+/// The query that subscribes an HTTP (stream or poll) connection to its room.
+fn subscribe_query(run: &Run, room: usize) -> String {
+    let name = run.cfg.room_name(room);
+    match run.cfg.workload {
+        Workload::Chat { .. } => format!("rooms={name}"),
+        _ => format!("watch={name}&since={name}:0"),
+    }
+}
+
+/// Runs one connection until the run stops.
+pub async fn connection(run: Arc<Run>, conn: usize) {
+    let outcome = match run.cfg.transport {
+        Transport::Ws => ws(&run, conn).await,
+        Transport::Stream => stream(&run, conn).await,
+        Transport::Poll => poll(&run, conn).await,
+    };
+    if let Err(kind) = outcome {
+        if !run.stop.is_cancelled() {
+            run.tally.error(kind);
+        }
+    }
+    run.tally
+        .closed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn ws(run: &Run, conn: usize) -> Result<(), String> {
+    let mut receiver = Receiver::new(run, conn);
+    let mut chatter = Chatter::new(conn);
+    let mut request = run
+        .ws_url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("connect: {e}"))?;
+    if let Some(token) = &run.cfg.token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "connect: the token is not a valid header value".to_owned())?;
+        request.headers_mut().insert("authorization", value);
+    }
+    let config = WebSocketConfig::default()
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0);
+    let began = Instant::now();
+    let mut socket = {
+        let _permit = run.handshakes.acquire().await;
+        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+        tokio::select! {
+            _ = run.stop.cancelled() => return Ok(()),
+            done = tokio::time::timeout(CONNECT_TIMEOUT, connecting) => match done {
+                Err(_) => return Err("connect: timed out".into()),
+                Ok(Err(e)) => return Err(format!("connect: {}", ws_error_kind(&e))),
+                Ok(Ok((socket, _))) => socket,
+            },
+        }
+    };
+    run.tally.connect_took(conn, began.elapsed());
+    match run.cfg.protocol {
+        Protocol::Plain => receiver.set_ready(run),
+        Protocol::Tack => socket
+            .send(Message::text(subscribe_frame(run, receiver.room)))
+            .await
+            .map_err(|e| format!("send: {}", ws_error_kind(&e)))?,
+    }
+    loop {
+        tokio::select! {
+            _ = run.stop.cancelled() => {
+                let _ = socket.close(None).await;
+                return Ok(());
+            }
+            _ = chatter.next(run), if receiver.ready => {
+                let frame = chatter.frame(run, receiver.room);
+                socket
+                    .send(Message::text(frame))
+                    .await
+                    .map_err(|e| format!("send: {}", ws_error_kind(&e)))?;
+                run.tally.sent_to(receiver.room, 1);
+            }
+            message = socket.next() => match message {
+                Some(Ok(Message::Text(text))) => receiver.on_text(run, text.as_bytes()),
+                Some(Ok(Message::Binary(bytes))) => receiver.on_text(run, &bytes),
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(match frame {
+                        Some(f) => format!("closed by server: {} {}", u16::from(f.code), f.reason),
+                        None => "closed by server".into(),
+                    });
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("receive: {}", ws_error_kind(&e))),
+                None => return Err("closed by server without a close frame".into()),
+            },
+        }
+    }
+}
+
+/// An error's kind without the details that differ per connection (addresses, byte counts),
+/// so the report groups them.
+fn ws_error_kind(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Io(io) => io.kind().to_string(),
+        Error::Http(response) => format!("HTTP {}", response.status()),
+        Error::ConnectionClosed | Error::AlreadyClosed => "connection closed".into(),
+        Error::Protocol(p) => format!("protocol: {p}"),
+        other => other.to_string(),
+    }
+}
+
+fn http_error_kind(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if let Some(status) = e.status() {
+        format!("HTTP {status}")
+    } else if e.is_body() || e.is_decode() {
+        "response body broken off".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+fn authorized(run: &Run, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match &run.cfg.token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
+/// The HTTP session id in a `welcome` event.
+fn session_id(text: &[u8]) -> Option<String> {
+    memmem::find(text, br#""type":"welcome""#)?;
+    let start = memmem::find(text, br#""session":""#)? + 11;
+    let len = text[start..].iter().position(|&b| b == b'"')?;
+    Some(String::from_utf8_lossy(&text[start..start + len]).into_owned())
+}
+
+/// Sends a chat message over `POST /send` without holding up the receiving loop.
+fn send_over_http(run: &Arc<Run>, session: &str, frame: String, room: usize) {
+    let url = format!("{}send?session={session}", run.http_base);
+    let request = authorized(run, run.http.post(url)).body(frame);
+    let run = run.clone();
+    tokio::spawn(async move {
+        match request.send().await {
+            Ok(r) if r.status().is_success() => {
+                run.tally.sent_to(room, 1);
+                if let Ok(body) = r.bytes().await {
+                    if let Some(code) = server_error_code(&body) {
+                        run.tally.error(format!("server error: {code}"));
+                    }
+                }
+            }
+            Ok(r) => run.tally.error(format!("send: HTTP {}", r.status())),
+            Err(e) => run.tally.error(format!("send: {}", http_error_kind(&e))),
+        }
+    });
+}
+
+async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
+    let mut receiver = Receiver::new(run, conn);
+    let mut chatter = Chatter::new(conn);
+    let url = format!(
+        "{}stream?{}",
+        run.http_base,
+        subscribe_query(run, receiver.room)
+    );
+    let began = Instant::now();
+    let response = {
+        let _permit = run.handshakes.acquire().await;
+        let request = authorized(run, run.http.get(url)).timeout(MAX_STREAM);
+        tokio::select! {
+            _ = run.stop.cancelled() => return Ok(()),
+            done = tokio::time::timeout(CONNECT_TIMEOUT, request.send()) => match done {
+                Err(_) => return Err("connect: timed out".into()),
+                Ok(Err(e)) => return Err(format!("connect: {}", http_error_kind(&e))),
+                Ok(Ok(r)) if !r.status().is_success() => {
+                    return Err(format!("connect: HTTP {}", r.status()))
+                }
+                Ok(Ok(r)) => r,
+            },
+        }
+    };
+    run.tally.connect_took(conn, began.elapsed());
+    let mut body = response.bytes_stream();
+    let mut session: Option<String> = None;
+    // Bytes after the last complete line, kept until the rest of the line arrives.
+    let mut partial: Vec<u8> = Vec::new();
+    loop {
+        tokio::select! {
+            _ = run.stop.cancelled() => return Ok(()),
+            _ = chatter.next(run), if receiver.ready && session.is_some() => {
+                let frame = chatter.frame(run, receiver.room);
+                send_over_http(run, session.as_deref().unwrap_or_default(), frame, receiver.room);
+            }
+            chunk = body.next() => match chunk {
+                Some(Ok(chunk)) => {
+                    let Some(last_newline) = memchr::memrchr(b'\n', &chunk) else {
+                        partial.extend_from_slice(&chunk);
+                        continue;
+                    };
+                    let complete: &[u8] = if partial.is_empty() {
+                        &chunk[..=last_newline]
+                    } else {
+                        partial.extend_from_slice(&chunk[..=last_newline]);
+                        &partial
+                    };
+                    if session.is_none() {
+                        session = session_id(complete);
+                    }
+                    receiver.on_text(run, complete);
+                    partial.clear();
+                    partial.extend_from_slice(&chunk[last_newline + 1..]);
+                }
+                Some(Err(e)) => return Err(format!("stream: {}", http_error_kind(&e))),
+                None => return Err("stream ended by server".into()),
+            },
+        }
+    }
+}
+
+/// Longest a single stream request may stay open (a bound, not a timeout anyone should hit).
+const MAX_STREAM: Duration = Duration::from_secs(900);
+
+async fn poll(run: &Arc<Run>, conn: usize) -> Result<(), String> {
+    let mut receiver = Receiver::new(run, conn);
+    let mut chatter = Chatter::new(conn);
+    let mut session: Option<String> = None;
+    let began = Instant::now();
+    let _permit = run.handshakes.acquire().await;
+    let mut permit = Some(_permit);
+    loop {
+        let url = match &session {
+            None => format!(
+                "{}poll?{}&timeout={POLL_HOLD_SECS}",
+                run.http_base,
+                subscribe_query(run, receiver.room)
+            ),
+            Some(s) => format!("{}poll?session={s}&timeout={POLL_HOLD_SECS}", run.http_base),
+        };
+        let request = authorized(run, run.http.get(url))
+            .timeout(Duration::from_secs(u64::from(POLL_HOLD_SECS) + 15))
+            .send();
+        tokio::pin!(request);
+        let answer = loop {
+            tokio::select! {
+                _ = run.stop.cancelled() => return Ok(()),
+                _ = chatter.next(run), if receiver.ready && session.is_some() => {
+                    let frame = chatter.frame(run, receiver.room);
+                    send_over_http(run, session.as_deref().unwrap_or_default(), frame, receiver.room);
+                }
+                answer = &mut request => break answer,
+            }
+        };
+        let response = answer.map_err(|e| format!("poll: {}", http_error_kind(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!("poll: HTTP {}", response.status()));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("poll: {}", http_error_kind(&e)))?;
+        if session.is_none() {
+            session = session_id(&body);
+            if session.is_none() {
+                return Err("poll: the first answer had no welcome".into());
+            }
+            run.tally.connect_took(conn, began.elapsed());
+            permit.take();
+        }
+        receiver.on_text(run, &body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_error_is_grouped_by_its_code() {
+        let text = br#"{"type":"error","code":"rate_limited","message":"too many"}"#;
+        assert_eq!(server_error_code(text).as_deref(), Some("rate_limited"));
+        assert_eq!(server_error_code(br#"{"type":"pong"}"#), None);
+    }
+
+    #[test]
+    fn the_session_comes_from_the_welcome() {
+        let text = br#"[{"type":"welcome","session":"s-123","nick":"guest-1"}]"#;
+        assert_eq!(session_id(text).as_deref(), Some("s-123"));
+    }
+}

@@ -1,0 +1,29 @@
+//! The load generator behind `tack bench`.
+//!
+//! - [`config`] — what a run is asked to do ([`BenchConfig`]) and the bounds every run is
+//!   held to (connections, duration, loopback only unless allowed).
+//! - [`run`] — one run: ramp up, settle, drive the workload, drain, report.
+//! - [`conn`] — one load connection per task over raw WebSocket, SSE or long-poll sockets.
+//! - [`publish`] — the broadcast publisher (Pushpin-format `POST /publish/`, or WebSocket).
+//! - [`payload`] — the sequence number and send time every message carries.
+//! - [`tally`] — latency histograms, delivery, loss and duplicate counts, errors by kind.
+//! - [`procstat`] — CPU time and memory from `/proc`, for the tool and the server.
+//! - [`report`] — the [`Report`]: a table for people, JSON for machines.
+//!
+//! It never uses the client engine: one engine per connection would measure the engine, not
+//! the server.
+
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod payload;
+pub mod procstat;
+pub mod publish;
+pub mod report;
+pub mod run;
+pub mod tally;
+
+pub use config::{BenchConfig, Protocol, PublishTo, Transport, Workload};
+pub use error::BenchError;
+pub use report::Report;
+pub use run::run;

@@ -1,0 +1,107 @@
+//! `tack bench` against a real built-in server started in this test: a short, bounded run
+//! must see every message arrive exactly once, on each transport.
+
+use std::time::Duration;
+use tack_bench::{BenchConfig, Transport, Workload};
+use tack_server::ServerConfig;
+
+async fn server() -> tack_server::ServerHandle {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..ServerConfig::default()
+    };
+    tack_server::spawn(config).await.expect("server starts")
+}
+
+fn short_run(url: &str, transport: Transport) -> BenchConfig {
+    let mut cfg = BenchConfig::new(url.parse().unwrap());
+    cfg.transport = transport;
+    cfg.connections = 50;
+    cfg.rooms = 1;
+    cfg.workload = Workload::Broadcast { rate: 100.0 };
+    cfg.size = 100;
+    cfg.duration = Duration::from_secs(1);
+    cfg.settle = Duration::from_millis(100);
+    cfg.drain = Duration::from_secs(3);
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_websockets_get_every_broadcast_once_and_the_json_has_the_promised_fields() {
+    let server = server().await;
+    let report = tack_bench::run(short_run(&server.url(), Transport::Ws))
+        .await
+        .expect("the run completes");
+    assert_eq!(report.ready, 50, "{report}");
+    assert_eq!(report.published, 100, "{report}");
+    assert!(report.delivered > 0, "{report}");
+    assert_eq!(report.delivered, 50 * 100, "{report}");
+    assert_eq!(report.lost, 0, "{report}");
+    assert_eq!(report.duplicated, 0, "{report}");
+    assert!(report.errors.is_empty(), "{report}");
+
+    let json = serde_json::to_value(&report).unwrap();
+    for field in ["delivered", "lost", "duplicated", "deliveries_per_s"] {
+        assert!(json[field].is_number(), "`{field}` missing from {json}");
+    }
+    for p in ["p50", "p90", "p99", "max"] {
+        assert!(
+            json["latency_ms"][p].is_number(),
+            "latency_ms.{p} missing from {json}"
+        );
+    }
+    assert!(json["latency_ms"]["max"].as_f64().unwrap() > 0.0);
+    assert!(json["note"].as_str().unwrap().contains("same machine"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_streams_and_long_polls_get_every_broadcast_once() {
+    let server = server().await;
+    for transport in [Transport::Stream, Transport::Poll] {
+        let mut cfg = short_run(&server.url(), transport);
+        cfg.connections = 20;
+        let report = tack_bench::run(cfg).await.expect("the run completes");
+        assert_eq!(report.ready, 20, "{transport:?}: {report}");
+        assert_eq!(report.delivered, 20 * 100, "{transport:?}: {report}");
+        assert_eq!(
+            (report.lost, report.duplicated),
+            (0, 0),
+            "{transport:?}: {report}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatting_members_of_many_rooms_hear_everyone_in_their_room() {
+    let server = server().await;
+    let mut cfg = short_run(&server.url(), Transport::Ws);
+    cfg.connections = 40;
+    cfg.rooms = 8;
+    cfg.workload = Workload::Chat {
+        rate_per_client: 2.0,
+    };
+    cfg.duration = Duration::from_secs(2);
+    let report = tack_bench::run(cfg).await.expect("the run completes");
+    assert_eq!(report.ready, 40, "{report}");
+    // 40 members × 2/s × 2 s, each heard by the 5 members of its room.
+    assert!(report.published >= 150, "{report}");
+    assert_eq!(report.delivered, report.published * 5, "{report}");
+    assert_eq!((report.lost, report.duplicated), (0, 0), "{report}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_remote_target_is_refused_without_allow_remote() {
+    let cfg = short_run("http://192.0.2.1:7999", Transport::Ws);
+    let err = tack_bench::run(cfg).await.unwrap_err();
+    assert!(err.to_string().contains("--allow-remote"), "{err}");
+}
+
+#[tokio::test]
+async fn a_run_beyond_the_bounds_is_refused() {
+    let mut cfg = short_run("http://127.0.0.1:1", Transport::Ws);
+    cfg.connections = 1_000_000;
+    assert!(tack_bench::run(cfg).await.is_err());
+}
