@@ -14,6 +14,7 @@
 //! - Transports: [`ws`], [`stream`] (SSE), [`poll`] (long-poll and `/send`), sharing
 //!   [`http`] and [`http_session`] (sessions that outlive a request, expiring after a TTL).
 //! - [`publish`] — `POST /publish/`, the body and error texts from `tack_protocol::publish`.
+//! - [`origin`] — origin mode: the same chat logic behind Pushpin, as a GRIP origin.
 //! - [`server`] — the router ([`app`]), [`run`], [`spawn`] and graceful shutdown;
 //!   [`config`] — every limit; [`metrics`] — `GET /metrics`.
 //!
@@ -28,6 +29,7 @@ pub mod hub;
 pub mod item;
 pub mod memory_hub;
 pub mod metrics;
+pub mod origin;
 pub mod outbox;
 pub mod poll;
 pub mod publish;

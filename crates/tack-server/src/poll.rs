@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::time::Duration;
+use tack_protocol::chat::Positions;
 
 /// Events in one poll answer at most; the rest wait for the next poll.
 const MAX_ANSWER: usize = 512;
@@ -33,6 +34,7 @@ pub async fn poll(
     };
     let session = opened.session.clone();
     let mut events: Vec<String> = Vec::new();
+    let prefix = std::mem::take(&mut opened.prefix);
     let collect = |entry: Outbound, events: &mut Vec<String>| {
         let n = expand(
             entry,
@@ -43,10 +45,17 @@ pub async fn poll(
         );
         state.metrics.delivered(n);
     };
-    let prefix = std::mem::take(&mut opened.prefix);
-    // A returning poller already knows its session: `welcome` only starts a new one.
+    // A returning poller already knows its session: `welcome` only starts a new one. The
+    // prefix is what the client is missing, so no floor applies to it.
     for entry in prefix.into_iter().skip(usize::from(!opened.fresh)) {
-        collect(entry, &mut events);
+        let n = expand(
+            entry,
+            Transport::Poll,
+            &session,
+            &Positions::default(),
+            &mut |text, _| events.push(text.as_str().to_owned()),
+        );
+        state.metrics.delivered(n);
     }
     let attachment = &mut opened.attachment;
     while events.len() < MAX_ANSWER {

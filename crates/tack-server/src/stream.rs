@@ -77,9 +77,12 @@ impl Streaming {
         let mut out = String::new();
         let session = self.opened.session.clone();
         if !self.opened.prefix.is_empty() {
+            // What the client is missing: no floor applies.
+            let floor = std::mem::take(&mut self.opened.floor);
             for entry in std::mem::take(&mut self.opened.prefix) {
                 self.write(entry, &mut out);
             }
+            self.opened.floor = floor;
             return Some(out);
         }
         let Opened { attachment, .. } = &mut self.opened;

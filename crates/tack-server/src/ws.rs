@@ -33,6 +33,8 @@ pub const SHUTDOWN_REASON: &str = "server restarting, reconnect";
 
 const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
+/// How long a close frame may wait for a client that is not reading.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Frames written before a flush; bounds how long a busy connection goes without reading.
 const BATCH: usize = 64;
 
@@ -100,7 +102,14 @@ async fn connection(mut socket: WebSocket, state: AppState) {
                 }
             }
             Some(first) = queue.recv() => {
-                match write_batch(&mut socket, first, &mut queue).await {
+                // A client that stops reading blocks this write; the kick and the shutdown
+                // must still get through.
+                let written = tokio::select! {
+                    written = write_batch(&mut socket, first, &mut queue) => written,
+                    _ = session.outbox.kicked().cancelled() => continue,
+                    _ = state.shutdown.cancelled() => continue,
+                };
+                match written {
                     Ok(n) => state.metrics.delivered(n),
                     Err(_) => break None,
                 }
@@ -115,10 +124,12 @@ async fn connection(mut socket: WebSocket, state: AppState) {
             }
         }
     };
-    if let Some((code, reason)) = ending {
-        let _ = close_with(&mut socket, code, &reason).await;
-    }
+    // Leave first: a kicked client's socket may be full, and the room should not wait for
+    // its close frame to learn that it is gone.
     session.leave_everything(state.hub.as_ref()).await;
+    if let Some((code, reason)) = ending {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close_with(&mut socket, code, &reason)).await;
+    }
     tracing::debug!(session = %session.id, "websocket closed");
 }
 

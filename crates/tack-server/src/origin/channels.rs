@@ -1,0 +1,141 @@
+//! How Tack's rooms, watched channels and HTTP sessions are named on Pushpin, and what is
+//! published to them.
+//!
+//! One hub channel becomes two Pushpin channels, because members and watchers see an item
+//! differently: `r.<room>` carries the chat event itself (for viewers), `w.<channel>` the
+//! `raw` wrapping (for monitors). `s.<session>` reaches one HTTP session, to wake its held
+//! stream or poll when it has something only it should see (the answer to an enter).
+//!
+//! Names are percent-encoded so that a room called `a; b, c` cannot break the `Grip-Channel`
+//! header. Every item is serialized here once, for every Pushpin instance.
+
+use crate::item::{Item, Transport};
+use serde_json::json;
+use tack_protocol::chat::EventId;
+use tack_protocol::sse;
+
+/// A Pushpin channel name for a hub channel or session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushpinChannel<'a> {
+    /// Viewers of a room: chat events as they are.
+    Room(&'a str),
+    /// Watchers of a channel: every item as `raw`.
+    Watch(&'a str),
+    /// One HTTP session.
+    Session(&'a str),
+}
+
+impl PushpinChannel<'_> {
+    pub fn name(&self) -> String {
+        let (prefix, raw) = match self {
+            PushpinChannel::Room(name) => ("r.", name),
+            PushpinChannel::Watch(name) => ("w.", name),
+            PushpinChannel::Session(id) => ("s.", id),
+        };
+        let mut out = String::with_capacity(prefix.len() + raw.len());
+        out.push_str(prefix);
+        for byte in raw.bytes() {
+            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+                out.push(byte as char);
+            } else {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        out
+    }
+}
+
+/// The hub channel behind a Pushpin channel name (`r.` or `w.`), for reading `Grip-Last`.
+pub fn hub_channel(pushpin_name: &str) -> Option<String> {
+    let rest = pushpin_name
+        .strip_prefix("r.")
+        .or_else(|| pushpin_name.strip_prefix("w."))?;
+    let mut bytes = Vec::with_capacity(rest.len());
+    let mut iter = rest.bytes();
+    while let Some(b) = iter.next() {
+        if b == b'%' {
+            let hex = [iter.next()?, iter.next()?];
+            let hex = std::str::from_utf8(&hex).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The SSE block a streaming client receives for one event: `id: room:N` when numbered.
+///
+/// Through Pushpin every subscriber gets the same bytes, so the `id:` names only this event's
+/// room (the built-in server writes the positions of all the session's rooms). A reconnect with
+/// that `Last-Event-ID` resumes that room; the others resume from the session's positions.
+pub fn sse_block(text: &str, numbered: Option<(&str, EventId)>) -> String {
+    let mut event = sse::Event::data(text);
+    if let Some((channel, id)) = numbered {
+        event = event.with_id(format!("{channel}:{id}"));
+    }
+    // Event text is JSON (no line breaks) and names are validated: cannot fail.
+    sse::encode(&event).unwrap_or_default()
+}
+
+/// The two publish items (viewers and watchers) for one hub item, as JSON text, in all three
+/// formats, with `id` and `prev-id` so Pushpin can tell when a subscriber missed one.
+pub fn item_publishes(item: &Item) -> [String; 2] {
+    let one = |watcher: bool| {
+        let channel = if watcher {
+            PushpinChannel::Watch(&item.channel)
+        } else {
+            PushpinChannel::Room(&item.channel)
+        };
+        let ws = item.frame(Transport::WebSocket, watcher);
+        let stream = item.frame(Transport::Stream, watcher);
+        let poll = item.frame(Transport::Poll, watcher);
+        json!({
+            "channel": channel.name(),
+            "id": item.id.to_string(),
+            "prev-id": item.id.saturating_sub(1).to_string(),
+            "formats": {
+                "ws-message": { "content": ws.as_str() },
+                "http-stream": { "content": sse_block(stream.as_str(), Some((&item.channel, item.id))) },
+                "http-response": { "body": format!("[{}]", poll.as_str()) },
+            }
+        })
+        .to_string()
+    };
+    [one(false), one(true)]
+}
+
+/// Wakes whatever Pushpin holds for one HTTP session so it asks the origin again: a held
+/// stream follows its `Grip-Link`, a held poll is retried.
+pub fn session_hint(session: &str) -> String {
+    json!({
+        "channel": PushpinChannel::Session(session).name(),
+        "formats": {
+            "http-stream": { "action": "hint" },
+            "http-response": { "action": "hint" },
+        }
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names_that_would_break_grip_headers_are_encoded_and_read_back() {
+        let name = PushpinChannel::Room("a; b, c%").name();
+        assert_eq!(name, "r.a%3B%20b%2C%20c%25");
+        assert_eq!(hub_channel(&name).as_deref(), Some("a; b, c%"));
+        assert_eq!(PushpinChannel::Watch("lobby").name(), "w.lobby");
+        assert_eq!(hub_channel("s.abc"), None);
+    }
+
+    #[test]
+    fn an_sse_block_names_its_room_position() {
+        assert_eq!(
+            sse_block("{}", Some(("lobby", 4))),
+            "id: lobby:4\ndata: {}\n\n"
+        );
+    }
+}

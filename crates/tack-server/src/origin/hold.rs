@@ -1,0 +1,423 @@
+//! `GET /stream`, `GET /poll` and `POST /send` behind Pushpin: held with GRIP instructions.
+//!
+//! A stream is answered once with `Grip-Hold: stream`: the body so far (welcome, presence,
+//! replays) plus a `Grip-Channel` per room and watched channel, each with `prev-id` = the last
+//! id the client has, and a `Grip-Link` back to `/stream` (`link=next`). Pushpin then appends
+//! every published item, checks that each item's `prev-id` follows the one before, and when it
+//! does not — or when the origin publishes a hint to the session's own channel after an enter —
+//! asks the link again with `Grip-Last`; the answer is whatever the client missed and the new
+//! channel set. The link's `timeout` makes Pushpin ask again now and then, which is also what
+//! keeps an HTTP session's presence alive.
+//!
+//! A poll answers at once when anything is waiting, else holds with `Grip-Hold: response`.
+//! Pushpin answers a held poll with the first published item that follows its `prev-id`;
+//! the origin does not learn of that answer, so the next poll may repeat that item (the client
+//! drops what it already has by id).
+
+use crate::http::{error_event, json_response};
+use crate::item::Transport;
+use crate::origin::channels::{hub_channel, sse_block, PushpinChannel};
+use crate::origin::sessions::GripSession;
+use crate::origin::{signature, Origin};
+use crate::session::frame_error;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+use tack_protocol::chat::{ClientFrame, Enter, EventId, Hello, Positions, Watch};
+use tack_protocol::grip::{self, Channel, Hold, KeepAlive, Link};
+
+/// The query of `/stream` and `/poll` (as on the built-in server, plus `link`).
+#[derive(Debug, Default, Deserialize)]
+pub struct HoldQuery {
+    pub session: Option<String>,
+    pub nick: Option<String>,
+    pub rooms: Option<String>,
+    pub watch: Option<String>,
+    pub since: Option<String>,
+    pub timeout: Option<u64>,
+    /// `next` when Pushpin follows the `Grip-Link` of a held stream.
+    pub link: Option<String>,
+}
+
+/// One event for the client: its JSON and, when numbered, the session's positions after it.
+struct Out {
+    text: String,
+    positions: Option<String>,
+}
+
+fn names(list: Option<&str>) -> Vec<String> {
+    list.unwrap_or("")
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn bad_request(message: String) -> Response {
+    let body = format!("[{}]", error_event("bad_field", message).to_json());
+    json_response(StatusCode::BAD_REQUEST, body)
+}
+
+/// Finds the session named in the query, or starts one (then `fresh` is true) and applies the
+/// query's nick, rooms and watches. Events for the client go to `out`.
+async fn open(
+    origin: &Origin,
+    query: &HoldQuery,
+    headers: &HeaderMap,
+    out: &mut Vec<Out>,
+) -> Result<(Arc<GripSession>, bool), Response> {
+    let mut since = match &query.since {
+        Some(text) => Positions::parse(text).map_err(|e| bad_request(format!("since: {e}")))?,
+        None => Positions::default(),
+    };
+    if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        if !last.is_empty() {
+            let last =
+                Positions::parse(last).map_err(|e| bad_request(format!("Last-Event-ID: {e}")))?;
+            // Through Pushpin an event's id names only its own room: keep the others' `since`.
+            since.0.extend(last.0);
+        }
+    }
+    let existing = query
+        .session
+        .as_deref()
+        .and_then(|id| origin.sessions.http(id));
+    let (grip, fresh) = match existing {
+        Some(grip) => (grip, false),
+        None => {
+            let (session, queue) = origin.app.new_session(None);
+            let grip = GripSession::new(session, queue, origin.http_ttl());
+            origin.sessions.add_http(grip.clone());
+            (grip, true)
+        }
+    };
+    let session = &grip.session;
+    let hub = origin.app.hub.as_ref();
+    let mut frames = Vec::new();
+    if let Some(nick) = &query.nick {
+        frames.push(ClientFrame::Hello(Hello {
+            nick: nick.clone(),
+            client: None,
+        }));
+    }
+    if fresh {
+        out.push(Out {
+            text: String::new(), // replaced by the welcome below, once the nick is set
+            positions: None,
+        });
+    }
+    for room in names(query.rooms.as_deref()) {
+        if !session.is_in(&room) {
+            frames.push(ClientFrame::Enter(Enter {
+                since: since.get(&room),
+                room,
+            }));
+        }
+    }
+    for channel in names(query.watch.as_deref()) {
+        if !session.is_watching(&channel) {
+            frames.push(ClientFrame::Watch(Watch {
+                since: since.get(&channel),
+                channel,
+            }));
+        }
+    }
+    for frame in frames {
+        let reply = match frame.validate() {
+            Ok(()) => session.apply(hub, frame).await,
+            Err(err) => Some(frame_error(&err)),
+        };
+        if let Some(reply) = reply {
+            out.push(Out {
+                text: reply.to_json(),
+                positions: None,
+            });
+        }
+    }
+    if fresh {
+        out[0].text = origin.app.welcome(session).to_json();
+    }
+    Ok((grip, fresh))
+}
+
+/// Everything the client should get now: the session's own queue (enter answers), then every
+/// item of its rooms and channels after what it has. `grip_last` is where Pushpin says the
+/// client is (from `Grip-Last`), which wins over the session's own record.
+async fn collect(
+    origin: &Origin,
+    grip: &GripSession,
+    transport: Transport,
+    grip_last: &Positions,
+    out: &mut Vec<Out>,
+) {
+    let n = grip.drain(transport, &mut |text, positions| {
+        out.push(Out {
+            text: text.as_str().to_owned(),
+            positions: positions.map(Positions::encode),
+        })
+    });
+    origin.app.metrics.delivered(n);
+    let session = &grip.session;
+    let mut channels: Vec<(String, bool)> =
+        session.rooms().into_iter().map(|r| (r, false)).collect();
+    channels.extend(
+        session
+            .watching()
+            .into_iter()
+            .filter(|c| !session.is_in(c))
+            .map(|c| (c, true)),
+    );
+    for (channel, watcher) in channels {
+        let known = session.positions.lock().get(&channel);
+        let Some(from) = grip_last.get(&channel).or(known) else {
+            continue;
+        };
+        let items = origin.app.hub.history(&channel, from, EventId::MAX).await;
+        for item in items {
+            let positions = {
+                let mut positions = session.positions.lock();
+                positions.advance(&channel, item.id);
+                positions.encode()
+            };
+            out.push(Out {
+                text: item.frame(transport, watcher).as_str().to_owned(),
+                positions: Some(positions),
+            });
+            origin.app.metrics.delivered(1);
+        }
+    }
+}
+
+/// `Grip-Channel`: the session's own channel, then every room and watched channel with the
+/// last id the client has.
+fn grip_channels(grip: &GripSession) -> String {
+    let session = &grip.session;
+    let positions = session.positions.lock().clone();
+    let mut channels = vec![Channel::new(PushpinChannel::Session(&session.id).name())];
+    let with_prev = |channel: Channel, name: &str| match positions.get(name) {
+        Some(id) => channel.with_prev_id(id.to_string()),
+        None => channel,
+    };
+    for room in session.rooms() {
+        channels.push(with_prev(
+            Channel::new(PushpinChannel::Room(&room).name()),
+            &room,
+        ));
+    }
+    for channel in session.watching() {
+        channels.push(with_prev(
+            Channel::new(PushpinChannel::Watch(&channel).name()),
+            &channel,
+        ));
+    }
+    grip::format_channels(&channels)
+}
+
+/// Where Pushpin says the client is: `Grip-Last: r.lobby; last-id=41`, by hub channel.
+fn grip_last(headers: &HeaderMap) -> Positions {
+    let values = headers
+        .get_all(grip::LAST_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let mut positions = Positions::default();
+    for (name, last) in grip::parse_last(values).unwrap_or_default() {
+        if let (Some(channel), Ok(id)) = (hub_channel(&name), last.parse::<EventId>()) {
+            // A room and a watch of the same channel: the lower one is what is surely there.
+            let entry = positions.0.entry(channel).or_insert(id);
+            *entry = (*entry).min(id);
+        }
+    }
+    positions
+}
+
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `GET /stream`, from a client or from Pushpin following the `Grip-Link`.
+pub async fn stream(
+    State(origin): State<Origin>,
+    Query(query): Query<HoldQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
+        return refused;
+    }
+    let mut out = Vec::new();
+    let following = query.link.as_deref() == Some("next");
+    let grip = if following {
+        // Pushpin asking again for a stream it holds.
+        let known = query
+            .session
+            .as_deref()
+            .and_then(|id| origin.sessions.http(id));
+        let Some(grip) = known else {
+            // The origin restarted or the session expired: end the stream so the client
+            // reconnects and starts over.
+            let event = error_event(
+                "unknown_session",
+                "this session has expired; reconnect to start a new one".into(),
+            );
+            return (
+                [(header::CONTENT_TYPE, "text/event-stream")],
+                sse_block(&event.to_json(), None),
+            )
+                .into_response();
+        };
+        grip
+    } else {
+        match open(&origin, &query, &headers, &mut out).await {
+            Ok((grip, _)) => grip,
+            Err(refused) => return refused,
+        }
+    };
+    grip.touch(origin.http_ttl());
+    let last = if following {
+        grip_last(&headers)
+    } else {
+        Positions::default()
+    };
+    collect(&origin, &grip, Transport::Stream, &last, &mut out).await;
+
+    let mut body = String::new();
+    for event in &out {
+        let mut sse = tack_protocol::sse::Event::data(event.text.as_str());
+        if let Some(id) = &event.positions {
+            sse = sse.with_id(id.as_str());
+        }
+        let _ = tack_protocol::sse::encode_into(&sse, &mut body);
+    }
+    let session_id = grip.session.id.clone();
+    let keepalive = KeepAlive {
+        content: b":\n\n".to_vec(),
+        timeout: Some(origin.app.config.keepalive_secs.max(1) as u32),
+        mode: None,
+    };
+    // Often enough that a session Pushpin still holds never reaches its TTL.
+    let refresh = (origin.app.config.session_ttl_secs / 3).max(1) as u32;
+    let link = Link::next(
+        format!("/stream?session={session_id}&link=next"),
+        Some(refresh),
+    );
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        body,
+    )
+        .into_response();
+    let h = response.headers_mut();
+    h.insert(
+        Hold::HEADER,
+        HeaderValue::from_static(Hold::Stream.as_str()),
+    );
+    h.insert(Channel::HEADER, header_value(grip_channels(&grip)));
+    h.insert(KeepAlive::HEADER, header_value(keepalive.to_header()));
+    h.insert(Link::HEADER, header_value(link.to_header()));
+    response
+}
+
+/// `GET /poll`.
+pub async fn poll(
+    State(origin): State<Origin>,
+    Query(query): Query<HoldQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
+        return refused;
+    }
+    let mut out = Vec::new();
+    let (grip, fresh) = match open(&origin, &query, &headers, &mut out).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
+    };
+    let timeout = query
+        .timeout
+        .unwrap_or(origin.app.config.poll_timeout_secs)
+        .min(origin.app.config.poll_timeout_max_secs);
+    // A held poll is the client's presence until Pushpin times it out.
+    grip.touch(origin.http_ttl() + std::time::Duration::from_secs(timeout));
+    collect(
+        &origin,
+        &grip,
+        Transport::Poll,
+        &grip_last(&headers),
+        &mut out,
+    )
+    .await;
+    let body = format!(
+        "[{}]",
+        out.iter()
+            .map(|o| o.text.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut response = json_response(StatusCode::OK, body);
+    if fresh || !out.is_empty() {
+        return response;
+    }
+    let h = response.headers_mut();
+    h.insert(
+        Hold::HEADER,
+        HeaderValue::from_static(Hold::Response.as_str()),
+    );
+    h.insert(Channel::HEADER, header_value(grip_channels(&grip)));
+    h.insert(grip::TIMEOUT_HEADER, header_value(timeout.to_string()));
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendQuery {
+    pub session: Option<String>,
+}
+
+/// `POST /send`: frames from an HTTP client; answers acks, errors and pongs. When the frames
+/// changed the session's rooms or left it an answer to pick up, the session's channel gets a
+/// hint, so Pushpin asks for the held stream's or poll's new state.
+pub async fn send(
+    State(origin): State<Origin>,
+    Query(query): Query<SendQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
+        return refused;
+    }
+    let Some(grip) = query
+        .session
+        .as_deref()
+        .and_then(|id| origin.sessions.http(id))
+    else {
+        let event = error_event(
+            "unknown_session",
+            "no such session (it may have expired): open /stream or /poll without `session` to start a new one".into(),
+        );
+        return json_response(StatusCode::NOT_FOUND, format!("[{}]", event.to_json()));
+    };
+    grip.touch(origin.http_ttl());
+    let Ok(text) = std::str::from_utf8(&body) else {
+        let event = error_event("bad_frame", "request body is not valid UTF-8".into());
+        return json_response(StatusCode::BAD_REQUEST, format!("[{}]", event.to_json()));
+    };
+    let session = &grip.session;
+    let before = (session.rooms(), session.watching());
+    let mut replies = Vec::new();
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        origin.app.metrics.message_in();
+        if let Some(reply) = session.handle_text(origin.app.hub.as_ref(), line).await {
+            replies.push(reply.to_json());
+        }
+    }
+    if before != (session.rooms(), session.watching()) || grip.has_pending() {
+        origin.hub.hint(&session.id);
+    }
+    json_response(StatusCode::OK, format!("[{}]", replies.join(",")))
+}

@@ -1,0 +1,229 @@
+//! `POST /ws`: WebSocket-over-HTTP. Pushpin holds the client's WebSocket and forwards what
+//! happens on it as `application/websocket-events` requests, one at a time per connection,
+//! identified by `Connection-Id`.
+//!
+//! Everything meant for this client alone travels back in the response: `welcome` after
+//! `OPEN`, presence and replays after an enter, acks, errors, pongs. Room traffic is published
+//! by the hub to `r.<room>`, which the response subscribes the connection to (`c:subscribe`).
+//! The response to `OPEN` turns off Pushpin's `m:` message prefix, so the chat events go out
+//! exactly as the built-in server writes them, and asks for a request at least every
+//! `Keep-Alive-Interval` seconds, which keeps the connection's presence alive.
+
+use crate::item::Transport;
+use crate::origin::channels::PushpinChannel;
+use crate::origin::sessions::GripSession;
+use crate::origin::{signature, Origin};
+use crate::session::frame_error;
+use crate::ws::{close, SHUTDOWN_REASON};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tack_protocol::chat::{ClientFrame, ErrorEvent, ServerEvent};
+use tack_protocol::grip::{ControlMessage, CONTROL_PREFIX};
+use tack_protocol::wsevents::{decode_all, encode_all, Event};
+
+pub const CONTENT_TYPE: &str = "application/websocket-events";
+/// Tells Pushpin that every TEXT that is not a `c:` control message goes to the client as is.
+pub const NO_PREFIX: &str = "grip; message-prefix=\"\"";
+
+pub async fn websocket_events(
+    State(origin): State<Origin>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
+        return refused;
+    }
+    let Some(connection) = headers
+        .get("connection-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "no Connection-Id: /ws expects WebSocket-over-HTTP from Pushpin (route with over_http)\n",
+        )
+            .into_response();
+    };
+    let max = origin.app.config.max_message_bytes;
+    let events = match decode_all(&body, max.max(tack_protocol::wsevents::DEFAULT_MAX_CONTENT)) {
+        Ok(events) => events,
+        Err(err) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("body is not application/websocket-events: {err}\n"),
+            )
+                .into_response()
+        }
+    };
+
+    let mut out: Vec<Event> = Vec::new();
+    let mut opened = false;
+    let mut grip = origin.sessions.websocket(&connection);
+    for event in events {
+        match event {
+            Event::Open(_) => {
+                if grip.is_none() {
+                    grip = Some(open(&origin, &connection, &mut out));
+                    opened = true;
+                }
+            }
+            Event::Text(text) => {
+                let Some(g) = &grip else { break };
+                g.touch(origin.websocket_ttl());
+                if text.len() > max {
+                    end(&origin, &connection, g).await;
+                    out.push(Event::close(
+                        close::TOO_BIG,
+                        format!("message larger than {max} bytes"),
+                    ));
+                    break;
+                }
+                origin.app.metrics.message_in();
+                text_frame(&origin, g, &text, &mut out).await;
+            }
+            Event::Binary(_) => {
+                if let Some(g) = &grip {
+                    out.push(Event::text(binary_refused().to_json()));
+                    g.touch(origin.websocket_ttl());
+                }
+            }
+            Event::Ping(payload) => out.push(Event::Pong(payload)),
+            Event::Pong(_) => {}
+            Event::Close(code) => {
+                if let Some(g) = &grip {
+                    end(&origin, &connection, g).await;
+                }
+                out.push(Event::Close(code));
+                break;
+            }
+            Event::Disconnect => {
+                if let Some(g) = &grip {
+                    end(&origin, &connection, g).await;
+                }
+                break;
+            }
+        }
+    }
+    match &grip {
+        Some(g) => g.touch(origin.websocket_ttl()),
+        None => {
+            // A connection the origin does not know (it restarted, or the connection
+            // expired): tell the client to reconnect, which makes a new session.
+            out.push(Event::close(close::GOING_AWAY, SHUTDOWN_REASON));
+        }
+    }
+
+    let mut response = (
+        StatusCode::OK,
+        [(http::header::CONTENT_TYPE, CONTENT_TYPE)],
+        encode_all(&out),
+    )
+        .into_response();
+    let h = response.headers_mut();
+    h.insert(
+        "keep-alive-interval",
+        HeaderValue::from(origin.config.websocket_keepalive_secs.max(20)),
+    );
+    if opened {
+        h.insert(
+            "sec-websocket-extensions",
+            HeaderValue::from_static(NO_PREFIX),
+        );
+    }
+    response
+}
+
+/// A new connection: its session, `OPEN`, the keep-alive and `welcome`.
+fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<GripSession> {
+    let (session, queue) = origin.app.new_session(None);
+    let grip = GripSession::new(session, queue, origin.websocket_ttl());
+    origin.sessions.add_websocket(connection, grip.clone());
+    tracing::debug!(session = %grip.session.id, %connection, "websocket connected through pushpin");
+    out.push(Event::open());
+    // Pushpin pings an idle client itself, as the built-in server does, so proxies between
+    // it and the client keep the connection.
+    let keepalive = json!({
+        "type": "keep-alive",
+        "message-type": "ping",
+        "content": "tack",
+        "timeout": origin.app.config.heartbeat_secs.max(1),
+    });
+    out.push(Event::text(format!("{CONTROL_PREFIX}{keepalive}")));
+    out.push(Event::text(origin.app.welcome(&grip.session).to_json()));
+    grip
+}
+
+/// One client frame: applied by the chat logic, then the subscriptions brought in line with
+/// the session's rooms, then what the session was answered, then the reply.
+async fn text_frame(origin: &Origin, grip: &GripSession, text: &str, out: &mut Vec<Event>) {
+    let session = &grip.session;
+    let reply = match ClientFrame::parse(text) {
+        Ok(frame) => session.apply(origin.app.hub.as_ref(), frame).await,
+        Err(err) => Some(frame_error(&err)),
+    };
+    subscriptions(grip, out);
+    let n = grip.drain(Transport::WebSocket, &mut |text, _| {
+        out.push(Event::text(text.as_str()))
+    });
+    origin.app.metrics.delivered(n);
+    if let Some(reply) = reply {
+        out.push(Event::text(reply.to_json()));
+    }
+}
+
+/// `c:subscribe` / `c:unsubscribe` for the difference between the Pushpin channels the
+/// connection has and those its rooms and watches need.
+fn subscriptions(grip: &GripSession, out: &mut Vec<Event>) {
+    let session = &grip.session;
+    let mut wanted: BTreeSet<String> = session
+        .rooms()
+        .iter()
+        .map(|r| PushpinChannel::Room(r).name())
+        .collect();
+    wanted.extend(
+        session
+            .watching()
+            .iter()
+            .map(|c| PushpinChannel::Watch(c).name()),
+    );
+    let mut have = grip.subscribed.lock();
+    for channel in have.difference(&wanted) {
+        out.push(Event::text(
+            ControlMessage::Unsubscribe {
+                channel: channel.clone(),
+            }
+            .encode(),
+        ));
+    }
+    for channel in wanted.difference(&have) {
+        out.push(Event::text(
+            ControlMessage::Subscribe {
+                channel: channel.clone(),
+            }
+            .encode(),
+        ));
+    }
+    *have = wanted;
+}
+
+/// The connection is gone: leave every room so viewer counts stay right.
+async fn end(origin: &Origin, connection: &str, grip: &GripSession) {
+    origin.sessions.remove_websocket(connection);
+    grip.session.leave_everything(origin.app.hub.as_ref()).await;
+    tracing::debug!(session = %grip.session.id, %connection, "websocket closed through pushpin");
+}
+
+fn binary_refused() -> ServerEvent {
+    ServerEvent::Error(ErrorEvent {
+        code: "bad_frame".to_owned(),
+        message: "binary frames are not part of the chat protocol; send text `name:{json}`"
+            .to_owned(),
+        cid: None,
+        event: None,
+    })
+}
