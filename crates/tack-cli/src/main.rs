@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use tack_client::{Profile, TransportChoice};
 
 #[derive(Parser)]
-#[command(name = "tack", version, about = "Real-time chat rooms and live channel traffic")]
+#[command(
+    name = "tack",
+    version,
+    about = "Real-time chat rooms and live channel traffic"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -97,7 +101,9 @@ enum Command {
 /// Checks a URL early so a typo fails with exit code 2, not after a connection attempt.
 pub(crate) fn base_url(text: &str) -> Result<url::Url, CliError> {
     let url = url::Url::parse(text).map_err(|e| {
-        CliError::BadUrl(format!("`{text}` is not a URL ({e}); expected e.g. http://127.0.0.1:7999"))
+        CliError::BadUrl(format!(
+            "`{text}` is not a URL ({e}); expected e.g. http://127.0.0.1:7999"
+        ))
     })?;
     match url.scheme() {
         "http" | "https" | "ws" | "wss" if url.host_str().is_some() => Ok(url),

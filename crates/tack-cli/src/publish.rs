@@ -3,7 +3,12 @@
 use crate::error::CliError;
 use tack_protocol::publish::{Item, PublishBody};
 
-pub async fn run(url: &str, channel: &str, message: &str, token: Option<&str>) -> Result<(), CliError> {
+pub async fn run(
+    url: &str,
+    channel: &str,
+    message: &str,
+    token: Option<&str>,
+) -> Result<(), CliError> {
     let base = crate::base_url(url)?;
     let target = base
         .join("publish/")
@@ -30,6 +35,9 @@ pub async fn run(url: &str, channel: &str, message: &str, token: Option<&str>) -
             url: url.to_owned(),
             reason: format!("HTTP {status}: {}", text.trim()),
         }),
-        _ => Err(CliError::Rejected(format!("HTTP {status}: {}", text.trim()))),
+        _ => Err(CliError::Rejected(format!(
+            "HTTP {status}: {}",
+            text.trim()
+        ))),
     }
 }

@@ -9,7 +9,9 @@ use tokio::sync::mpsc;
 /// Turns a failure before the first connection into an error with an exit code; after that the
 /// engine reconnects forever and states are only reported on stderr.
 fn check_first_failure(ev: &ClientEvent, connected: bool, url: &str) -> Result<(), CliError> {
-    let ClientEvent::State(s) = ev else { return Ok(()) };
+    let ClientEvent::State(s) = ev else {
+        return Ok(());
+    };
     match (s.status, &s.reason) {
         (ConnectionStatus::Offline, Some(reason)) => Err(CliError::BadUrl(reason.clone())),
         (ConnectionStatus::Reconnecting, Some(reason)) if !connected => {
@@ -30,9 +32,18 @@ fn check_first_failure(ev: &ClientEvent, connected: bool, url: &str) -> Result<(
 }
 
 fn describe_state(ev: &ClientEvent) -> Option<String> {
-    let ClientEvent::State(s) = ev else { return None };
-    let transport = s.transport.map(|t| format!(" via {t:?}").to_lowercase()).unwrap_or_default();
-    let reason = s.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+    let ClientEvent::State(s) = ev else {
+        return None;
+    };
+    let transport = s
+        .transport
+        .map(|t| format!(" via {t:?}").to_lowercase())
+        .unwrap_or_default();
+    let reason = s
+        .reason
+        .as_ref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
     Some(format!("# {:?}{transport}{reason}", s.status).to_lowercase())
 }
 
@@ -73,21 +84,39 @@ async fn print_events(
 /// One output line for an item event; `None` for events that are not items.
 fn render(ev: &ClientEvent, json: bool) -> Option<String> {
     match ev {
-        ClientEvent::Raw { channel, id, ts, payload, binary, .. } => Some(if json {
+        ClientEvent::Raw {
+            channel,
+            id,
+            ts,
+            payload,
+            binary,
+            ..
+        } => Some(if json {
             serde_json::json!({"channel": channel, "id": id, "ts": ts, "payload": payload, "binary": binary}).to_string()
         } else {
             format!("[{channel}] {payload}")
         }),
-        ClientEvent::Message { room, id, user, comment, ts, .. } => Some(if json {
+        ClientEvent::Message {
+            room,
+            id,
+            user,
+            comment,
+            ts,
+            ..
+        } => Some(if json {
             serde_json::json!({"channel": room, "id": id, "ts": ts, "user": user, "payload": comment}).to_string()
         } else if user.is_empty() {
             format!("[{room}] {comment}")
         } else {
             format!("[{room}] <{user}> {comment}")
         }),
-        ClientEvent::Entered { room, user, .. } if !json => Some(format!("[{room}] * {user} entered")),
+        ClientEvent::Entered { room, user, .. } if !json => {
+            Some(format!("[{room}] * {user} entered"))
+        }
         ClientEvent::Left { room, user, .. } if !json => Some(format!("[{room}] * {user} left")),
-        ClientEvent::Gap { room, .. } if !json => Some(format!("[{room}] * some messages may be missing")),
+        ClientEvent::Gap { room, .. } if !json => {
+            Some(format!("[{room}] * some messages may be missing"))
+        }
         ClientEvent::Error { code, message, .. } => {
             eprintln!("# error {code}: {message}");
             None
@@ -114,7 +143,12 @@ pub async fn watch(
     result
 }
 
-pub async fn chat(profile: tack_client::Profile, room: &str, json: bool, limit: Option<usize>) -> Result<(), CliError> {
+pub async fn chat(
+    profile: tack_client::Profile,
+    room: &str,
+    json: bool,
+    limit: Option<usize>,
+) -> Result<(), CliError> {
     let url = profile.url.clone();
     let (session, rx) = Session::connect(profile, SessionOptions::default());
     session

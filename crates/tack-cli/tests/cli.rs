@@ -73,7 +73,10 @@ async fn watch_prints_what_publish_sends() {
     }
     let (code, out, err) = watcher.await.unwrap();
     assert_eq!(code, 0, "watch failed: {err}");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["channel"], "orders");
     assert!(lines[0]["payload"].as_str().unwrap().starts_with("order "));
@@ -85,7 +88,15 @@ async fn watch_prints_what_publish_sends() {
 async fn chat_sends_stdin_lines_and_prints_the_room() {
     let server = server(None).await;
     let (code, out, err) = tack(
-        &["chat", &server.url(), "lobby", "--nick", "ann", "--count", "2"],
+        &[
+            "chat",
+            &server.url(),
+            "lobby",
+            "--nick",
+            "ann",
+            "--count",
+            "2",
+        ],
         Some("hello from a script\n".into()),
     )
     .await;
@@ -102,18 +113,44 @@ async fn errors_say_what_to_do_and_exit_with_distinct_codes() {
     assert!(err.contains("is not a URL"), "{err}");
 
     // Nothing listens on this port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (code, _, err) = tack(&["publish", &format!("http://127.0.0.1:{port}"), "x", "m"], None).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, _, err) = tack(
+        &["publish", &format!("http://127.0.0.1:{port}"), "x", "m"],
+        None,
+    )
+    .await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("cannot reach"), "{err}");
-    let (code, _, err) = tack(&["watch", &format!("http://127.0.0.1:{port}"), "x", "--transport", "ws"], None).await;
+    let (code, _, err) = tack(
+        &[
+            "watch",
+            &format!("http://127.0.0.1:{port}"),
+            "x",
+            "--transport",
+            "ws",
+        ],
+        None,
+    )
+    .await;
     assert_eq!(code, 3, "{err}");
 
     let server = server(Some("s3cret")).await;
-    let (code, _, err) = tack(&["publish", &server.url(), "x", "m", "--token", "wrong"], None).await;
+    let (code, _, err) = tack(
+        &["publish", &server.url(), "x", "m", "--token", "wrong"],
+        None,
+    )
+    .await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("--token"), "{err}");
-    let (code, _, err) = tack(&["publish", &server.url(), "x", "m", "--token", "s3cret"], None).await;
+    let (code, _, err) = tack(
+        &["publish", &server.url(), "x", "m", "--token", "s3cret"],
+        None,
+    )
+    .await;
     assert_eq!(code, 0, "{err}");
     server.shutdown().await;
 }

@@ -14,7 +14,10 @@ const MESSAGES: u64 = 50_000;
 fn start_server() -> std::net::SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
@@ -64,7 +67,10 @@ async fn ingest_once(url: &str) -> Duration {
     let mut seen = 0u64;
     while seen < MESSAGES {
         let batch = rx.recv().await.expect("events");
-        seen += batch.iter().filter(|e| matches!(e, ClientEvent::Raw { .. })).count() as u64;
+        seen += batch
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Raw { .. }))
+            .count() as u64;
     }
     let elapsed = start.elapsed();
     session.close().await;
@@ -74,7 +80,10 @@ async fn ingest_once(url: &str) -> Duration {
 fn ingest(c: &mut Criterion) {
     let addr = start_server();
     let url = format!("http://{addr}");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(MESSAGES));
     group.sample_size(10);

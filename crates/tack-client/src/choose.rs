@@ -123,15 +123,24 @@ mod tests {
             order(TransportChoice::Auto, true, Some(Transport::Poll)),
             vec![Transport::Poll, Transport::Ws, Transport::Stream]
         );
-        assert_eq!(order(TransportChoice::Auto, false, None), vec![Transport::Ws]);
-        assert_eq!(order(TransportChoice::Stream, true, None), vec![Transport::Stream]);
+        assert_eq!(
+            order(TransportChoice::Auto, false, None),
+            vec![Transport::Ws]
+        );
+        assert_eq!(
+            order(TransportChoice::Stream, true, None),
+            vec![Transport::Stream]
+        );
     }
 
     #[test]
     fn the_stagger_follows_the_round_trip() {
         let max = Duration::from_millis(1500);
         assert_eq!(stagger(None, max), max);
-        assert_eq!(stagger(Some(Duration::from_millis(10)), max), Duration::from_millis(290));
+        assert_eq!(
+            stagger(Some(Duration::from_millis(10)), max),
+            Duration::from_millis(290)
+        );
         assert_eq!(stagger(Some(Duration::from_secs(2)), max), max);
     }
 }

@@ -37,7 +37,11 @@ impl Endpoint {
             Endpoint::WebSocket(u) => u.clone(),
             Endpoint::Base(base) => {
                 let mut u = self.http_url("/ws");
-                let scheme = if base.scheme() == "https" { "wss" } else { "ws" };
+                let scheme = if base.scheme() == "https" {
+                    "wss"
+                } else {
+                    "ws"
+                };
                 u.set_scheme(scheme).expect("ws schemes are valid here");
                 u
             }

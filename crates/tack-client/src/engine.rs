@@ -471,7 +471,11 @@ impl Engine {
             if s.degraded {
                 s.reason = Some(format!(
                     "WebSocket is unavailable; using {}",
-                    if transport == Transport::Stream { "HTTP streaming" } else { "long-polling" }
+                    if transport == Transport::Stream {
+                        "HTTP streaming"
+                    } else {
+                        "long-polling"
+                    }
                 ));
             }
         }

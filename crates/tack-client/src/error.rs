@@ -48,6 +48,12 @@ fn close_suffix(code: Option<u16>, reason: &str) -> String {
 impl LinkError {
     /// The server said it is going away (restart): reconnect, but spread out.
     pub fn is_going_away(&self) -> bool {
-        matches!(self, LinkError::Closed { code: Some(1001), .. })
+        matches!(
+            self,
+            LinkError::Closed {
+                code: Some(1001),
+                ..
+            }
+        )
     }
 }

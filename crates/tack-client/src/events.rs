@@ -137,10 +137,7 @@ pub enum ClientEvent {
     },
     /// A resume after a reconnect could not replay everything: events after `after_id` and
     /// before the next delivered one may be missing. The UI shows a marker there.
-    Gap {
-        room: String,
-        after_id: Option<u64>,
-    },
+    Gap { room: String, after_id: Option<u64> },
     /// An item on a watched channel.
     Raw {
         channel: String,

@@ -73,12 +73,17 @@ impl Link {
         legacy_ok: bool,
     ) -> Result<Link, LinkError> {
         match tokio::time::timeout(wait, self.inbound.recv()).await {
-            Ok(Some(Inbound::Frame(ServerFrame::Event(tack_protocol::chat::ServerEvent::Welcome(w)), _))) => {
+            Ok(Some(Inbound::Frame(
+                ServerFrame::Event(tack_protocol::chat::ServerEvent::Welcome(w)),
+                _,
+            ))) => {
                 self.welcome = Some(w);
                 Ok(self)
             }
             Ok(Some(Inbound::Closed(e))) => Err(e),
-            Ok(None) => Err(LinkError::Other("connection ended during the handshake".into())),
+            Ok(None) => Err(LinkError::Other(
+                "connection ended during the handshake".into(),
+            )),
             Ok(Some(other)) if legacy_ok => {
                 self.pending = Some(other);
                 Ok(self)

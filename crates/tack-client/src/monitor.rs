@@ -212,7 +212,11 @@ mod tests {
             m.record(t0 + Duration::from_millis(i * 100), 10, rec("a", i, 0, 5));
         }
         for i in 0..20 {
-            m.record(t0 + Duration::from_millis(8_000 + i * 40), 10, rec("a", 5 + i, 0, 5));
+            m.record(
+                t0 + Duration::from_millis(8_000 + i * 40),
+                10,
+                rec("a", 5 + i, 0, 5),
+            );
         }
         let s = &m.report(t0 + Duration::from_millis(8_900))[0];
         assert_eq!(s.messages, 25);

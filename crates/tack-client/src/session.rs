@@ -104,7 +104,10 @@ pub struct Session {
 impl Session {
     /// Starts the engine (needs a tokio runtime) and returns at once; events follow on the
     /// receiver. A bad URL is reported as an `Error` event and an `Offline` state.
-    pub fn connect(profile: Profile, options: SessionOptions) -> (Session, mpsc::Receiver<EventBatch>) {
+    pub fn connect(
+        profile: Profile,
+        options: SessionOptions,
+    ) -> (Session, mpsc::Receiver<EventBatch>) {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         // Batches are small in number (≤ ~60/s); a few in flight absorb a slow consumer's hiccup,
         // after which the engine waits, and so does the socket: memory stays bounded.
@@ -202,7 +205,11 @@ impl Session {
     }
 
     /// Writes the remembered items of `channels` (all when empty) as JSON Lines.
-    pub fn export_jsonl(&self, channels: &[String], out: &mut impl std::io::Write) -> std::io::Result<usize> {
+    pub fn export_jsonl(
+        &self,
+        channels: &[String],
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<usize> {
         self.shared.monitor.lock().export_jsonl(channels, out)
     }
 

@@ -14,22 +14,30 @@ use tack_client::{
 async fn messages_typed_during_an_outage_are_delivered_exactly_once_after_reconnect() {
     let server = server().await;
     let proxy = Proxy::start(server.local_addr()).await;
-    let (writer, rx) = Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
+    let (writer, rx) =
+        Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
     let mut events = Events::new(rx);
-    let (observer, orx) = Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
+    let (observer, orx) =
+        Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
     let mut seen = Events::new(orx);
     writer.enter("ops").unwrap();
     observer.enter("ops").unwrap();
     events
-        .wait_for("writer joined", secs(10), |e| matches!(e, ClientEvent::Joined { .. }))
+        .wait_for("writer joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
         .await;
-    seen.wait_for("observer joined", secs(10), |e| matches!(e, ClientEvent::Joined { .. }))
-        .await;
+    seen.wait_for("observer joined", secs(10), |e| {
+        matches!(e, ClientEvent::Joined { .. })
+    })
+    .await;
 
     proxy.set_down(true);
     proxy.cut();
     events
-        .wait_for("reconnecting", secs(10), |e| is_status(e, ConnectionStatus::Reconnecting))
+        .wait_for("reconnecting", secs(10), |e| {
+            is_status(e, ConnectionStatus::Reconnecting)
+        })
         .await;
     let cids: Vec<String> = (0..5)
         .map(|i| writer.send("ops", &format!("offline {i}")).unwrap())
@@ -41,10 +49,17 @@ async fn messages_typed_during_an_outage_are_delivered_exactly_once_after_reconn
     let mut acked = std::collections::BTreeSet::new();
     while acked.len() < cids.len() {
         match events.next(secs(10)).await.expect("acks after the outage") {
-            ClientEvent::Send { cid, state: SendState::Sent { id: Some(_) }, .. } => {
+            ClientEvent::Send {
+                cid,
+                state: SendState::Sent { id: Some(_) },
+                ..
+            } => {
                 acked.insert(cid);
             }
-            ClientEvent::Send { state: SendState::Failed { reason }, .. } => panic!("failed: {reason}"),
+            ClientEvent::Send {
+                state: SendState::Failed { reason },
+                ..
+            } => panic!("failed: {reason}"),
             _ => {}
         }
     }
@@ -77,16 +92,22 @@ async fn a_stalled_connection_is_detected_within_two_heartbeats() {
     let (session, rx) = Session::connect(profile(&proxy.url(), TransportChoice::Ws), opts);
     let mut events = Events::new(rx);
     events
-        .wait_for("connected", secs(10), |e| is_status(e, ConnectionStatus::Connected))
+        .wait_for("connected", secs(10), |e| {
+            is_status(e, ConnectionStatus::Connected)
+        })
         .await;
     proxy.stall(true);
     let stalled_at = std::time::Instant::now();
     let ev = events
-        .wait_for("the stall noticed", secs(10), |e| is_status(e, ConnectionStatus::Reconnecting))
+        .wait_for("the stall noticed", secs(10), |e| {
+            is_status(e, ConnectionStatus::Reconnecting)
+        })
         .await;
     let noticed = stalled_at.elapsed();
     assert!(noticed < heartbeat * 2, "noticed after {noticed:?}");
-    let ClientEvent::State(s) = ev else { unreachable!() };
+    let ClientEvent::State(s) = ev else {
+        unreachable!()
+    };
     assert!(s.reason.unwrap().contains("no sign of life"));
     proxy.stall(false);
     session.close().await;
@@ -142,9 +163,17 @@ async fn two_hundred_clients_cut_at_once_come_back_spread_out() {
         }
     }
     let share = densest_window_share(&attempts);
-    assert!(share <= 0.20, "{:.0}% of all attempts in one 500 ms window", share * 100.0);
+    assert!(
+        share <= 0.20,
+        "{:.0}% of all attempts in one 500 ms window",
+        share * 100.0
+    );
     let share = densest_window_share(&first);
-    assert!(share <= 0.20, "{:.0}% of first attempts in one 500 ms window", share * 100.0);
+    assert!(
+        share <= 0.20,
+        "{:.0}% of first attempts in one 500 ms window",
+        share * 100.0
+    );
 }
 
 #[tokio::test]
@@ -163,7 +192,9 @@ async fn fifty_real_clients_cut_at_once_reconnect_spread_out() {
         let (s, rx) = Session::connect(profile(&proxy.url(), TransportChoice::Ws), opts);
         let mut events = Events::new(rx);
         events
-            .wait_for("connected", secs(10), |e| is_status(e, ConnectionStatus::Connected))
+            .wait_for("connected", secs(10), |e| {
+                is_status(e, ConnectionStatus::Connected)
+            })
             .await;
         sessions.push((s, events));
     }
@@ -172,7 +203,9 @@ async fn fifty_real_clients_cut_at_once_reconnect_spread_out() {
     proxy.cut();
     for (_, events) in sessions.iter_mut() {
         events
-            .wait_for("back", secs(10), |e| is_status(e, ConnectionStatus::Connected))
+            .wait_for("back", secs(10), |e| {
+                is_status(e, ConnectionStatus::Connected)
+            })
             .await;
     }
     let times: Vec<u64> = proxy.accepted_at()[before..]
@@ -181,7 +214,11 @@ async fn fifty_real_clients_cut_at_once_reconnect_spread_out() {
         .collect();
     assert_eq!(times.len(), 50);
     let share = densest_window_share(&times);
-    assert!(share <= 0.20, "{:.0}% of reconnects in one 500 ms window", share * 100.0);
+    assert!(
+        share <= 0.20,
+        "{:.0}% of reconnects in one 500 ms window",
+        share * 100.0
+    );
     for (s, _) in sessions {
         s.close().await;
     }

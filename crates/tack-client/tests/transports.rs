@@ -15,16 +15,34 @@ async fn chat_round_trip(transport: TransportChoice) {
     let mut events = Events::new(rx);
     session.enter("lobby").unwrap();
     events
-        .wait_for("joined", secs(10), |e| matches!(e, ClientEvent::Joined { room } if room == "lobby"))
+        .wait_for(
+            "joined",
+            secs(10),
+            |e| matches!(e, ClientEvent::Joined { room } if room == "lobby"),
+        )
         .await;
     let cid = session.send("lobby", "hello").unwrap();
     // The ack and the broadcast travel separately (on HTTP: the /send answer and the stream),
     // so they may come in either order.
     let (mut message, mut acked) = (None, false);
     while message.is_none() || !acked {
-        match events.next(secs(10)).await.expect("the message and its ack") {
-            ClientEvent::Message { comment, own, user, id, .. } => message = Some((comment, own, user, id)),
-            ClientEvent::Send { cid: c, state: SendState::Sent { id: Some(_) }, .. } if c == cid => acked = true,
+        match events
+            .next(secs(10))
+            .await
+            .expect("the message and its ack")
+        {
+            ClientEvent::Message {
+                comment,
+                own,
+                user,
+                id,
+                ..
+            } => message = Some((comment, own, user, id)),
+            ClientEvent::Send {
+                cid: c,
+                state: SendState::Sent { id: Some(_) },
+                ..
+            } if c == cid => acked = true,
             _ => {}
         }
     }
@@ -62,14 +80,19 @@ async fn cut_while_publishing(transport: TransportChoice) {
     let mut events = Events::new(rx);
     reader.enter("news").unwrap();
     events
-        .wait_for("joined", secs(10), |e| matches!(e, ClientEvent::Joined { .. }))
+        .wait_for("joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
         .await;
 
-    let (publisher, prx) = Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
+    let (publisher, prx) =
+        Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
     let mut pevents = Events::new(prx);
     publisher.enter("news").unwrap();
     pevents
-        .wait_for("publisher joined", secs(10), |e| matches!(e, ClientEvent::Joined { .. }))
+        .wait_for("publisher joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
         .await;
     // Keep reading the publisher's events: an engine whose consumer stops reading waits.
     let draining = tokio::spawn(async move { while pevents.next(secs(60)).await.is_some() {} });
@@ -96,7 +119,12 @@ async fn cut_while_publishing(transport: TransportChoice) {
     let want: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
     assert_eq!(got, want, "every message exactly once, in order");
     assert!(
-        events.seen.iter().filter(|e| is_status(e, ConnectionStatus::Connected)).count() >= 2,
+        events
+            .seen
+            .iter()
+            .filter(|e| is_status(e, ConnectionStatus::Connected))
+            .count()
+            >= 2,
         "the cut really forced a reconnect"
     );
     let publisher = publishing.await.unwrap();

@@ -1,6 +1,8 @@
 //! Long-polling: `GET /poll` held by the server until something happens; sends via `/send`.
 
-use super::http::{check_status, note_session, parse_events, request_error, spawn_sender, SessionId};
+use super::http::{
+    check_status, note_session, parse_events, request_error, spawn_sender, SessionId,
+};
 use super::Dial;
 use crate::error::LinkError;
 use crate::link::{Inbound, Link, Tasks};

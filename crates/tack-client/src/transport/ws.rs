@@ -23,9 +23,13 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
         .into_client_request()
         .map_err(|e| LinkError::Other(format!("bad WebSocket URL {url}: {e}")))?;
     for (k, v) in auth_headers(&dial.profile) {
-        let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v))
-        else {
-            return Err(LinkError::Other(format!("header `{k}` is not a valid HTTP header")));
+        let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) else {
+            return Err(LinkError::Other(format!(
+                "header `{k}` is not a valid HTTP header"
+            )));
         };
         request.headers_mut().insert(k, v);
     }
@@ -84,7 +88,9 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
                                     return;
                                 }
                             }
-                            Err(e) => tracing::debug!("ignoring a frame the engine does not understand: {e}"),
+                            Err(e) => tracing::debug!(
+                                "ignoring a frame the engine does not understand: {e}"
+                            ),
                         }
                     }
                     Some(Ok(Message::Close(frame))) => {

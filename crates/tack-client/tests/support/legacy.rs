@@ -40,10 +40,14 @@ impl LegacyServer {
         let rooms: Rooms = Default::default();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 let rooms = rooms.clone();
                 tokio::spawn(async move {
-                    let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+                    let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                        return;
+                    };
                     let (mut sink, mut stream) = ws.split();
                     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
                     let writer = tokio::spawn(async move {
@@ -55,8 +59,12 @@ impl LegacyServer {
                     });
                     while let Some(Ok(msg)) = stream.next().await {
                         let Message::Text(text) = msg else { continue };
-                        let Some((name, body)) = text.as_str().split_once(':') else { continue };
-                        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else { continue };
+                        let Some((name, body)) = text.as_str().split_once(':') else {
+                            continue;
+                        };
+                        let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+                            continue;
+                        };
                         let room = v["room"].as_str().unwrap_or_default().to_owned();
                         match name {
                             "chatRoomEnter" => {
@@ -64,8 +72,10 @@ impl LegacyServer {
                                 let _ = tx.send("subscribed".into());
                             }
                             "chatMessage" => {
-                                let comment = escape_html(v["comment"].as_str().unwrap_or_default());
-                                let out = serde_json::json!({"room": room, "comment": comment}).to_string();
+                                let comment =
+                                    escape_html(v["comment"].as_str().unwrap_or_default());
+                                let out = serde_json::json!({"room": room, "comment": comment})
+                                    .to_string();
                                 let mut rooms = rooms.lock();
                                 if let Some(members) = rooms.get_mut(&room) {
                                     members.retain(|m| m.send(out.clone()).is_ok());

@@ -50,14 +50,17 @@ impl Proxy {
             let conns = conns.clone();
             tokio::spawn(async move {
                 loop {
-                    let Ok((client, _)) = listener.accept().await else { return };
+                    let Ok((client, _)) = listener.accept().await else {
+                        return;
+                    };
                     if faults.down.load(Ordering::SeqCst) {
                         drop(client);
                         continue;
                     }
                     faults.accepted.fetch_add(1, Ordering::SeqCst);
                     faults.accepted_at.lock().push(tokio::time::Instant::now());
-                    let task = tokio::spawn(relay(client, upstream, faults.clone(), stall_rx.clone()));
+                    let task =
+                        tokio::spawn(relay(client, upstream, faults.clone(), stall_rx.clone()));
                     conns.lock().push(task.abort_handle());
                 }
             })
@@ -107,7 +110,9 @@ impl Proxy {
     }
 
     pub fn delay(&self, d: Duration) {
-        self.faults.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+        self.faults
+            .delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn accepted(&self) -> u64 {
@@ -145,7 +150,9 @@ async fn relay(
             .await;
         return;
     }
-    let Ok(mut server) = TcpStream::connect(upstream).await else { return };
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
+        return;
+    };
     let _ = server.set_nodelay(true);
     if server.write_all(&head).await.is_err() {
         return;
