@@ -5,6 +5,7 @@
 pub mod http;
 pub mod poll;
 pub mod stream;
+mod tls;
 pub mod ws;
 
 use crate::endpoint::Endpoint;

@@ -34,7 +34,10 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
         request.headers_mut().insert(k, v);
     }
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connector = (dial.profile.insecure_tls && url.scheme() == "wss")
+        .then(|| tokio_tungstenite::Connector::Rustls(super::tls::insecure_client_config()));
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let (socket, _response) = tokio::time::timeout(dial.connect_timeout, connect)
         .await
         .map_err(|_| LinkError::Unreachable(format!("no answer from {url} in time")))?
