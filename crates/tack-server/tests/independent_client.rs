@@ -1,0 +1,69 @@
+//! An independent client — Python's `websockets` — sending the original system's frames verbatim.
+
+mod common;
+use common::*;
+use std::process::Stdio;
+
+const SCRIPT: &str = r#"
+import asyncio, sys, json
+import websockets
+
+async def main(url):
+    async with websockets.connect(url) as ws:
+        json.loads(await ws.recv())  # welcome
+        await ws.send('chatRoomEnter:{"room":"test"}')
+        await ws.send('chatMessage:{"room":"test","comment":"hello"}')
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if event.get("type") == "chatMessage":
+                print(event["room"], event["comment"], event["user"])
+                return
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+#[tokio::test]
+async fn python_websockets_sending_the_original_frames_verbatim_is_heard() {
+    let check = std::process::Command::new("python3")
+        .args(["-c", "import websockets"])
+        .output();
+    match check {
+        Ok(out) if out.status.success() => {}
+        _ => {
+            eprintln!("SKIPPED: python3 with the `websockets` module is not installed (apt install python3-websockets)");
+            return;
+        }
+    }
+    let server = start().await;
+    let mut listener = Ws::named(&server, "listener").await;
+    listener.enter("test").await;
+
+    let child = tokio::process::Command::new("python3")
+        .args(["-c", SCRIPT, &ws_url(&server)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let heard = listener.until("chatMessage").await;
+    assert_eq!(
+        (heard["room"].as_str(), heard["comment"].as_str()),
+        (Some("test"), Some("hello"))
+    );
+    assert!(
+        heard["user"].as_str().unwrap().starts_with("guest-"),
+        "{heard}"
+    );
+
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("python finishes")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.starts_with("test hello guest-"), "{line}");
+    server.shutdown().await;
+}
