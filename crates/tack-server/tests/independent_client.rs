@@ -24,21 +24,25 @@ asyncio.run(main(sys.argv[1]))
 
 #[tokio::test]
 async fn python_websockets_sending_the_original_frames_verbatim_is_heard() {
-    let check = std::process::Command::new("python3")
-        .args(["-c", "import websockets"])
-        .output();
-    match check {
-        Ok(out) if out.status.success() => {}
-        _ => {
-            eprintln!("SKIPPED: python3 with the `websockets` module is not installed (apt install python3-websockets)");
-            return;
-        }
-    }
+    // The apt package installs the module for the system interpreter, which may not be the
+    // first `python3` on PATH (pyenv, venvs): use the first one that has it.
+    let python = ["python3", "/usr/bin/python3"].into_iter().find(|python| {
+        std::process::Command::new(python)
+            .args(["-c", "import websockets"])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    });
+    let Some(python) = python else {
+        eprintln!(
+            "SKIPPED: no python3 with the `websockets` module (apt install python3-websockets)"
+        );
+        return;
+    };
     let server = start().await;
     let mut listener = Ws::named(&server, "listener").await;
     listener.enter("test").await;
 
-    let child = tokio::process::Command::new("python3")
+    let child = tokio::process::Command::new(python)
         .args(["-c", SCRIPT, &ws_url(&server)])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

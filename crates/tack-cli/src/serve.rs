@@ -1,0 +1,84 @@
+//! `tack serve`: run the built-in server until SIGINT or SIGTERM.
+//!
+//! Settings come from the defaults, then `--config FILE`, then `TACK_*` environment variables,
+//! then these flags. On a signal every WebSocket is closed with 1001 "server restarting,
+//! reconnect" and every held poll is answered before the process exits.
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tack_server::ServerConfig;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7999]. Beyond loopback, /publish/ needs a token.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// TOML config file; any key of the server's config (history_len, max_connections, ...).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Bearer token required by POST /publish/.
+    #[arg(long, env = "TACK_PUBLISH_TOKEN", hide_env_values = true)]
+    pub publish_token: Option<String>,
+    /// Events kept per room for resume.
+    #[arg(long)]
+    pub history_len: Option<usize>,
+    /// Simultaneous connections before new ones are refused (503 / close 1013).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+}
+
+impl ServeArgs {
+    /// The effective configuration.
+    pub fn config(&self) -> Result<ServerConfig, tack_server::ServerError> {
+        let mut config = ServerConfig::load(self.config.as_deref())?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(token) = &self.publish_token {
+            config.publish_token = Some(token.clone());
+        }
+        if let Some(n) = self.history_len {
+            config.history_len = n;
+        }
+        if let Some(n) = self.max_connections {
+            config.max_connections = n;
+        }
+        Ok(config)
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let config = args.config()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| tack_server::ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    eprintln!("tack serving on http://{}", listener.local_addr()?);
+    tack_server::run(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix (what service managers send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

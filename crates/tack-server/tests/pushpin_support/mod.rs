@@ -1,0 +1,332 @@
+//! The origin-mode stories' stage: a Tack origin, one or more real Pushpins in front of it,
+//! and small clients for each transport that talk to Pushpin (never to the origin).
+//! Every wait is bounded.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tack_server::origin::{Origin, OriginConfig, OriginHandle};
+use tack_server::ServerConfig;
+use tack_testkit::pushpin::{Pushpin, PushpinConfig};
+use tokio_tungstenite::tungstenite::Message;
+
+pub const KEY: &str = "tack-test-grip-key";
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// An origin and the Pushpins in front of it.
+pub struct Stage {
+    pub origin: OriginHandle,
+    pub pushpins: Vec<Pushpin>,
+}
+
+impl Stage {
+    pub async fn start(instances: usize) -> Stage {
+        Stage::start_with(instances, |_| {}).await
+    }
+
+    pub async fn start_with(instances: usize, tune: impl FnOnce(&mut ServerConfig)) -> Stage {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = listener.local_addr().unwrap().to_string();
+        let pushpins = tokio::task::spawn_blocking(move || {
+            (0..instances)
+                .map(|_| Pushpin::start(&PushpinConfig::new(target.clone(), KEY)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..ServerConfig::default()
+        };
+        tune(&mut config);
+        let urls = pushpins.iter().map(Pushpin::publish_url).collect();
+        let origin = Origin::new(config, OriginConfig::new(urls, KEY));
+        let origin = tack_server::origin::spawn_on(listener, origin)
+            .await
+            .unwrap();
+        Stage { origin, pushpins }
+    }
+
+    /// `http://127.0.0.1:P` of Pushpin instance `n`, where clients connect.
+    pub fn url(&self, n: usize) -> String {
+        self.pushpins[n].url()
+    }
+
+    pub fn logs(&self) -> String {
+        self.pushpins
+            .iter()
+            .map(|p| p.log())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    }
+}
+
+/// Which transport a test client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    WebSocket,
+    Stream,
+    Poll,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+enum Link {
+    Ws(Socket),
+    Stream {
+        response: reqwest::Response,
+        parser: tack_protocol::sse::Parser,
+    },
+    Poll {
+        waiting: std::collections::VecDeque<Value>,
+    },
+}
+
+/// A chat client talking to Pushpin over one transport. Numbered events it already has
+/// (same room or channel, id not newer) are counted in `repeats` and skipped, as the client
+/// engine does.
+pub struct Client {
+    link: Link,
+    base: String,
+    http: reqwest::Client,
+    pub session: String,
+    pub nick: String,
+    seen: BTreeMap<String, u64>,
+    pub repeats: usize,
+}
+
+impl Client {
+    /// Connects through Pushpin at `base` and reads the `welcome`. Pushpin's client port can
+    /// accept before its proxy is ready, so a first attempt that gets nothing is retried.
+    pub async fn connect(base: &str, via: Via, nick: &str) -> Client {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), Client::try_connect(base, via, nick))
+                .await
+            {
+                Ok(Ok(client)) => return client,
+                Ok(Err(e)) if tokio::time::Instant::now() < deadline => {
+                    eprintln!("{via:?} connect failed ({e}); trying again");
+                }
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    eprintln!("{via:?} connect got no welcome in time; trying again");
+                }
+                Ok(Err(e)) => panic!("cannot connect through pushpin: {e}"),
+                Err(_) => panic!("no welcome through pushpin"),
+            }
+        }
+    }
+
+    async fn try_connect(base: &str, via: Via, nick: &str) -> Result<Client, String> {
+        let http = reqwest::Client::new();
+        let link = match via {
+            Via::WebSocket => {
+                let url = format!("{}/ws", base.replacen("http://", "ws://", 1));
+                let (socket, _) = tokio_tungstenite::connect_async(url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Link::Ws(socket)
+            }
+            Via::Stream => {
+                let response = http
+                    .get(format!("{base}/stream?nick={nick}"))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if response.status() != 200 {
+                    return Err(format!("status {}", response.status()));
+                }
+                let ct = response.headers()["content-type"]
+                    .to_str()
+                    .unwrap_or("")
+                    .to_owned();
+                if ct != "text/event-stream" {
+                    return Err(format!("content-type {ct}"));
+                }
+                Link::Stream {
+                    response,
+                    parser: tack_protocol::sse::Parser::new(1 << 20),
+                }
+            }
+            Via::Poll => {
+                let response = http
+                    .get(format!("{base}/poll?nick={nick}"))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if response.status() != 200 {
+                    return Err(format!("status {}", response.status()));
+                }
+                let events: Vec<Value> = response.json().await.map_err(|e| e.to_string())?;
+                Link::Poll {
+                    waiting: events.into(),
+                }
+            }
+        };
+        let mut client = Client {
+            link,
+            base: base.to_owned(),
+            http,
+            session: String::new(),
+            nick: nick.to_owned(),
+            seen: BTreeMap::new(),
+            repeats: 0,
+        };
+        let welcome = client.next().await;
+        if welcome["type"] != "welcome" {
+            return Err(format!("first event is not welcome: {welcome}"));
+        }
+        client.session = welcome["session"].as_str().unwrap().to_owned();
+        if via == Via::WebSocket {
+            client.send(&format!(r#"hello:{{"nick":"{nick}"}}"#)).await;
+        } else {
+            assert_eq!(welcome["nick"], nick);
+        }
+        Ok(client)
+    }
+
+    /// Sends one `name:{json}` frame; returns the immediate replies on HTTP transports (on a
+    /// WebSocket they arrive as events).
+    pub async fn send(&mut self, frame: &str) -> Vec<Value> {
+        match &mut self.link {
+            Link::Ws(socket) => {
+                socket.send(Message::text(frame)).await.expect("send frame");
+                Vec::new()
+            }
+            _ => {
+                let response = tokio::time::timeout(
+                    WAIT,
+                    self.http
+                        .post(format!("{}/send?session={}", self.base, self.session))
+                        .body(frame.to_owned())
+                        .send(),
+                )
+                .await
+                .expect("send answered in time")
+                .expect("send request");
+                assert_eq!(response.status(), 200, "send refused");
+                response.json().await.expect("JSON replies")
+            }
+        }
+    }
+
+    /// The next event that is not a repeat of one already seen.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let event = tokio::time::timeout(WAIT, self.next_raw())
+                .await
+                .expect("an event in time");
+            let name = event["room"]
+                .as_str()
+                .or(event["channel"].as_str())
+                .map(str::to_owned);
+            let id = event["id"].as_u64();
+            let numbered = event["type"] != "ack";
+            if let (Some(name), Some(id), true) = (name, id, numbered) {
+                let last = self.seen.entry(name).or_insert(0);
+                if id <= *last {
+                    self.repeats += 1;
+                    continue;
+                }
+                *last = id;
+            }
+            return event;
+        }
+    }
+
+    async fn next_raw(&mut self) -> Value {
+        loop {
+            match &mut self.link {
+                Link::Ws(socket) => match socket.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        return serde_json::from_str(&text).expect("JSON event")
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        return serde_json::json!({"type": "closed", "frame": format!("{frame:?}")})
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => {
+                        return serde_json::json!({"type": "closed", "error": e.to_string()})
+                    }
+                    None => return serde_json::json!({"type": "closed"}),
+                },
+                Link::Stream { response, parser } => {
+                    if let Some(item) = parser.next_item().expect("valid SSE") {
+                        if let tack_protocol::sse::Item::Event(event) = item {
+                            return serde_json::from_str(&event.data).expect("JSON data");
+                        }
+                        continue;
+                    }
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => parser.feed(&chunk),
+                        _ => return serde_json::json!({"type": "closed"}),
+                    }
+                }
+                Link::Poll { waiting } => {
+                    if let Some(event) = waiting.pop_front() {
+                        return event;
+                    }
+                    let response = self
+                        .http
+                        .get(format!(
+                            "{}/poll?session={}&timeout=10",
+                            self.base, self.session
+                        ))
+                        .send()
+                        .await;
+                    match response {
+                        Ok(r) if r.status() == 200 => {
+                            let events: Vec<Value> = r.json().await.expect("JSON array");
+                            waiting.extend(events);
+                        }
+                        _ => return serde_json::json!({"type": "closed"}),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads until an event of type `kind` for which `pick` is true.
+    pub async fn until(&mut self, kind: &str, pick: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let event = self.next().await;
+            assert_ne!(
+                event["type"], "closed",
+                "connection ended waiting for {kind}"
+            );
+            if event["type"] == kind && pick(&event) {
+                return event;
+            }
+        }
+    }
+
+    /// Enters `room`: returns (presence, own chatRoomEnter).
+    pub async fn enter(&mut self, room: &str) -> (Value, Value) {
+        let replies = self
+            .send(&format!(r#"chatRoomEnter:{{"room":"{room}"}}"#))
+            .await;
+        assert!(replies.is_empty(), "enter answered {replies:?}");
+        let presence = self.until("presence", |e| e["room"] == room).await;
+        let nick = self.nick.clone();
+        let entered = self
+            .until("chatRoomEnter", |e| {
+                e["room"] == room && e["user"] == nick.as_str()
+            })
+            .await;
+        (presence, entered)
+    }
+
+    pub async fn close(self) {
+        if let Link::Ws(mut socket) = self.link {
+            let _ = socket.close(None).await;
+            // Read until the close handshake is done, bounded.
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                while let Some(Ok(_)) = socket.next().await {}
+            })
+            .await;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Chat through the real Pushpin on each transport: enter, see others come and go with the
+//! right viewer counts, chat, leave — the same events as on the built-in server.
+
+mod pushpin_support;
+
+use pushpin_support::{Client, Stage, Via};
+
+async fn a_room_story(via: Via) {
+    let stage = Stage::start(1).await;
+    let url = stage.url(0);
+    let room = "lobby";
+
+    let mut ann = Client::connect(&url, via, "ann").await;
+    let (presence, entered) = ann.enter(room).await;
+    assert_eq!(presence["viewers"], 1, "{presence}");
+    assert_eq!(entered["viewers"], 1, "{entered}");
+
+    let mut bob = Client::connect(&url, via, "bob").await;
+    let (presence, entered) = bob.enter(room).await;
+    assert_eq!(presence["viewers"], 2, "{presence}");
+    assert_eq!(presence["users"], serde_json::json!(["ann", "bob"]));
+    assert_eq!(entered["viewers"], 2);
+
+    let seen = ann.until("chatRoomEnter", |e| e["user"] == "bob").await;
+    assert_eq!(seen["viewers"], 2, "{seen}");
+
+    let replies = bob
+        .send(r#"chatMessage:{"room":"lobby","comment":"hello ann","cid":"b-1"}"#)
+        .await;
+    let message = ann.until("chatMessage", |_| true).await;
+    assert_eq!(message["user"], "bob");
+    assert_eq!(message["comment"], "hello ann");
+    assert_eq!(message["id"], seen["id"].as_u64().unwrap() + 1);
+    // The sender gets its own message on its stream and an ack (inline on HTTP transports).
+    let own = bob.until("chatMessage", |_| true).await;
+    assert_eq!(own["cid"], "b-1");
+    let ack = match via {
+        Via::WebSocket => bob.until("ack", |_| true).await,
+        _ => replies
+            .into_iter()
+            .find(|r| r["type"] == "ack")
+            .expect("ack"),
+    };
+    assert_eq!(ack["id"], message["id"]);
+
+    bob.send(r#"chatRoomLeave:{"room":"lobby"}"#).await;
+    let left = ann.until("chatRoomLeave", |_| true).await;
+    assert_eq!(left["user"], "bob");
+    assert_eq!(left["viewers"], 1, "{left}");
+
+    stage.origin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_clients_chat_through_pushpin() {
+    a_room_story(Via::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_clients_chat_through_pushpin() {
+    a_room_story(Via::Stream).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_clients_chat_through_pushpin() {
+    a_room_story(Via::Poll).await;
+}
