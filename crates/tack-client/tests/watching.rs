@@ -1,0 +1,99 @@
+//! Watching a channel: raw items published through `/publish/` arrive exactly once across a
+//! cut, monitoring figures follow, and the ring buffer exports as JSON Lines.
+
+mod support;
+
+use support::proxy::Proxy;
+use support::{profile, quick_options, secs, server, Events};
+use tack_client::{ClientEvent, Session, TransportChoice};
+use tack_protocol::publish::{Item, PublishBody};
+
+async fn publish(base: &str, channel: &str, text: &str) {
+    let body = PublishBody {
+        items: vec![Item::text_everywhere(channel, text)],
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/publish/"))
+        .header("content-type", "application/json")
+        .body(body.to_json())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "publish: {}", resp.status());
+}
+
+async fn watch_across_a_cut(transport: TransportChoice) {
+    const N: usize = 60;
+    let server = server().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let mut opts = quick_options();
+    opts.ring_capacity = 40;
+    let (session, rx) = Session::connect(profile(&proxy.url(), transport), opts);
+    let mut events = Events::new(rx);
+    session.watch("orders").unwrap();
+    events
+        .wait_for("connected", secs(10), |e| {
+            support::is_status(e, tack_client::ConnectionStatus::Connected)
+        })
+        .await;
+    // The watch is sent right after the handshake; the first item proves it is in place.
+    let mut got = Vec::new();
+    let base = server.url();
+    let mut next = 0;
+    while got.is_empty() {
+        publish(&base, "orders", &format!("o{next}")).await;
+        next += 1;
+        if let Some(ClientEvent::Raw { payload, .. }) = events.next(secs(1)).await {
+            got.push(payload);
+        }
+    }
+    let first = next - 1;
+    let publisher = tokio::spawn(async move {
+        for i in next..first + N {
+            publish(&base, "orders", &format!("o{i}")).await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    while got.len() < N {
+        let ev = events.next(secs(20)).await.expect("items keep arriving");
+        if let ClientEvent::Raw { payload, .. } = ev {
+            got.push(payload);
+            if got.len() == N / 2 {
+                proxy.cut();
+            }
+        }
+    }
+    publisher.await.unwrap();
+    let want: Vec<String> = (first..first + N).map(|i| format!("o{i}")).collect();
+    assert_eq!(got, want, "every item exactly once, in order");
+    events
+        .wait_for("stats", secs(5), |e| {
+            matches!(e, ClientEvent::Stats(s) if s.channel == "orders" && s.messages == N as u64)
+        })
+        .await;
+    let mut out = Vec::new();
+    assert_eq!(
+        session.export_jsonl(&["orders".into()], &mut out).unwrap(),
+        40
+    );
+    let last: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(last["payload"], format!("o{}", first + N - 1));
+    session.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn watching_over_websocket() {
+    watch_across_a_cut(TransportChoice::Ws).await;
+}
+
+#[tokio::test]
+async fn watching_over_http_streaming() {
+    watch_across_a_cut(TransportChoice::Stream).await;
+}
+
+#[tokio::test]
+async fn watching_over_long_polling() {
+    watch_across_a_cut(TransportChoice::Poll).await;
+}
