@@ -17,7 +17,7 @@ use crate::outbox::OutboxItem;
 use crate::profile::{Profile, Transport, TransportChoice};
 use crate::session::{Command, SessionOptions, Shared};
 use crate::transport::{ws, Dial};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -181,6 +181,9 @@ pub(crate) struct Engine {
     rooms: BTreeMap<String, Option<u64>>,
     /// Channels watched, with the last item id seen in each.
     watches: BTreeMap<String, Option<u64>>,
+    /// Rooms (false) and channels (true) re-entered with `since` whose first event has not
+    /// arrived yet: if it skips ids, a `Gap` goes right before it, where the UI shows it.
+    resuming: HashMap<(bool, String), u64>,
     backoff: Backoff,
     rtt: Option<Duration>,
     ever_connected: bool,
@@ -220,6 +223,7 @@ impl Engine {
             dial,
             rooms: BTreeMap::new(),
             watches: BTreeMap::new(),
+            resuming: HashMap::new(),
             rtt: None,
             ever_connected: false,
         }
@@ -518,6 +522,9 @@ impl Engine {
                 })
                 .await;
         } else {
+            if let Some(since) = since {
+                self.resuming.insert((false, room.to_owned()), since);
+            }
             conn.write(ClientFrame::Enter(Enter {
                 room: room.to_owned(),
                 since,
@@ -525,7 +532,7 @@ impl Engine {
         }
     }
 
-    fn write_watch(&self, conn: &Conn, channel: &str, since: Option<u64>) {
+    fn write_watch(&mut self, conn: &Conn, channel: &str, since: Option<u64>) {
         if conn.legacy {
             // An original-system server only knows rooms: watching a name means entering it.
             if !self.rooms.contains_key(channel) {
@@ -535,6 +542,9 @@ impl Engine {
                 }));
             }
         } else {
+            if let Some(since) = since {
+                self.resuming.insert((true, channel.to_owned()), since);
+            }
             conn.write(ClientFrame::Watch(Watch {
                 channel: channel.to_owned(),
                 since,
@@ -630,15 +640,29 @@ impl Engine {
         Flow::Continue
     }
 
-    /// Accepts a numbered event for a room (true) unless it was already seen.
-    fn fresh(map: &mut BTreeMap<String, Option<u64>>, name: &str, id: u64) -> bool {
+    /// Accepts a numbered event of a room (`watch` false) or channel (true) unless it was
+    /// already seen; emits a `Gap` first when ids were skipped since the resume point.
+    async fn accept(&mut self, watch: bool, name: &str, id: u64) -> bool {
+        let map = if watch {
+            &mut self.watches
+        } else {
+            &mut self.rooms
+        };
         match map.get_mut(name) {
-            Some(last) if last.is_none_or(|l| id > l) => {
-                *last = Some(id);
-                true
-            }
-            _ => false,
+            Some(last) if last.is_none_or(|l| id > l) => *last = Some(id),
+            _ => return false,
         }
+        if let Some(since) = self.resuming.remove(&(watch, name.to_owned())) {
+            if id > since + 1 {
+                self.out
+                    .push(ClientEvent::Gap {
+                        room: name.to_owned(),
+                        after_id: Some(since),
+                    })
+                    .await;
+            }
+        }
+        true
     }
 
     async fn on_frame(
@@ -659,7 +683,7 @@ impl Engine {
                     self.on_connected(conn, dial).await;
                 }
                 ServerEvent::Message(m) => {
-                    if !Self::fresh(&mut self.rooms, &m.room, m.id) {
+                    if !self.accept(false, &m.room, m.id).await {
                         return None;
                     }
                     let own = m
@@ -692,7 +716,7 @@ impl Engine {
                         .await;
                 }
                 ServerEvent::Entered(c) => {
-                    if Self::fresh(&mut self.rooms, &c.room, c.id) {
+                    if self.accept(false, &c.room, c.id).await {
                         self.out
                             .push(ClientEvent::Entered {
                                 room: c.room,
@@ -705,7 +729,7 @@ impl Engine {
                     }
                 }
                 ServerEvent::Left(c) => {
-                    if Self::fresh(&mut self.rooms, &c.room, c.id) {
+                    if self.accept(false, &c.room, c.id).await {
                         self.out
                             .push(ClientEvent::Left {
                                 room: c.room,
@@ -769,19 +793,22 @@ impl Engine {
                         .await;
                 }
                 ServerEvent::Resumed(r) => {
-                    if !r.recovered {
-                        if let Some(name) = r.room.or(r.channel) {
-                            self.out
-                                .push(ClientEvent::Gap {
-                                    room: name,
-                                    after_id: Some(r.since),
-                                })
-                                .await;
-                        }
+                    let watch = r.channel.is_some();
+                    let name = r.room.or(r.channel)?;
+                    // Still waiting for a first event after `since`: nothing was replayed, so
+                    // the marker goes here. Otherwise `accept` has placed it already.
+                    let waiting = self.resuming.remove(&(watch, name.clone())).is_some();
+                    if !r.recovered && waiting {
+                        self.out
+                            .push(ClientEvent::Gap {
+                                room: name,
+                                after_id: Some(r.since),
+                            })
+                            .await;
                     }
                 }
                 ServerEvent::Raw(r) => {
-                    if !Self::fresh(&mut self.watches, &r.channel, r.id) {
+                    if !self.accept(true, &r.channel, r.id).await {
                         return None;
                     }
                     let decoded = if r.binary {

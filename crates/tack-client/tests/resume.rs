@@ -1,0 +1,141 @@
+//! Resume edges: history that no longer reaches back shows a gap; a restarting server's
+//! "going away" close is retried soon, spread out.
+
+mod support;
+
+use support::proxy::Proxy;
+use support::{is_status, profile, quick_options, secs, Events};
+use tack_client::{ClientEvent, ConnectionStatus, Session, TransportChoice};
+
+#[tokio::test]
+async fn messages_older_than_the_history_show_a_gap_not_silence() {
+    let server = tack_server::spawn(tack_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        history_len: 5,
+        messages_per_second: 100_000,
+        message_burst: 100_000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let proxy = Proxy::start(server.local_addr()).await;
+    let (reader, rx) =
+        Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
+    let mut events = Events::new(rx);
+    reader.enter("busy").unwrap();
+    events
+        .wait_for("joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
+        .await;
+    let (writer, wrx) =
+        Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
+    let mut wevents = Events::new(wrx);
+    writer.enter("busy").unwrap();
+    events
+        .wait_for("the writer entering", secs(10), |e| {
+            matches!(e, ClientEvent::Entered { .. })
+        })
+        .await;
+
+    proxy.set_down(true);
+    proxy.cut();
+    events
+        .wait_for("reconnecting", secs(10), |e| {
+            is_status(e, ConnectionStatus::Reconnecting)
+        })
+        .await;
+    for i in 0..20 {
+        writer.send("busy", &format!("while away {i}")).unwrap();
+    }
+    let mut acks = 0;
+    while acks < 20 {
+        if let Some(ClientEvent::Send {
+            state: tack_client::SendState::Sent { .. },
+            ..
+        }) = wevents.next(secs(10)).await
+        {
+            acks += 1;
+        }
+    }
+    proxy.set_down(false);
+    reader.retry_now();
+    let gap = events
+        .wait_for("a gap", secs(10), |e| matches!(e, ClientEvent::Gap { .. }))
+        .await;
+    let ClientEvent::Gap { room, after_id } = gap else {
+        unreachable!()
+    };
+    assert_eq!(room, "busy");
+    assert!(after_id.is_some());
+    // The marker comes right before what history still had: the last five, not the older
+    // fifteen.
+    let next = events.next(secs(10)).await;
+    assert!(
+        matches!(&next, Some(ClientEvent::Message { comment, .. }) if comment == "while away 15"),
+        "{next:?}"
+    );
+    let replayed = events
+        .seen
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::Message { .. }));
+    assert_eq!(
+        replayed.count(),
+        1,
+        "nothing older arrived before the marker"
+    );
+    reader.close().await;
+    writer.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarting_server_is_retried_soon_and_spread_out() {
+    let server = support::server().await;
+    let addr = server.local_addr();
+    let (session, rx) =
+        Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
+    let mut events = Events::new(rx);
+    events
+        .wait_for("connected", secs(10), |e| {
+            is_status(e, ConnectionStatus::Connected)
+        })
+        .await;
+    server.shutdown().await;
+    let ev = events
+        .wait_for("reconnecting", secs(10), |e| {
+            is_status(e, ConnectionStatus::Reconnecting)
+        })
+        .await;
+    let ClientEvent::State(s) = ev else {
+        unreachable!()
+    };
+    let reason = s.reason.unwrap_or_default();
+    assert!(reason.contains("1001"), "{reason}");
+    let retry_in = s.retry_at.unwrap().saturating_sub(tack_now());
+    assert!(
+        retry_in <= 400,
+        "first retry after a restart within the spread, got {retry_in} ms"
+    );
+    // The server comes back on the same port; the session finds it.
+    let back = tack_server::spawn(tack_server::ServerConfig {
+        listen: addr,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    events
+        .wait_for("connected again", secs(10), |e| {
+            is_status(e, ConnectionStatus::Connected)
+        })
+        .await;
+    session.close().await;
+    back.shutdown().await;
+}
+
+fn tack_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
