@@ -82,6 +82,10 @@ pub struct BenchArgs {
     /// text frame per message). Default: the Tack server's /publish/.
     #[arg(long)]
     publish_url: Option<String>,
+    /// Room and channel names are `<prefix>-<n>` (default: unique per run, so runs against one
+    /// server never share history). A plain endpoint behind Pushpin needs a known one.
+    #[arg(long)]
+    prefix: Option<String>,
     /// Bearer token for /publish/ and the connections.
     #[arg(long, env = "TACK_TOKEN")]
     token: Option<String>,
@@ -155,6 +159,9 @@ impl BenchArgs {
         cfg.settle = self.settle;
         cfg.drain = self.drain;
         cfg.token = self.token;
+        if let Some(prefix) = self.prefix {
+            cfg.prefix = prefix;
+        }
         cfg.allow_remote = self.allow_remote;
         cfg.server_pids = self.server_pid;
         cfg.progress = !self.quiet;

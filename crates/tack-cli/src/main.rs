@@ -1,5 +1,6 @@
 //! `tack`: the command-line face of Tack. Thin: parses flags and calls the crates.
 
+mod bench;
 mod error;
 mod publish;
 mod watch;
@@ -95,7 +96,8 @@ enum Command {
         #[arg(long, env = "TACK_TOKEN")]
         token: Option<String>,
     },
-    // `tack bench` (issue 7) goes here.
+    /// Load-test a real-time server: N connections, a message rate, latency, loss, duplicates.
+    Bench(bench::BenchArgs),
 }
 
 /// Checks a URL early so a typo fails with exit code 2, not after a connection attempt.
@@ -129,6 +131,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             message,
             token,
         } => publish::run(&url, &channel, &message, token.as_deref()).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 
