@@ -1,0 +1,271 @@
+//! The desktop app, as a user sees it: the real window under Xvfb, driven through tauri-driver
+//! and WebKitWebDriver, against the real server. Screenshots of each state go to
+//! `tests/e2e/artifacts/` (or `TACK_E2E_ARTIFACTS`).
+
+mod support;
+
+use fantoccini::key::Key;
+use fantoccini::Locator;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+use support::desktop::Desktop;
+use tack_client::events::ClientEvent;
+use tack_client::{Profile, Session, SessionOptions};
+use tack_server::{ServerConfig, ServerHandle};
+use tokio::sync::mpsc;
+
+/// One window at a time: two cores can't run several WebKit instances and a debug server
+/// without stories timing each other out.
+static ONE_WINDOW: Mutex<()> = Mutex::new(());
+
+fn one_window() -> std::sync::MutexGuard<'static, ()> {
+    ONE_WINDOW.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn start_server(listen: SocketAddr) -> ServerHandle {
+    tack_server::spawn(ServerConfig {
+        listen,
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("the server starts")
+}
+
+fn loopback_any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A second person, using the client engine directly.
+struct OtherClient {
+    session: Session,
+    events: mpsc::Receiver<Vec<ClientEvent>>,
+}
+
+impl OtherClient {
+    async fn join(url: &str, nick: &str, room: &str) -> OtherClient {
+        let mut profile = Profile::new(nick, url);
+        profile.nick = Some(nick.to_owned());
+        let (session, events) = Session::connect(profile, SessionOptions::default());
+        session.enter(room).expect("enter");
+        let mut other = OtherClient { session, events };
+        other
+            .wait_for(|e| matches!(e, ClientEvent::Joined { room: r } if r == room))
+            .await;
+        other
+    }
+
+    async fn wait_for(&mut self, want: impl Fn(&ClientEvent) -> bool) -> ClientEvent {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let batch = self.events.recv().await.expect("the engine keeps running");
+                if let Some(e) = batch.into_iter().find(|e| want(e)) {
+                    return e;
+                }
+            }
+        })
+        .await
+        .expect("the other client saw what it waited for")
+    }
+}
+
+fn enter_key() -> String {
+    char::from(Key::Enter).to_string()
+}
+
+/// Sends `text` from the window's composer, the way a user does: type, press Enter.
+async fn say(app: &Desktop, text: &str) {
+    app.type_into("composer", &format!("{text}{}", enter_key())).await;
+}
+
+/// Waits until one of the window's own chat lines contains `text` and is in `state`.
+async fn wait_own_line(app: &mut Desktop, text: &str, state: &str) {
+    let css = format!("[data-testid=\"chat-line\"][data-state=\"{state}\"]");
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    loop {
+        for el in app.client.find_all(Locator::Css(&css)).await.unwrap_or_default() {
+            if el.text().await.unwrap_or_default().contains(text) {
+                return;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            app.screenshot("timeout-own-line").await;
+            panic!("no own chat line {text:?} in state {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn count_containing(texts: &[String], needle: &str) -> usize {
+    texts.iter().filter(|t| t.contains(needle)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_opens_the_lobby_on_the_builtin_server_and_sends() {
+    let _window = one_window();
+    let mut app = Desktop::launch("first-start", &[]).await;
+
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
+    app.find("room-lobby").await;
+    app.screenshot("lobby").await;
+
+    say(&app, "hello from the window").await;
+    wait_own_line(&mut app, "hello from the window", "sent").await;
+    app.screenshot("sent").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_entering_chatting_and_leaving_shows_in_the_window() {
+    let _window = one_window();
+    let server = start_server(loopback_any_port()).await;
+    let url = server.url();
+    let mut app = Desktop::launch("presence", &["--connect", &url]).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
+
+    let mut bob = OtherClient::join(&url, "bob", "lobby").await;
+    app.wait_text("room-viewers", "2 viewers", |t| t.contains('2')).await;
+    app.wait_texts("room-event", "bob entering", |t| count_containing(t, "bob") == 1)
+        .await;
+
+    bob.session.send("lobby", "hi from bob").expect("bob sends");
+    app.wait_texts("chat-line", "bob's message", |t| {
+        count_containing(t, "hi from bob") == 1
+    })
+    .await;
+    app.screenshot("bob-here").await;
+
+    bob.session.leave("lobby").expect("bob leaves");
+    bob.wait_for(|e| matches!(e, ClientEvent::Parted { .. })).await;
+    app.wait_text("room-viewers", "back to 1 viewer", |t| t.contains('1') && !t.contains('2'))
+        .await;
+    app.screenshot("bob-left").await;
+
+    bob.session.close().await;
+    app.quit().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_shows_published_items_and_the_filter_narrows_them() {
+    let _window = one_window();
+    let server = start_server(loopback_any_port()).await;
+    let url = server.url();
+    let mut app = Desktop::launch("monitor", &["--connect", &url]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
+
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("orders{}", enter_key())).await;
+    app.find("channel-orders").await;
+
+    let http = reqwest::Client::new();
+    for (i, fruit) in ["apple", "banana", "apple"].iter().enumerate() {
+        let body = json!({"items": [{
+            "channel": "orders",
+            "formats": {
+                "ws-message": {"content": format!("{{\"fruit\":\"{fruit}\",\"n\":{i}}}")},
+                "http-stream": {"content": format!("{fruit} {i}\n")},
+            }
+        }]});
+        let reply = http
+            .post(format!("{url}/publish/"))
+            .json(&body)
+            .send()
+            .await
+            .expect("publish reaches the server");
+        assert!(reply.status().is_success(), "publish answered {}", reply.status());
+    }
+    app.wait_texts("monitor-row", "three published items", |rows| rows.len() == 3)
+        .await;
+    app.screenshot("three-items").await;
+
+    app.type_into("monitor-filter", "banana").await;
+    let rows = app
+        .wait_texts("monitor-row", "only the banana", |rows| rows.len() == 1)
+        .await;
+    assert!(rows[0].contains("banana"), "the row left is {:?}", rows[0]);
+    app.screenshot("filtered").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_a_message_shows_literally_and_runs_nothing() {
+    let _window = one_window();
+    let server = start_server(loopback_any_port()).await;
+    let url = server.url();
+    let mut app = Desktop::launch("xss", &["--connect", &url]).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
+
+    let attack = "<img src=x onerror=alert(1)>";
+    let mut mallory = OtherClient::join(&url, "mallory", "lobby").await;
+    mallory.session.send("lobby", attack).expect("send");
+    mallory
+        .wait_for(|e| matches!(e, ClientEvent::Message { comment, .. } if comment == attack))
+        .await;
+
+    app.wait_texts("chat-line", "the literal markup", |t| count_containing(t, attack) == 1)
+        .await;
+    let images = app
+        .client
+        .execute(
+            "return document.querySelectorAll('[data-testid=\"chat-line\"] img').length",
+            vec![],
+        )
+        .await
+        .expect("script runs");
+    assert_eq!(images, json!(0), "the message became an <img> element");
+    assert!(
+        app.client.get_alert_text().await.is_err(),
+        "an alert is open: the markup ran"
+    );
+    app.screenshot("literal").await;
+
+    mallory.session.close().await;
+    app.quit().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_reconnects_and_keeps_every_message_once() {
+    let _window = one_window();
+    let server = start_server(loopback_any_port()).await;
+    let addr = server.local_addr();
+    let url = server.url();
+    let mut app = Desktop::launch("restart", &["--connect", &url]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
+    say(&app, "before the restart").await;
+    wait_own_line(&mut app, "before the restart", "sent").await;
+
+    server.shutdown().await;
+    app.wait_text("conn-status", "Reconnecting", |t| t.contains("Reconnecting"))
+        .await;
+    app.screenshot("reconnecting").await;
+
+    say(&app, "typed while away 1").await;
+    say(&app, "typed while away 2").await;
+    wait_own_line(&mut app, "typed while away 2", "pending").await;
+    app.screenshot("pending").await;
+
+    let server = start_server(addr).await;
+    // Don't wait out the backoff: the user presses "Retry now" (if the engine hasn't already
+    // started its next attempt, in which case the button is gone).
+    if let Ok(retry) = app.client.find(Locator::Css("[data-testid=\"retry-now\"]")).await {
+        let _ = retry.click().await;
+    }
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
+    wait_own_line(&mut app, "typed while away 1", "sent").await;
+    wait_own_line(&mut app, "typed while away 2", "sent").await;
+    let lines = app.texts("chat-line").await;
+    for text in ["before the restart", "typed while away 1", "typed while away 2"] {
+        assert_eq!(count_containing(&lines, text), 1, "{text:?} in {lines:#?}");
+    }
+    app.screenshot("reconnected").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}
