@@ -4,7 +4,7 @@
 pub enum CliError {
     #[error("{0}")]
     BadUrl(String),
-    #[error("cannot reach {url}: {reason}")]
+    #[error("cannot reach {url}: {reason}; is the server running and the address right?")]
     Unreachable { url: String, reason: String },
     #[error("{url} refused the token ({reason}); pass the right one with --token or TACK_TOKEN")]
     Refused { url: String, reason: String },

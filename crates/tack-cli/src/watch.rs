@@ -23,7 +23,10 @@ fn check_first_failure(ev: &ClientEvent, connected: bool, url: &str) -> Result<(
             } else {
                 Err(CliError::Unreachable {
                     url: url.to_owned(),
-                    reason: reason.clone(),
+                    reason: reason
+                        .strip_prefix("cannot reach the server: ")
+                        .unwrap_or(reason)
+                        .to_owned(),
                 })
             }
         }

@@ -87,8 +87,9 @@ pub async fn race(dial: Dial, order: Vec<Transport>, stagger: Duration) -> Resul
             result = running.next(), if !running.is_empty() => match result {
                 Some(Ok(link)) => return Ok(link),
                 Some(Err(e)) => {
-                    // A refused token says more than "unreachable": keep it for the user.
-                    if !matches!(worst, Some(LinkError::Unauthorized(_))) {
+                    // Report the first transport's failure (WebSocket's, in auto mode), unless a
+                    // later one says the token was refused: that is what the user must fix.
+                    if worst.is_none() || matches!(e, LinkError::Unauthorized(_)) {
                         worst = Some(e);
                     }
                     if let Some(t) = pending.next() {
