@@ -12,6 +12,8 @@ pub enum CliError {
     Rejected(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("the server stopped: {0}")]
+    Serve(String),
 }
 
 impl CliError {
@@ -22,7 +24,7 @@ impl CliError {
             CliError::Unreachable { .. } => 3,
             CliError::Refused { .. } => 4,
             CliError::Rejected(_) => 5,
-            CliError::Io(_) => 1,
+            CliError::Io(_) | CliError::Serve(_) => 1,
         }
     }
 }

@@ -3,8 +3,8 @@
 mod bench;
 mod error;
 mod publish;
+mod serve;
 mod watch;
-// TODO: `mod serve;` and the `Serve` subcommand once src/serve.rs lands (another engineer's).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use error::CliError;
@@ -96,6 +96,8 @@ enum Command {
         #[arg(long, env = "TACK_TOKEN")]
         token: Option<String>,
     },
+    /// Run the built-in server (WebSocket, HTTP streaming, long-polling, /publish/).
+    Serve(serve::ServeArgs),
     /// Load-test a real-time server: N connections, a message rate, latency, loss, duplicates.
     Bench(bench::BenchArgs),
 }
@@ -132,6 +134,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             token,
         } => publish::run(&url, &channel, &message, token.as_deref()).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Serve(args) => serve::run(args)
+            .await
+            .map_err(|e| CliError::Serve(e.to_string())),
     }
 }
 
