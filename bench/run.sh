@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# One benchmark run on one machine: starts
+#   (a) `tack serve`,
+#   (b) Pushpin 1.36 (condure, zurl, proxy, handler) in front of `tack serve --pushpin`
+#       (or, while Tack's origin mode is missing, in front of bench's plain GRIP origin),
+#   (c) the bare tokio-tungstenite broadcast baseline,
+# runs every scenario of bench/scenarios.sh against each, RUNS times interleaved (a run of
+# every target, then the next run), takes medians, runs the criterion benchmarks, and writes
+# BENCHMARKS.md.
+#
+#   bench/run.sh                 # the full table: 3 runs, 10 s per scenario (< 30 minutes)
+#   bench/run.sh --quick         # 1 run, 3 s, fewer connections: checks the machinery
+#   bench/run.sh --runs 5 --duration 20s --out /tmp/B.md --no-criterion --only fanout-1k-100
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=3
+DURATION=10s
+STEP=3s
+IDLE_CONNS=5000
+OUT="$ROOT/BENCHMARKS.md"
+CRITERION=1
+ONLY=""
+QUICK=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) RUNS=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --step) STEP=$2; shift 2 ;;
+    --idle-connections) IDLE_CONNS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --no-criterion) CRITERION=0; shift ;;
+    --only) ONLY=$2; shift 2 ;;
+    --quick) QUICK=1; RUNS=1; DURATION=3s; STEP=2s; IDLE_CONNS=1000; CRITERION=0; shift ;;
+    *) echo "unknown flag $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+
+cd "$ROOT"
+RESULTS="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$RESULTS"
+LOG="$RESULTS/run.log"
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
+
+# 5,000 sockets per process need more than the usual 1,024 open files.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+log "building release binaries"
+cargo build --release -q -p tack-cli -p tack-bench-baseline
+TACK="$ROOT/target/release/tack"
+BASELINE="$ROOT/target/release/tack-bench-baseline"
+GRIP_ORIGIN="$ROOT/target/release/tack-bench-grip-origin"
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 1 200); do
+    if ! port_free "$1"; then return 0; fi
+    sleep 0.1
+  done
+  log "nothing listens on port $1 after 20 s ($2)"; return 1
+}
+
+PIDS_TO_STOP=()
+PUSHPIN_PGID=""
+TMP=$(mktemp -d)
+cleanup() {
+  for pid in "${PIDS_TO_STOP[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$PUSHPIN_PGID" ]; then kill -TERM -- "-$PUSHPIN_PGID" 2>/dev/null || true; fi
+  sleep 1
+  for pid in "${PIDS_TO_STOP[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  if [ -n "$PUSHPIN_PGID" ]; then kill -KILL -- "-$PUSHPIN_PGID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# (a) the built-in server.
+TACK_PORT=$(free_port)
+TACK_MAX_CONNECTIONS=50000 "$TACK" serve --listen "127.0.0.1:$TACK_PORT" >"$RESULTS/tack.log" 2>&1 &
+TACK_PID=$!; PIDS_TO_STOP+=("$TACK_PID")
+wait_port "$TACK_PORT" "tack serve"
+
+# (c) the baseline.
+BASE_PORT=$(free_port)
+"$BASELINE" "127.0.0.1:$BASE_PORT" >"$RESULTS/baseline.log" 2>&1 &
+BASE_PID=$!; PIDS_TO_STOP+=("$BASE_PID")
+wait_port "$BASE_PORT" "baseline"
+
+# (b) Pushpin, configured as crates/tack-testkit does (rate limits lifted: message_rate=0,
+# client_buffer_size=65536), in its own process group so every one of its processes is found
+# and stopped.
+PP_PORT=$(free_port)
+ORIGIN_PORT=$(free_port)
+PP_OFFSET=""
+for _ in $(seq 1 50); do
+  off=$(( (RANDOM % 20000) + 20000 ))
+  if port_free $((5560+off)) && port_free $((5561+off)) && port_free $((5562+off)) && port_free $((5563+off)); then PP_OFFSET=$off; break; fi
+done
+PP_PUBLISH_PORT=$((5561 + PP_OFFSET))
+GRIP_KEY="bench-grip-key-$(date +%s)"
+mkdir -p "$TMP/pushpin/run" "$TMP/pushpin/log"
+cat >"$TMP/pushpin/pushpin.conf" <<CONF
+[global]
+include=/usr/lib/pushpin/internal.conf
+rundir=$TMP/pushpin/run
+ipc_prefix=pushpin-
+port_offset=$PP_OFFSET
+stats_connection_ttl=120
+
+[runner]
+services=condure,zurl,pushpin-proxy,pushpin-handler
+http_port=127.0.0.1:$PP_PORT
+logdir=$TMP/pushpin/log
+log_level=2
+client_buffer_size=65536
+client_maxconn=50000
+condure_bin=condure
+zurl_bin=zurl
+
+[proxy]
+routesfile=$TMP/pushpin/routes
+debug=false
+auto_cross_origin=false
+accept_x_forwarded_protocol=false
+set_x_forwarded_protocol=proto-only
+sig_iss=pushpin
+sig_key=$GRIP_KEY
+updates_check=off
+zurl_out_specs=ipc://{rundir}/{ipc_prefix}zurl-in
+zurl_out_stream_specs=ipc://{rundir}/{ipc_prefix}zurl-in-stream
+zurl_in_specs=ipc://{rundir}/{ipc_prefix}zurl-out
+
+[handler]
+push_in_spec=tcp://127.0.0.1:5560
+push_in_sub_specs=tcp://127.0.0.1:5562
+push_in_sub_connect=false
+push_in_http_addr=127.0.0.1
+push_in_http_port=5561
+push_in_http_max_headers_size=10000
+push_in_http_max_body_size=1000000
+stats_spec=ipc://{rundir}/{ipc_prefix}stats
+command_spec=tcp://127.0.0.1:5563
+message_rate=0
+message_hwm=25000
+message_wait=5000
+id_cache_ttl=60
+connection_subscription_max=20
+subscription_linger=60
+stats_subscription_ttl=60
+stats_report_interval=10
+stats_format=tnetstring
+CONF
+echo "* 127.0.0.1:$ORIGIN_PORT,over_http" >"$TMP/pushpin/routes"
+
+# The origin: Tack's origin mode when this `tack` has it, else the plain GRIP origin.
+if "$TACK" serve --help 2>/dev/null | grep -q -- '--pushpin'; then
+  PUSHPIN_MODE=tack
+  "$TACK" serve --listen "127.0.0.1:$ORIGIN_PORT" --pushpin "http://127.0.0.1:$PP_PUBLISH_PORT" \
+    --grip-key "$GRIP_KEY" >"$RESULTS/origin.log" 2>&1 &
+else
+  PUSHPIN_MODE=plain
+  "$GRIP_ORIGIN" "127.0.0.1:$ORIGIN_PORT" >"$RESULTS/origin.log" 2>&1 &
+fi
+ORIGIN_PID=$!; PIDS_TO_STOP+=("$ORIGIN_PID")
+wait_port "$ORIGIN_PORT" "pushpin origin"
+setsid pushpin --config "$TMP/pushpin/pushpin.conf" --merge-output \
+  --logfile "$TMP/pushpin/log/pushpin.log" >/dev/null 2>&1 &
+PUSHPIN_PGID=$!
+wait_port "$PP_PORT" "pushpin client port"
+wait_port "$PP_PUBLISH_PORT" "pushpin publish port"
+sleep 1
+PUSHPIN_PIDS=$(pgrep -g "$PUSHPIN_PGID" | tr '\n' ',' | sed 's/,$//')
+log "pushpin mode: $PUSHPIN_MODE; processes $PUSHPIN_PIDS + origin $ORIGIN_PID"
+
+# `tack bench` flags that point at each target, and the server processes to measure.
+target_flags() {
+  local target=$1 scenario=$2
+  case "$target" in
+    tack)
+      echo "--url http://127.0.0.1:$TACK_PORT --server-pid $TACK_PID" ;;
+    pushpin)
+      if [ "$PUSHPIN_MODE" = tack ]; then
+        # Published through the origin's /publish/, as a Tack deployment behind Pushpin does:
+        # Tack numbers the item and forwards it to Pushpin's publish port.
+        echo "--url http://127.0.0.1:$PP_PORT --publish-url http://127.0.0.1:$ORIGIN_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID"
+      else
+        # Plain origin: every subscriber is on channel bench-0; publish to Pushpin directly.
+        echo "--plain --prefix bench --url ws://127.0.0.1:$PP_PORT/c/bench-0 --publish-url http://127.0.0.1:$PP_PUBLISH_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID"
+      fi ;;
+    pushpin-tack)
+      echo "--url http://127.0.0.1:$PP_PORT --server-pid $PUSHPIN_PIDS,$ORIGIN_PID" ;;
+    baseline)
+      echo "--plain --url ws://127.0.0.1:$BASE_PORT/ --publish-url ws://127.0.0.1:$BASE_PORT/publish --server-pid $BASE_PID" ;;
+  esac
+}
+
+# Waits until the servers have finished whatever backlog the last run left (Pushpin keeps
+# delivering long after an overload), so one run does not slow down the next: at most 60 s.
+cpu_ticks() { # total utime+stime of a comma-separated pid list
+  local total=0 pid
+  for pid in ${1//,/ }; do
+    if [ -r "/proc/$pid/stat" ]; then
+      total=$(( total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat") ))
+    fi
+  done
+  echo "$total"
+}
+wait_quiet() {
+  local pids="$TACK_PID,$BASE_PID,$PUSHPIN_PIDS,$ORIGIN_PID" before after
+  for _ in $(seq 1 60); do
+    before=$(cpu_ticks "$pids"); sleep 1; after=$(cpu_ticks "$pids")
+    if [ $((after - before)) -lt 10 ]; then return 0; fi
+  done
+  log "servers still busy after 60 s; going on"
+}
+
+source "$ROOT/bench/scenarios.sh"
+: >"$RESULTS/commands.txt"
+for run in $(seq 1 "$RUNS"); do
+  while IFS='|' read -r name what flags targets; do
+    [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
+    for target in $targets; do
+      if [ "$target" = pushpin-tack ] && [ "$PUSHPIN_MODE" != tack ]; then continue; fi
+      extra=""
+      if [[ "$name" == saturate* ]]; then extra="--rate $(saturate_start "$target")"; fi
+      if [ "$QUICK" = 1 ] && [[ "$name" == *5k* || "$name" == rooms* ]]; then
+        # The quick check keeps the shape but not the size.
+        flags=${flags//--connections 5000/--connections 1000}
+        flags=${flags//--rooms 1000/--rooms 200}
+      fi
+      mkdir -p "$RESULTS/$name/$target"
+      cmd="$TACK bench $flags $extra $(target_flags "$target" "$name") --json --quiet"
+      echo "$name $target run $run: ${cmd#$ROOT/}" >>"$RESULTS/commands.txt"
+      log "$name / $target / run $run"
+      wait_quiet
+      if ! $cmd >"$RESULTS/$name/$target/$run.json" 2>>"$LOG"; then
+        log "  failed (see $LOG)"
+        echo '{"failed": true}' >"$RESULTS/$name/$target/$run.json"
+      fi
+    done
+  done < <(scenarios)
+done
+
+CRIT="$RESULTS/criterion.txt"
+: >"$CRIT"
+if [ "$CRITERION" = 1 ]; then
+  log "criterion: tack-protocol codecs"
+  cargo bench -q -p tack-protocol --bench codecs -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+    | grep -E '^[a-zA-Z].*|time:|thrpt:' >>"$CRIT" || log "  codecs benchmark failed"
+  if [ -f crates/tack-client/benches/ingest.rs ]; then
+    log "criterion: tack-client ingest"
+    cargo bench -q -p tack-client --bench ingest -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+      | grep -E '^[a-zA-Z].*|time:|thrpt:' >>"$CRIT" || log "  ingest benchmark failed"
+  fi
+fi
+
+{
+  echo "tack: $("$TACK" --version)"
+  echo "pushpin: $(pushpin --version 2>&1 | head -1)"
+  echo "condure: $(dpkg-query -W -f='${Version}' pushpin 2>/dev/null || echo '?') (Debian package pushpin)"
+  echo "rustc: $(rustc --version)"
+  echo "tokio-tungstenite: $(grep -A1 '^name = "tokio-tungstenite"' Cargo.lock | grep version | head -1 | cut -d'"' -f2)"
+  echo "kernel: $(uname -sr)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "cores: $(nproc)"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "pushpin_mode: $PUSHPIN_MODE"
+  echo "runs: $RUNS"
+  echo "duration: $DURATION"
+  echo "step: $STEP"
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-min load average when the run ended)"
+  echo "commit: $(git rev-parse --short HEAD)"
+} >"$RESULTS/meta.txt"
+
+python3 "$ROOT/bench/report.py" "$RESULTS" "$OUT"
+log "wrote $OUT (raw results in ${RESULTS#$ROOT/})"
