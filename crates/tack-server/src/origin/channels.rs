@@ -9,6 +9,7 @@
 //! Names are percent-encoded so that a room called `a; b, c` cannot break the `Grip-Channel`
 //! header. Every item is serialized here once, for every Pushpin instance.
 
+use crate::hub::SessionKey;
 use crate::item::{Item, Transport};
 use serde_json::json;
 use tack_protocol::chat::EventId;
@@ -78,9 +79,16 @@ pub fn sse_block(text: &str, numbered: Option<(&str, EventId)>) -> String {
     sse::encode(&event).unwrap_or_default()
 }
 
+/// The filter WebSocket subscriptions to rooms carry, with the connection's `user` meta set to
+/// its session key: an item published with that key as `sender` skips that connection.
+pub const SKIP_SELF: &str = "skip-self";
+
 /// The two publish items (viewers and watchers) for one hub item, as JSON text, in all three
 /// formats, with `id` and `prev-id` so Pushpin can tell when a subscriber missed one.
-pub fn item_publishes(item: &Item) -> [String; 2] {
+///
+/// `sender` is set on a joiner's own `chatRoomEnter`, which the joiner already has (it came
+/// back inline with the subscription); WebSocket subscriptions skip it with [`SKIP_SELF`].
+pub fn item_publishes(item: &Item, sender: Option<SessionKey>) -> [String; 2] {
     let one = |watcher: bool| {
         let channel = if watcher {
             PushpinChannel::Watch(&item.channel)
@@ -90,7 +98,7 @@ pub fn item_publishes(item: &Item) -> [String; 2] {
         let ws = item.frame(Transport::WebSocket, watcher);
         let stream = item.frame(Transport::Stream, watcher);
         let poll = item.frame(Transport::Poll, watcher);
-        json!({
+        let mut published = json!({
             "channel": channel.name(),
             "id": item.id.to_string(),
             "prev-id": item.id.saturating_sub(1).to_string(),
@@ -99,8 +107,11 @@ pub fn item_publishes(item: &Item) -> [String; 2] {
                 "http-stream": { "content": sse_block(stream.as_str(), Some((&item.channel, item.id))) },
                 "http-response": { "body": format!("[{}]", poll.as_str()) },
             }
-        })
-        .to_string()
+        });
+        if let (Some(sender), false) = (sender, watcher) {
+            published["meta"] = json!({ "sender": sender.to_string() });
+        }
+        published.to_string()
     };
     [one(false), one(true)]
 }

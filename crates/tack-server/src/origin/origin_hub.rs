@@ -87,13 +87,17 @@ impl OriginHub {
         self.observed.lock().insert(Arc::from(channel));
     }
 
-    /// Publishes everything the observer has seen since the last call.
-    fn publish_observed(&self) {
+    /// Publishes everything the observer has seen since the last call. `own` is a joiner's
+    /// own `chatRoomEnter` (channel, id, joiner), published with the joiner as `sender`.
+    fn publish_observed(&self, own: Option<(&str, EventId, SessionKey)>) {
         let mut items: Vec<PublishItem> = Vec::new();
         let mut queue = self.observer_queue.lock();
         while let Ok(out) = queue.try_recv() {
             if let Outbound::Item { item, .. } = out {
-                items.extend(item_publishes(&item).map(PublishItem::from));
+                let sender = own
+                    .filter(|(channel, id, _)| *channel == &*item.channel && *id == item.id)
+                    .map(|(_, _, key)| key);
+                items.extend(item_publishes(&item, sender).map(PublishItem::from));
             }
         }
         drop(queue);
@@ -120,12 +124,18 @@ impl OriginHub {
         (capturing, queue)
     }
 
-    /// Passes what was captured to the member's real queue. The capture's receiver is dropped
-    /// on return, so the inner hub's later deliveries to this member cost nothing.
-    fn forward(member: &Member, mut captured: mpsc::Receiver<Outbound>) {
+    /// Passes what was captured to the member's real queue, and returns the id of the
+    /// member's own numbered item among it (its `chatRoomEnter`). The capture's receiver is
+    /// dropped on return, so the inner hub's later deliveries to this member cost nothing.
+    fn forward(member: &Member, mut captured: mpsc::Receiver<Outbound>) -> Option<EventId> {
+        let mut own = None;
         while let Ok(out) = captured.try_recv() {
+            if let Outbound::Item { item, .. } = &out {
+                own = Some(item.id);
+            }
             member.outbox.deliver(out);
         }
+        own
     }
 }
 
@@ -136,14 +146,14 @@ impl Hub for OriginHub {
         self.observe(room).await;
         let (capturing, captured) = self.capturing(member);
         self.inner.enter(room, &capturing, since).await;
-        Self::forward(member, captured);
-        self.publish_observed();
+        let own = Self::forward(member, captured).map(|id| (room, id, member.key));
+        self.publish_observed(own);
     }
 
     async fn leave(&self, room: &str, member: &Member) -> bool {
         let _order = self.order.lock().await;
         let left = self.inner.leave(room, &self.detached(member)).await;
-        self.publish_observed();
+        self.publish_observed(None);
         left
     }
 
@@ -159,7 +169,7 @@ impl Hub for OriginHub {
             .inner
             .message(room, &self.detached(member), comment, cid)
             .await;
-        self.publish_observed();
+        self.publish_observed(None);
         sent
     }
 
@@ -169,7 +179,7 @@ impl Hub for OriginHub {
         let (capturing, captured) = self.capturing(member);
         self.inner.watch(channel, &capturing, since).await;
         Self::forward(member, captured);
-        self.publish_observed();
+        self.publish_observed(None);
     }
 
     async fn unwatch(&self, channel: &str, member: &Member) -> bool {
@@ -181,7 +191,7 @@ impl Hub for OriginHub {
         let _order = self.order.lock().await;
         self.observe(channel).await;
         let id = self.inner.publish(channel, body).await;
-        self.publish_observed();
+        self.publish_observed(None);
         id
     }
 

@@ -10,7 +10,7 @@
 //! `Keep-Alive-Interval` seconds, which keeps the connection's presence alive.
 
 use crate::item::Transport;
-use crate::origin::channels::PushpinChannel;
+use crate::origin::channels::{PushpinChannel, SKIP_SELF};
 use crate::origin::sessions::GripSession;
 use crate::origin::{signature, Origin};
 use crate::session::frame_error;
@@ -154,6 +154,14 @@ fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<GripSess
         "timeout": origin.app.config.heartbeat_secs.max(1),
     });
     out.push(Event::text(format!("{CONTROL_PREFIX}{keepalive}")));
+    // The connection's `user`, which the skip-self filter compares with an item's `sender`.
+    out.push(Event::text(
+        ControlMessage::SetMeta {
+            name: "user".to_owned(),
+            value: grip.session.key.to_string(),
+        }
+        .encode(),
+    ));
     out.push(Event::text(origin.app.welcome(&grip.session).to_json()));
     grip
 }
@@ -201,12 +209,14 @@ fn subscriptions(grip: &GripSession, out: &mut Vec<Event>) {
         ));
     }
     for channel in wanted.difference(&have) {
-        out.push(Event::text(
-            ControlMessage::Subscribe {
-                channel: channel.clone(),
-            }
-            .encode(),
-        ));
+        // Room subscriptions skip the joiner's own `chatRoomEnter`: it is already in this
+        // response, and may or may not beat the subscription to Pushpin.
+        let subscribe = if channel.starts_with("r.") {
+            json!({"type": "subscribe", "channel": channel, "filters": [SKIP_SELF]})
+        } else {
+            json!({"type": "subscribe", "channel": channel})
+        };
+        out.push(Event::text(format!("{CONTROL_PREFIX}{subscribe}")));
     }
     *have = wanted;
 }

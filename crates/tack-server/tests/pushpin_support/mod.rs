@@ -219,6 +219,9 @@ impl Client {
             let event = tokio::time::timeout(WAIT, self.next_raw())
                 .await
                 .expect("an event in time");
+            if std::env::var_os("TACK_TEST_TRACE").is_some() {
+                eprintln!("{} <- {event}", self.nick);
+            }
             let name = event["room"]
                 .as_str()
                 .or(event["channel"].as_str())
@@ -300,6 +303,7 @@ impl Client {
             if event["type"] == kind && pick(&event) {
                 return event;
             }
+            eprintln!("{} (waiting for {kind}) got {event}", self.nick);
         }
     }
 
