@@ -7,6 +7,7 @@
 use super::free_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Desktop {
     pub client: Client,
-    driver: Child,
+    driver: DriverProcesses,
     _data: tempfile::TempDir,
     story: String,
     shots: u32,
@@ -41,11 +42,17 @@ impl Desktop {
             .env("XDG_CONFIG_HOME", data.path().join("config"))
             .env("XDG_CACHE_HOME", data.path().join("cache"))
             .env_remove("TACK_CONNECT")
+            // Its own process group: WebKitWebDriver and the app are stopped with it.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("tauri-driver runs (scripts/setup.sh test installs it)");
+        let driver = DriverProcesses(driver);
         wait_for_port(port).await;
+        // Both of rustls' crypto providers are compiled into the workspace, so none is the
+        // default; WebDriver traffic is plain HTTP on loopback and any provider will do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let caps = json!({
             "tauri:options": {
                 "application": env!("CARGO_BIN_EXE_tack-desktop"),
@@ -146,6 +153,14 @@ impl Desktop {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/artifacts"));
         std::fs::create_dir_all(&dir).expect("artifacts dir");
         let path = dir.join(format!("{}-{:02}-{}.png", self.story, self.shots, name));
+        // WebKit hands out the last painted frame; let it paint what the DOM holds now.
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()))",
+                vec![],
+            )
+            .await;
         match self.client.screenshot().await {
             Ok(png) => std::fs::write(&path, png).expect("write screenshot"),
             Err(e) => eprintln!("screenshot {name} failed: {e}"),
@@ -153,17 +168,23 @@ impl Desktop {
         path
     }
 
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
-impl Drop for Desktop {
+/// tauri-driver, WebKitWebDriver and the app: stopped together when dropped, so a failed story
+/// never leaves a window running.
+struct DriverProcesses(Child);
+
+impl Drop for DriverProcesses {
     fn drop(&mut self) {
-        // A failed story must not leave a driver (and its app) running.
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
     }
 }
 
