@@ -307,6 +307,11 @@ impl Client {
         }
     }
 
+    /// Reads until the connection ends (Pushpin went away).
+    pub async fn closed(&mut self) {
+        while self.next().await["type"] != "closed" {}
+    }
+
     /// Enters `room`: returns (presence, own chatRoomEnter).
     pub async fn enter(&mut self, room: &str) -> (Value, Value) {
         let replies = self

@@ -1,0 +1,265 @@
+//! Stories of the origin behind the real Pushpin: an independent client speaking the original
+//! system's frames, two Pushpins in front of one origin, the signature that keeps everyone
+//! else out, and a Pushpin restart in the middle of a conversation.
+
+mod pushpin_support;
+
+use pushpin_support::{Client, Stage, Via, KEY, WAIT};
+use std::time::Duration;
+use tack_protocol::grip::{sign, SigClaims};
+use tack_protocol::wsevents::{encode_all, Event};
+
+/// The original system's browser client, played by Python's `websockets` (Debian's
+/// python3-websockets): two clients in room `test`, one says hello, the other hears it.
+const ORIGINAL_CLIENTS: &str = r#"
+import asyncio, json, sys
+import websockets
+
+URL = sys.argv[1]
+
+async def read_until(ws, pred):
+    while True:
+        event = json.loads(await ws.recv())
+        if pred(event):
+            return event
+
+async def main():
+    async with websockets.connect(URL) as listener, websockets.connect(URL) as talker:
+        await listener.send('chatRoomEnter:{"room":"test"}')
+        await read_until(listener, lambda e: e.get("type") == "chatRoomEnter")
+        await talker.send('chatRoomEnter:{"room":"test"}')
+        await talker.send('chatMessage:{"room":"test","comment":"hello"}')
+        heard = await read_until(listener, lambda e: e.get("type") == "chatMessage")
+        print(json.dumps(heard))
+
+asyncio.run(asyncio.wait_for(main(), 20))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_systems_frames_work_from_an_independent_websocket_client() {
+    let stage = Stage::start(1).await;
+    // Pushpin's client port can be up before its proxy: let our own client get through first.
+    Client::connect(&stage.url(0), Via::WebSocket, "probe")
+        .await
+        .close()
+        .await;
+    let url = format!("{}/ws", stage.url(0).replacen("http://", "ws://", 1));
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(ORIGINAL_CLIENTS)
+            .arg(&url)
+            .output(),
+    )
+    .await
+    .expect("python finishes in time")
+    .expect("python3 with websockets runs");
+    assert!(
+        output.status.success(),
+        "python failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        stage.logs()
+    );
+    let heard: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the heard message as JSON");
+    assert_eq!(heard["room"], "test");
+    assert_eq!(heard["comment"], "hello");
+    assert!(heard["user"].as_str().unwrap().starts_with("guest-"));
+    stage.origin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pushpins_in_front_of_one_origin_share_every_room() {
+    let stage = Stage::start(2).await;
+    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
+    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
+    let mut cat = Client::connect(&stage.url(1), Via::Stream, "cat").await;
+    ann.enter("lobby").await;
+    bob.enter("lobby").await;
+    let (presence, _) = cat.enter("lobby").await;
+    assert_eq!(presence["viewers"], 3, "{presence}");
+    assert_eq!(
+        presence["users"],
+        serde_json::json!(["ann", "bob", "cat"])
+    );
+
+    for (n, who) in ["ann", "bob", "cat"].into_iter().enumerate() {
+        let frame = format!(r#"chatMessage:{{"room":"lobby","comment":"{who} {n}"}}"#);
+        match who {
+            "ann" => ann.send(&frame).await,
+            "bob" => bob.send(&frame).await,
+            _ => cat.send(&frame).await,
+        };
+        for client in [&mut ann, &mut bob, &mut cat] {
+            let heard = client.until("chatMessage", |_| true).await;
+            assert_eq!(heard["comment"], format!("{who} {n}"), "{} heard {heard}", client.nick);
+            assert_eq!(heard["user"], who);
+        }
+    }
+    for client in [&ann, &bob, &cat] {
+        assert_eq!(client.repeats, 0, "{} saw an event twice", client.nick);
+    }
+    stage.origin.shutdown().await;
+}
+
+fn signed(key: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    sign(
+        &SigClaims {
+            iss: "pushpin".into(),
+            exp,
+        },
+        key.as_bytes(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn requests_that_bypass_pushpin_are_refused() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = tack_server::origin::Origin::new(
+        tack_server::ServerConfig::default(),
+        tack_server::origin::OriginConfig::new(Vec::new(), KEY),
+    );
+    let origin = tack_server::origin::spawn_on(listener, origin).await.unwrap();
+    let base = origin.url();
+    let http = reqwest::Client::new();
+    let open = encode_all(&[Event::open()]);
+    let attempts = |sig: Option<String>| {
+        let with = |r: reqwest::RequestBuilder| match &sig {
+            Some(sig) => r.header("Grip-Sig", sig),
+            None => r,
+        };
+        [
+            with(
+                http.post(format!("{base}/ws"))
+                    .header("Connection-Id", "c-1")
+                    .header("Content-Type", "application/websocket-events")
+                    .body(open.clone()),
+            ),
+            with(http.get(format!("{base}/stream"))),
+            with(http.get(format!("{base}/poll"))),
+            with(http.post(format!("{base}/send?session=x")).body("ping:{}")),
+        ]
+    };
+    for (how, sig) in [
+        ("unsigned", None),
+        ("signed with another key", Some(signed("not-the-key"))),
+        ("garbage", Some("not.a.token".to_owned())),
+    ] {
+        for request in attempts(sig) {
+            let response = tokio::time::timeout(WAIT, request.send())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(response.status(), 401, "{how}: {}", response.url());
+            let text = response.text().await.unwrap();
+            assert!(text.contains("Grip-Sig"), "{how}: {text}");
+        }
+    }
+    // With the key, the same requests get in (the poll is a fresh session: answered at once).
+    let [ws, _, poll, _] = attempts(Some(signed(KEY)));
+    let ws = ws.send().await.unwrap();
+    assert_eq!(ws.status(), 200);
+    assert_eq!(ws.headers()["content-type"], "application/websocket-events");
+    assert_eq!(
+        ws.headers()["sec-websocket-extensions"],
+        "grip; message-prefix=\"\""
+    );
+    let body = ws.bytes().await.unwrap();
+    let events = tack_protocol::wsevents::decode_all(&body, 1 << 20).unwrap();
+    assert_eq!(events[0], Event::open());
+    let poll = poll.send().await.unwrap();
+    assert_eq!(poll.status(), 200);
+    let events: Vec<serde_json::Value> = poll.json().await.unwrap();
+    assert_eq!(events[0]["type"], "welcome");
+    origin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
+    let mut stage = Stage::start(2).await;
+    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
+    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
+    let mut cat = Client::connect(&stage.url(0), Via::Stream, "cat").await;
+    ann.enter("lobby").await;
+    cat.enter("lobby").await;
+    bob.enter("lobby").await;
+    bob.send(r#"chatMessage:{"room":"lobby","comment":"before"}"#)
+        .await;
+    let ann_last = ann.until("chatMessage", |_| true).await["id"]
+        .as_u64()
+        .unwrap();
+    let cat_last = cat.until("chatMessage", |_| true).await["id"]
+        .as_u64()
+        .unwrap();
+
+    // Pushpin 0 goes away: its clients lose their connections.
+    let mut pushpin = stage.pushpins.remove(0);
+    let pushpin = tokio::task::spawn_blocking(move || {
+        pushpin.stop();
+        pushpin
+    })
+    .await
+    .unwrap();
+    ann.closed().await;
+    cat.closed().await;
+
+    // Meanwhile bob, on the other Pushpin, keeps talking.
+    for n in 0..3 {
+        bob.send(&format!(
+            r#"chatMessage:{{"room":"lobby","comment":"while away {n}"}}"#
+        ))
+        .await;
+        bob.until("chatMessage", |_| true).await;
+    }
+
+    let mut pushpin = pushpin;
+    let pushpin = tokio::task::spawn_blocking(move || {
+        pushpin.restart();
+        pushpin
+    })
+    .await
+    .unwrap();
+    stage.pushpins.insert(0, pushpin);
+
+    // They come back and re-enter from the last id they had.
+    for (via, nick, last) in [(Via::WebSocket, "ann", ann_last), (Via::Stream, "cat", cat_last)] {
+        let mut back = Client::connect(&stage.url(0), via, nick).await;
+        back.send(&format!(
+            r#"chatRoomEnter:{{"room":"lobby","since":{last}}}"#
+        ))
+        .await;
+        let mut missed = Vec::new();
+        loop {
+            let event = back.next().await;
+            match event["type"].as_str().unwrap() {
+                // (The second one back also replays what the first one's visit caused.)
+                "chatMessage" => missed.push(event["comment"].as_str().unwrap().to_owned()),
+                "resumed" => {
+                    assert_eq!(event["recovered"], true, "{event}");
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            missed[..3],
+            ["while away 0", "while away 1", "while away 2"],
+            "{nick} after the restart"
+        );
+        // Its own chatRoomEnter follows the replay; nothing arrives twice.
+        back.until("chatRoomEnter", |e| e["user"] == nick).await;
+        bob.send(r#"chatMessage:{"room":"lobby","comment":"welcome back"}"#)
+            .await;
+        let heard = back.until("chatMessage", |_| true).await;
+        assert_eq!(heard["comment"], "welcome back");
+        assert_eq!(back.repeats, 0, "{nick} saw an event twice");
+    }
+    stage.origin.shutdown().await;
+}
