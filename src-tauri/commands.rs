@@ -17,7 +17,11 @@ pub fn initial_profile(state: State<'_, AppState>) -> Profile {
 }
 
 #[tauri::command]
-pub async fn connect(state: State<'_, AppState>, profile: Profile, on_event: Channel<EventBatch>) -> Reply<()> {
+pub async fn connect(
+    state: State<'_, AppState>,
+    profile: Profile,
+    on_event: Channel<EventBatch>,
+) -> Reply<()> {
     state.connect(profile, on_event).await
 }
 
@@ -70,8 +74,13 @@ pub async fn retry_now(state: State<'_, AppState>) -> Reply<()> {
 /// Writes the engine's ring buffers for `channels` as JSON Lines to `path` (chosen by the user
 /// in the save dialog); answers how many lines were written.
 #[tauri::command]
-pub async fn export_jsonl(state: State<'_, AppState>, path: String, channels: Vec<String>) -> Reply<usize> {
-    let mut out = BufWriter::new(File::create(&path).map_err(|e| format!("can't write {path}: {e}"))?);
+pub async fn export_jsonl(
+    state: State<'_, AppState>,
+    path: String,
+    channels: Vec<String>,
+) -> Reply<usize> {
+    let mut out =
+        BufWriter::new(File::create(&path).map_err(|e| format!("can't write {path}: {e}"))?);
     state
         .with_session(|s| Ok(s.export_jsonl(&channels, &mut out)))
         .await?

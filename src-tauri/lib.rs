@@ -15,7 +15,8 @@ mod state;
 use state::AppState;
 
 pub fn run() {
-    let initial = startup::initial_profile(std::env::args().skip(1), std::env::var("TACK_CONNECT").ok());
+    let initial =
+        startup::initial_profile(std::env::args().skip(1), std::env::var("TACK_CONNECT").ok());
     tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_store::Builder::default().build())

@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn environment_is_used_without_the_flag() {
-        let p = initial_profile(args(&["--some-webkit-flag"]), Some("http://127.0.0.1:7999".into()));
+        let p = initial_profile(
+            args(&["--some-webkit-flag"]),
+            Some("http://127.0.0.1:7999".into()),
+        );
         assert_eq!(p.url, "http://127.0.0.1:7999");
     }
 }

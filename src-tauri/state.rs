@@ -45,7 +45,11 @@ impl AppState {
     }
 
     /// Replaces the active session with one on `profile`, streaming its events to `channel`.
-    pub async fn connect(&self, profile: Profile, channel: Channel<EventBatch>) -> Result<(), String> {
+    pub async fn connect(
+        &self,
+        profile: Profile,
+        channel: Channel<EventBatch>,
+    ) -> Result<(), String> {
         let profile = self.resolve(profile).await?;
         let old = self.session.lock().await.take();
         if let Some(old) = old {

@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 static ONE_WINDOW: Mutex<()> = Mutex::new(());
 
 fn one_window() -> std::sync::MutexGuard<'static, ()> {
-    ONE_WINDOW.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    ONE_WINDOW
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn start_server(listen: SocketAddr) -> ServerHandle {
@@ -76,7 +78,8 @@ fn enter_key() -> String {
 
 /// Sends `text` from the window's composer, the way a user does: type, press Enter.
 async fn say(app: &Desktop, text: &str) {
-    app.type_into("composer", &format!("{text}{}", enter_key())).await;
+    app.type_into("composer", &format!("{text}{}", enter_key()))
+        .await;
 }
 
 /// Waits until one of the window's own chat lines contains `text` and is in `state`.
@@ -84,7 +87,12 @@ async fn wait_own_line(app: &mut Desktop, text: &str, state: &str) {
     let css = format!("[data-testid=\"chat-line\"][data-state=\"{state}\"]");
     let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
     loop {
-        for el in app.client.find_all(Locator::Css(&css)).await.unwrap_or_default() {
+        for el in app
+            .client
+            .find_all(Locator::Css(&css))
+            .await
+            .unwrap_or_default()
+        {
             if el.text().await.unwrap_or_default().contains(text) {
                 return;
             }
@@ -106,8 +114,10 @@ async fn first_start_opens_the_lobby_on_the_builtin_server_and_sends() {
     let _window = one_window();
     let mut app = Desktop::launch("first-start", &[]).await;
 
-    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
-    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1'))
+        .await;
     app.find("room-lobby").await;
     app.screenshot("lobby").await;
 
@@ -123,12 +133,16 @@ async fn someone_entering_chatting_and_leaving_shows_in_the_window() {
     let server = start_server(loopback_any_port()).await;
     let url = server.url();
     let mut app = Desktop::launch("presence", &["--connect", &url]).await;
-    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1'))
+        .await;
 
     let mut bob = OtherClient::join(&url, "bob", "lobby").await;
-    app.wait_text("room-viewers", "2 viewers", |t| t.contains('2')).await;
-    app.wait_texts("room-event", "bob entering", |t| count_containing(t, "bob") == 1)
+    app.wait_text("room-viewers", "2 viewers", |t| t.contains('2'))
         .await;
+    app.wait_texts("room-event", "bob entering", |t| {
+        count_containing(t, "bob") == 1
+    })
+    .await;
 
     bob.session.send("lobby", "hi from bob").expect("bob sends");
     app.wait_texts("chat-line", "bob's message", |t| {
@@ -138,9 +152,12 @@ async fn someone_entering_chatting_and_leaving_shows_in_the_window() {
     app.screenshot("bob-here").await;
 
     bob.session.leave("lobby").expect("bob leaves");
-    bob.wait_for(|e| matches!(e, ClientEvent::Parted { .. })).await;
-    app.wait_text("room-viewers", "back to 1 viewer", |t| t.contains('1') && !t.contains('2'))
+    bob.wait_for(|e| matches!(e, ClientEvent::Parted { .. }))
         .await;
+    app.wait_text("room-viewers", "back to 1 viewer", |t| {
+        t.contains('1') && !t.contains('2')
+    })
+    .await;
     app.screenshot("bob-left").await;
 
     bob.session.close().await;
@@ -154,10 +171,12 @@ async fn the_monitor_shows_published_items_and_the_filter_narrows_them() {
     let server = start_server(loopback_any_port()).await;
     let url = server.url();
     let mut app = Desktop::launch("monitor", &["--connect", &url]).await;
-    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
 
     app.click("add-channel").await;
-    app.type_into("watch-input", &format!("orders{}", enter_key())).await;
+    app.type_into("watch-input", &format!("orders{}", enter_key()))
+        .await;
     app.find("channel-orders").await;
 
     let http = reqwest::Client::new();
@@ -175,10 +194,16 @@ async fn the_monitor_shows_published_items_and_the_filter_narrows_them() {
             .send()
             .await
             .expect("publish reaches the server");
-        assert!(reply.status().is_success(), "publish answered {}", reply.status());
+        assert!(
+            reply.status().is_success(),
+            "publish answered {}",
+            reply.status()
+        );
     }
-    app.wait_texts("monitor-row", "three published items", |rows| rows.len() == 3)
-        .await;
+    app.wait_texts("monitor-row", "three published items", |rows| {
+        rows.len() == 3
+    })
+    .await;
     app.screenshot("three-items").await;
 
     app.type_into("monitor-filter", "banana").await;
@@ -194,7 +219,10 @@ async fn the_monitor_shows_published_items_and_the_filter_narrows_them() {
         .await
         .expect("script runs");
     assert_eq!(left.as_array().map(Vec::len), Some(1), "rows left: {left}");
-    assert!(left[0].as_str().unwrap_or_default().contains("banana"), "the row left is {left}");
+    assert!(
+        left[0].as_str().unwrap_or_default().contains("banana"),
+        "the row left is {left}"
+    );
     app.screenshot("filtered").await;
 
     app.quit().await;
@@ -207,7 +235,8 @@ async fn markup_in_a_message_shows_literally_and_runs_nothing() {
     let server = start_server(loopback_any_port()).await;
     let url = server.url();
     let mut app = Desktop::launch("xss", &["--connect", &url]).await;
-    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1'))
+        .await;
 
     let attack = "<img src=x onerror=alert(1)>";
     let mut mallory = OtherClient::join(&url, "mallory", "lobby").await;
@@ -216,8 +245,10 @@ async fn markup_in_a_message_shows_literally_and_runs_nothing() {
         .wait_for(|e| matches!(e, ClientEvent::Message { comment, .. } if comment == attack))
         .await;
 
-    app.wait_texts("chat-line", "the literal markup", |t| count_containing(t, attack) == 1)
-        .await;
+    app.wait_texts("chat-line", "the literal markup", |t| {
+        count_containing(t, attack) == 1
+    })
+    .await;
     let images = app
         .client
         .execute(
@@ -245,14 +276,22 @@ async fn a_server_restart_reconnects_and_keeps_every_message_once() {
     let addr = server.local_addr();
     let url = server.url();
     let mut app = Desktop::launch("restart", &["--connect", &url]).await;
-    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
-    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1')).await;
-    say(&app, "before the restart").await;
-    wait_own_line(&mut app, "before the restart", "sent").await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1'))
+        .await;
+    let mut bob = OtherClient::join(&url, "bob", "lobby").await;
+    bob.session
+        .send("lobby", "bob before the restart")
+        .expect("bob sends");
+    say(&app, "typed before the restart").await;
+    wait_own_line(&mut app, "typed before the restart", "sent").await;
 
     server.shutdown().await;
-    app.wait_text("conn-status", "Reconnecting", |t| t.contains("Reconnecting"))
-        .await;
+    app.wait_text("conn-status", "Reconnecting", |t| {
+        t.contains("Reconnecting")
+    })
+    .await;
     app.screenshot("reconnecting").await;
 
     say(&app, "typed while away 1").await;
@@ -263,18 +302,40 @@ async fn a_server_restart_reconnects_and_keeps_every_message_once() {
     let server = start_server(addr).await;
     // Don't wait out the backoff: the user presses "Retry now" (if the engine hasn't already
     // started its next attempt, in which case the button is gone).
-    if let Ok(retry) = app.client.find(Locator::Css("[data-testid=\"retry-now\"]")).await {
+    if let Ok(retry) = app
+        .client
+        .find(Locator::Css("[data-testid=\"retry-now\"]"))
+        .await
+    {
         let _ = retry.click().await;
     }
-    app.wait_text("conn-status", "Connected", |t| t.contains("Connected")).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
     wait_own_line(&mut app, "typed while away 1", "sent").await;
     wait_own_line(&mut app, "typed while away 2", "sent").await;
+    // Bob is back too, and what he says on the restarted server (numbered from 1 again) shows.
+    bob.wait_for(|e| matches!(e, ClientEvent::Joined { .. }))
+        .await;
+    bob.session
+        .send("lobby", "bob after the restart")
+        .expect("bob sends");
+    app.wait_texts("chat-line", "bob after the restart", |t| {
+        count_containing(t, "bob after the restart") == 1
+    })
+    .await;
     let lines = app.texts("chat-line").await;
-    for text in ["before the restart", "typed while away 1", "typed while away 2"] {
+    for text in [
+        "bob before the restart",
+        "typed before the restart",
+        "typed while away 1",
+        "typed while away 2",
+        "bob after the restart",
+    ] {
         assert_eq!(count_containing(&lines, text), 1, "{text:?} in {lines:#?}");
     }
     app.screenshot("reconnected").await;
 
+    bob.session.close().await;
     app.quit().await;
     server.shutdown().await;
 }

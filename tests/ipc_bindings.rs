@@ -3,7 +3,10 @@
 
 #[test]
 fn committed_typescript_bindings_match_the_rust_contract() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/src/lib/backend/bindings.ts");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ui/src/lib/backend/bindings.ts"
+    );
     let committed = std::fs::read_to_string(path).expect("ui/src/lib/backend/bindings.ts exists");
     let generated = tack_client::events::typescript_bindings();
     assert!(

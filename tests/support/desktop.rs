@@ -36,7 +36,12 @@ impl Desktop {
         let port = free_port();
         let native_port = free_port();
         let driver = Command::new(tauri_driver())
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             // Fresh profile store and window state for every story.
             .env("XDG_DATA_HOME", data.path().join("data"))
             .env("XDG_CONFIG_HOME", data.path().join("config"))
@@ -89,7 +94,11 @@ impl Desktop {
         let deadline = Instant::now() + UI_TIMEOUT;
         let mut last = String::new();
         loop {
-            if let Ok(el) = self.client.find(Locator::Css(&format!("[data-testid=\"{id}\"]"))).await {
+            if let Ok(el) = self
+                .client
+                .find(Locator::Css(&format!("[data-testid=\"{id}\"]")))
+                .await
+            {
                 if let Ok(text) = el.text().await {
                     if ok(&text) {
                         return text;
@@ -120,7 +129,12 @@ impl Desktop {
     }
 
     /// Waits until the texts of all `data-testid=id` elements satisfy `ok`; returns them.
-    pub async fn wait_texts(&mut self, id: &str, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    pub async fn wait_texts(
+        &mut self,
+        id: &str,
+        what: &str,
+        ok: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
         let deadline = Instant::now() + UI_TIMEOUT;
         loop {
             let texts = self.texts(id).await;
@@ -137,7 +151,11 @@ impl Desktop {
 
     /// Types `text` into `[data-testid=id]`.
     pub async fn type_into(&self, id: &str, text: &str) {
-        self.find(id).await.send_keys(text).await.expect("typing works");
+        self.find(id)
+            .await
+            .send_keys(text)
+            .await
+            .expect("typing works");
     }
 
     pub async fn click(&self, id: &str) {
@@ -150,7 +168,9 @@ impl Desktop {
         self.shots += 1;
         let dir = std::env::var_os("TACK_E2E_ARTIFACTS")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/artifacts"));
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/artifacts")
+            });
         std::fs::create_dir_all(&dir).expect("artifacts dir");
         let path = dir.join(format!("{}-{:02}-{}.png", self.story, self.shots, name));
         // WebKit hands out the last painted frame; let it paint what the DOM holds now.
@@ -205,7 +225,10 @@ fn tauri_driver() -> PathBuf {
 async fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver never listened on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "tauri-driver never listened on {port}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -448,6 +448,11 @@ impl Engine {
     async fn on_connected(&mut self, conn: &mut Conn, dial: &Dial) {
         self.ever_connected = true;
         self.shared.outbox.lock().connection_changed();
+        if let (None, Some(w)) = (&self.profile.nick, &conn.link.welcome) {
+            // Keep the nick the server picked for us: after a reconnect (or a server restart)
+            // we say hello with it, so the user stays the same person in every room.
+            self.profile.nick = Some(w.nick.clone());
+        }
         let info = match &conn.link.welcome {
             Some(w) => ServerInfo {
                 nick: self.profile.nick.clone().unwrap_or_else(|| w.nick.clone()),
@@ -798,6 +803,19 @@ impl Engine {
                     // Still waiting for a first event after `since`: nothing was replayed, so
                     // the marker goes here. Otherwise `accept` has placed it already.
                     let waiting = self.resuming.remove(&(watch, name.clone())).is_some();
+                    if r.last_id < r.since {
+                        // The server numbers this room from scratch (it restarted, or its
+                        // history was reset): ids we saw before say nothing about the new ones,
+                        // so dropping them as duplicates would lose them silently.
+                        let map = if watch {
+                            &mut self.watches
+                        } else {
+                            &mut self.rooms
+                        };
+                        if let Some(last) = map.get_mut(&name) {
+                            *last = (r.last_id > 0).then_some(r.last_id);
+                        }
+                    }
                     if !r.recovered && waiting {
                         self.out
                             .push(ClientEvent::Gap {

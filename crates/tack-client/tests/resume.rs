@@ -133,6 +133,56 @@ async fn a_restarting_server_is_retried_soon_and_spread_out() {
     back.shutdown().await;
 }
 
+/// Regressions: after a server restart (1) the engine came back under a new generated nick, so
+/// the user turned into someone else mid-conversation, and (2) the restarted server numbers the
+/// room from 1 again, and the engine dropped those events as duplicates of ids it had seen.
+#[tokio::test]
+async fn after_a_server_restart_the_nick_is_kept_and_renumbered_events_arrive() {
+    let server = support::server().await;
+    let addr = server.local_addr();
+    let (session, rx) =
+        Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
+    let mut events = Events::new(rx);
+    session.enter("lobby").unwrap();
+    let first = events
+        .wait_for("the server's welcome", secs(10), |e| {
+            matches!(e, ClientEvent::Server(_))
+        })
+        .await;
+    let ClientEvent::Server(first) = first else {
+        unreachable!()
+    };
+    events
+        .wait_for("joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
+        .await;
+    server.shutdown().await;
+    events
+        .wait_for("reconnecting", secs(10), |e| {
+            is_status(e, ConnectionStatus::Reconnecting)
+        })
+        .await;
+    let back = tack_server::spawn(tack_server::ServerConfig {
+        listen: addr,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    session.retry_now();
+    let entered = events
+        .wait_for("entering the room again", secs(10), |e| {
+            matches!(e, ClientEvent::Entered { .. })
+        })
+        .await;
+    let ClientEvent::Entered { user, .. } = entered else {
+        unreachable!()
+    };
+    assert_eq!(user, first.nick, "the room saw someone else come back");
+    session.close().await;
+    back.shutdown().await;
+}
+
 fn tack_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
