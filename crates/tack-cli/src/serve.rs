@@ -1,4 +1,5 @@
-//! `tack serve`: run the built-in server until SIGINT or SIGTERM.
+//! `tack serve`: run the built-in server until SIGINT or SIGTERM — or, with `--pushpin`, the
+//! same chat logic as a GRIP origin behind Pushpin.
 //!
 //! Settings come from the defaults, then `--config FILE`, then `TACK_*` environment variables,
 //! then these flags. On a signal every WebSocket is closed with 1001 "server restarting,
@@ -26,6 +27,14 @@ pub struct ServeArgs {
     /// Simultaneous connections before new ones are refused (503 / close 1013).
     #[arg(long)]
     pub max_connections: Option<usize>,
+    /// Run behind Pushpin (origin mode): publish to this Pushpin instance's publish address,
+    /// e.g. http://127.0.0.1:5561. Repeat for every instance in front of this server.
+    #[arg(long = "pushpin", value_name = "URL", requires = "grip_key")]
+    pub pushpin: Vec<String>,
+    /// The key Pushpin signs requests with (sig_key in pushpin.conf); requests without a valid
+    /// signature are refused.
+    #[arg(long, env = "TACK_GRIP_KEY", hide_env_values = true)]
+    pub grip_key: Option<String>,
 }
 
 impl ServeArgs {
@@ -44,6 +53,12 @@ impl ServeArgs {
         if let Some(n) = self.max_connections {
             config.max_connections = n;
         }
+        if !self.pushpin.is_empty() {
+            config.pushpin = self.pushpin.clone();
+        }
+        if let Some(key) = &self.grip_key {
+            config.grip_key = Some(key.clone());
+        }
         Ok(config)
     }
 }
@@ -56,7 +71,15 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
             addr: config.listen,
             source,
         })?;
-    eprintln!("tack serving on http://{}", listener.local_addr()?);
+    if config.pushpin.is_empty() {
+        eprintln!("tack serving on http://{}", listener.local_addr()?);
+    } else {
+        eprintln!(
+            "tack origin on http://{} (clients connect through pushpin; publishing to {})",
+            listener.local_addr()?,
+            config.pushpin.join(", ")
+        );
+    }
     tack_server::run(listener, config, shutdown_signal()).await?;
     Ok(())
 }

@@ -46,6 +46,11 @@ pub struct ServerConfig {
     pub poll_timeout_max_secs: u64,
     /// Seconds to wait for connections to finish after a shutdown is requested.
     pub shutdown_grace_secs: u64,
+    /// Origin mode: the publish addresses of the Pushpin instances in front of this server
+    /// (`http://127.0.0.1:5561`). Empty: this server holds client connections itself.
+    pub pushpin: Vec<String>,
+    /// Origin mode: the key Pushpin signs forwarded requests with (its `sig_key`).
+    pub grip_key: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +75,8 @@ impl Default for ServerConfig {
             poll_timeout_secs: 25,
             poll_timeout_max_secs: 60,
             shutdown_grace_secs: 5,
+            pushpin: Vec::new(),
+            grip_key: None,
         }
     }
 }
@@ -142,6 +149,17 @@ impl ServerConfig {
         parse(&env, "TACK_MESSAGE_BURST", &mut self.message_burst)?;
         parse(&env, "TACK_MAX_MESSAGE_BYTES", &mut self.max_message_bytes)?;
         parse(&env, "TACK_QUEUE_LEN", &mut self.queue_len)?;
+        if let Some(list) = env("TACK_PUSHPIN") {
+            self.pushpin = list
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(key) = env("TACK_GRIP_KEY") {
+            self.grip_key = Some(key);
+        }
         Ok(())
     }
 

@@ -50,12 +50,16 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves with the in-memory hub until `shutdown` resolves, then closes every connection with
-/// a reason and answers every hold.
+/// a reason and answers every hold. With `config.pushpin` set, serves origin mode instead
+/// ([`crate::origin`]): Pushpin holds the connections.
 pub async fn run(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Some(origin) = crate::origin::OriginConfig::from_server(&config)? {
+        return crate::origin::run(listener, config, origin, shutdown).await;
+    }
     serve(listener, AppState::new(config), shutdown).await
 }
 

@@ -70,6 +70,21 @@ impl OriginConfig {
         }
     }
 
+    /// Origin mode as `config` asks for it: None when no Pushpin is configured. Refused
+    /// without a GRIP key, since then anyone could bypass Pushpin.
+    pub fn from_server(config: &ServerConfig) -> std::io::Result<Option<OriginConfig>> {
+        if config.pushpin.is_empty() {
+            return Ok(None);
+        }
+        match &config.grip_key {
+            Some(key) if !key.is_empty() => Ok(Some(OriginConfig::new(config.pushpin.clone(), key))),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "origin mode (--pushpin) needs the key Pushpin signs requests with: pass --grip-key KEY (or TACK_GRIP_KEY), the same as sig_key in pushpin.conf",
+            )),
+        }
+    }
+
     fn websocket_ttl(&self) -> Duration {
         Duration::from_millis(u64::from(self.websocket_keepalive_secs.max(20)) * 2500)
     }
@@ -280,5 +295,30 @@ impl OriginHandle {
             Err(err) => tracing::warn!(%err, "origin task failed"),
             Ok(Ok(())) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_mode_is_on_with_pushpin_addresses_and_refused_without_a_key() {
+        let mut config = ServerConfig::default();
+        assert_eq!(OriginConfig::from_server(&config).unwrap(), None);
+        config
+            .apply_env(|name| {
+                (name == "TACK_PUSHPIN").then(|| "http://127.0.0.1:5561, http://127.0.0.1:6561".into())
+            })
+            .unwrap();
+        let err = OriginConfig::from_server(&config).unwrap_err();
+        assert!(err.to_string().contains("--grip-key"), "{err}");
+        config.grip_key = Some("k".into());
+        let origin = OriginConfig::from_server(&config).unwrap().unwrap();
+        assert_eq!(
+            origin.pushpin,
+            ["http://127.0.0.1:5561", "http://127.0.0.1:6561"]
+        );
+        assert_eq!(origin.grip_key, "k");
     }
 }
