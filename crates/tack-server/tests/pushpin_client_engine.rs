@@ -8,7 +8,10 @@ use std::time::Duration;
 use tack_client::{ClientEvent, EventBatch, Profile, SendState, Session, TransportChoice};
 use tokio::sync::mpsc;
 
-async fn next_event(rx: &mut mpsc::Receiver<EventBatch>, queue: &mut Vec<ClientEvent>) -> ClientEvent {
+async fn next_event(
+    rx: &mut mpsc::Receiver<EventBatch>,
+    queue: &mut Vec<ClientEvent>,
+) -> ClientEvent {
     loop {
         if !queue.is_empty() {
             return queue.remove(0);
@@ -39,7 +42,12 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
     let mut queue = Vec::new();
     ann.enter("lobby").unwrap();
     loop {
-        if let ClientEvent::Presence { room, viewers, users } = next_event(&mut rx, &mut queue).await {
+        if let ClientEvent::Presence {
+            room,
+            viewers,
+            users,
+        } = next_event(&mut rx, &mut queue).await
+        {
             assert_eq!(room, "lobby");
             assert_eq!(viewers, 2);
             assert_eq!(users, ["ann", "bob"]);
@@ -55,7 +63,8 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
     assert_eq!(heard["user"], "ann");
     assert_eq!(heard["cid"], cid.as_str());
 
-    bob.send(r#"chatMessage:{"room":"lobby","comment":"hi ann"}"#).await;
+    bob.send(r#"chatMessage:{"room":"lobby","comment":"hi ann"}"#)
+        .await;
     let (mut acked, mut own, mut theirs) = (false, false, false);
     while !(acked && own && theirs) {
         match next_event(&mut rx, &mut queue).await {

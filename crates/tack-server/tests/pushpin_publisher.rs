@@ -64,10 +64,7 @@ async fn a_pushpin_that_is_down_never_delays_the_others_and_catches_up_later() {
     drop(down);
 
     let stop = CancellationToken::new();
-    let publisher = Publisher::start(
-        &[up_url, format!("http://{down_addr}")],
-        stop.clone(),
-    );
+    let publisher = Publisher::start(&[up_url, format!("http://{down_addr}")], stop.clone());
     for n in 0..3 {
         publisher.send(&[item(n)]);
     }
@@ -93,7 +90,10 @@ async fn a_pushpin_that_is_down_never_delays_the_others_and_catches_up_later() {
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while publisher.stats()[1].published < 4 {
-        assert!(tokio::time::Instant::now() < deadline, "publish not counted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "publish not counted"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(publisher.stats()[1].published, 4, "published twice");

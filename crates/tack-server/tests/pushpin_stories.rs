@@ -79,10 +79,7 @@ async fn two_pushpins_in_front_of_one_origin_share_every_room() {
     bob.enter("lobby").await;
     let (presence, _) = cat.enter("lobby").await;
     assert_eq!(presence["viewers"], 3, "{presence}");
-    assert_eq!(
-        presence["users"],
-        serde_json::json!(["ann", "bob", "cat"])
-    );
+    assert_eq!(presence["users"], serde_json::json!(["ann", "bob", "cat"]));
 
     for (n, who) in ["ann", "bob", "cat"].into_iter().enumerate() {
         let frame = format!(r#"chatMessage:{{"room":"lobby","comment":"{who} {n}"}}"#);
@@ -93,7 +90,12 @@ async fn two_pushpins_in_front_of_one_origin_share_every_room() {
         };
         for client in [&mut ann, &mut bob, &mut cat] {
             let heard = client.until("chatMessage", |_| true).await;
-            assert_eq!(heard["comment"], format!("{who} {n}"), "{} heard {heard}", client.nick);
+            assert_eq!(
+                heard["comment"],
+                format!("{who} {n}"),
+                "{} heard {heard}",
+                client.nick
+            );
             assert_eq!(heard["user"], who);
         }
     }
@@ -126,7 +128,9 @@ async fn requests_that_bypass_pushpin_are_refused() {
         tack_server::ServerConfig::default(),
         tack_server::origin::OriginConfig::new(Vec::new(), KEY),
     );
-    let origin = tack_server::origin::spawn_on(listener, origin).await.unwrap();
+    let origin = tack_server::origin::spawn_on(listener, origin)
+        .await
+        .unwrap();
     let base = origin.url();
     let http = reqwest::Client::new();
     let open = encode_all(&[Event::open()]);
@@ -229,7 +233,10 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
     stage.pushpins.insert(0, pushpin);
 
     // They come back and re-enter from the last id they had.
-    for (via, nick, last) in [(Via::WebSocket, "ann", ann_last), (Via::Stream, "cat", cat_last)] {
+    for (via, nick, last) in [
+        (Via::WebSocket, "ann", ann_last),
+        (Via::Stream, "cat", cat_last),
+    ] {
         let mut back = Client::connect(&stage.url(0), via, nick).await;
         back.send(&format!(
             r#"chatRoomEnter:{{"room":"lobby","since":{last}}}"#

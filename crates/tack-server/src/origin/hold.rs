@@ -243,8 +243,8 @@ pub async fn stream(
     Query(query): Query<HoldQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
-        return refused;
+    if let Err(why) = signature::verify(&headers, origin.grip_key()) {
+        return signature::refusal(&why);
     }
     let mut out = Vec::new();
     let following = query.link.as_deref() == Some("next");
@@ -328,8 +328,8 @@ pub async fn poll(
     Query(query): Query<HoldQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
-        return refused;
+    if let Err(why) = signature::verify(&headers, origin.grip_key()) {
+        return signature::refusal(&why);
     }
     let mut out = Vec::new();
     let (grip, fresh) = match open(&origin, &query, &headers, &mut out).await {
@@ -385,8 +385,8 @@ pub async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
-        return refused;
+    if let Err(why) = signature::verify(&headers, origin.grip_key()) {
+        return signature::refusal(&why);
     }
     let Some(grip) = query
         .session

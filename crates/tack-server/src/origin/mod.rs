@@ -308,7 +308,8 @@ mod tests {
         assert_eq!(OriginConfig::from_server(&config).unwrap(), None);
         config
             .apply_env(|name| {
-                (name == "TACK_PUSHPIN").then(|| "http://127.0.0.1:5561, http://127.0.0.1:6561".into())
+                (name == "TACK_PUSHPIN")
+                    .then(|| "http://127.0.0.1:5561, http://127.0.0.1:6561".into())
             })
             .unwrap();
         let err = OriginConfig::from_server(&config).unwrap_err();

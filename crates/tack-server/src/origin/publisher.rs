@@ -188,7 +188,8 @@ async fn run(instance: Arc<Instance>, http: reqwest::Client, stop: CancellationT
                 if down_since.is_none() {
                     down_since = Some(tokio::time::Instant::now());
                     tracing::warn!(pushpin = %instance.url, %err, "cannot publish to pushpin; retrying with backoff");
-                } else if failures % 20 == 0 {
+                } else if failures.count_ones() == 1 {
+                    // Every power of two: a long outage logs now and then, not every retry.
                     tracing::warn!(pushpin = %instance.url, %err, queued = instance.queue.lock().len(), "still cannot publish to pushpin");
                 }
                 tokio::select! {

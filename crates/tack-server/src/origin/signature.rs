@@ -8,17 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tack_protocol::grip::{verify_sig, SIG_HEADER};
 
-/// Checks `Grip-Sig` against `key`; the refusal names what was wrong.
-pub fn check(headers: &HeaderMap, key: &[u8]) -> Result<(), Response> {
-    let refuse = |why: String| {
-        (
-            StatusCode::UNAUTHORIZED,
-            format!("{why}: this origin only answers requests signed by its Pushpin (Grip-Sig); connect through Pushpin\n"),
-        )
-            .into_response()
-    };
+/// Checks `Grip-Sig` against `key`; the error says what was wrong.
+pub fn verify(headers: &HeaderMap, key: &[u8]) -> Result<(), String> {
     let Some(token) = headers.get(SIG_HEADER).and_then(|v| v.to_str().ok()) else {
-        return Err(refuse("no Grip-Sig header".into()));
+        return Err("no Grip-Sig header".into());
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -26,5 +19,14 @@ pub fn check(headers: &HeaderMap, key: &[u8]) -> Result<(), Response> {
         .unwrap_or(0);
     verify_sig(token, key, None, now)
         .map(|_| ())
-        .map_err(|e| refuse(e.to_string()))
+        .map_err(|e| e.to_string())
+}
+
+/// The 401 for a request that did not come through Pushpin.
+pub fn refusal(why: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        format!("{why}: this origin only answers requests signed by its Pushpin (Grip-Sig); connect through Pushpin\n"),
+    )
+        .into_response()
 }

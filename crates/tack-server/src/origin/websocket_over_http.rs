@@ -35,8 +35,8 @@ pub async fn websocket_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = signature::check(&headers, origin.grip_key()) {
-        return refused;
+    if let Err(why) = signature::verify(&headers, origin.grip_key()) {
+        return signature::refusal(&why);
     }
     let Some(connection) = headers
         .get("connection-id")

@@ -74,8 +74,10 @@ pub enum Via {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+// A handful of clients per test: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Link {
-    Ws(Socket),
+    Ws(Box<Socket>),
     Stream {
         response: reqwest::Response,
         parser: tack_protocol::sse::Parser,
@@ -128,7 +130,7 @@ impl Client {
                 let (socket, _) = tokio_tungstenite::connect_async(url)
                     .await
                     .map_err(|e| e.to_string())?;
-                Link::Ws(socket)
+                Link::Ws(Box::new(socket))
             }
             Via::Stream => {
                 let response = http
@@ -330,7 +332,7 @@ impl Client {
 
     pub async fn close(self) {
         if let Link::Ws(mut socket) = self.link {
-            let _ = socket.close(None).await;
+            let _ = (*socket).close(None).await;
             // Read until the close handshake is done, bounded.
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
                 while let Some(Ok(_)) = socket.next().await {}
