@@ -1,0 +1,45 @@
+//! Viewer counts stay right behind Pushpin: a closed WebSocket leaves at once; an HTTP client
+//! stays while Pushpin holds its stream (Pushpin refreshes it through the `Grip-Link`) and
+//! leaves one TTL after it is gone, since Pushpin never says so.
+
+mod pushpin_support;
+
+use pushpin_support::{Client, Stage, Via};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_websocket_leaves_its_rooms_at_once() {
+    let stage = Stage::start(1).await;
+    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
+    let mut bob = Client::connect(&stage.url(0), Via::WebSocket, "bob").await;
+    ann.enter("lobby").await;
+    bob.enter("lobby").await;
+    ann.close().await;
+    let left = bob.until("chatRoomLeave", |_| true).await;
+    assert_eq!(left["user"], "ann");
+    assert_eq!(left["viewers"], 1);
+    stage.origin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_client_stays_while_held_and_leaves_a_ttl_after_it_is_gone() {
+    let stage = Stage::start_with(1, |config| config.session_ttl_secs = 2).await;
+    let mut cat = Client::connect(&stage.url(0), Via::Stream, "cat").await;
+    cat.enter("lobby").await;
+    // Well past the TTL: Pushpin's link refreshes keep the held stream's session alive.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut bob = Client::connect(&stage.url(0), Via::WebSocket, "bob").await;
+    let (presence, _) = bob.enter("lobby").await;
+    assert_eq!(presence["users"], serde_json::json!(["bob", "cat"]), "{presence}");
+    let seen = cat.until("chatRoomEnter", |e| e["user"] == "bob").await;
+    assert_eq!(seen["viewers"], 2);
+
+    // Cat's connection goes away; Pushpin does not tell the origin, the TTL does.
+    let gone = tokio::time::Instant::now();
+    drop(cat);
+    let left = bob.until("chatRoomLeave", |_| true).await;
+    assert_eq!(left["user"], "cat");
+    assert_eq!(left["viewers"], 1);
+    assert!(gone.elapsed() < Duration::from_secs(10), "{:?}", gone.elapsed());
+    stage.origin.shutdown().await;
+}
