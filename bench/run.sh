@@ -22,6 +22,9 @@ OUT="$ROOT/BENCHMARKS.md"
 CRITERION=1
 ONLY=""
 QUICK=0
+# Pushpin in front of `tack serve --pushpin` answers 502 to many handshakes at 2,000 new
+# connections/s (256 at once); at 300/s every connection gets through.
+PUSHPIN_RAMP="${PUSHPIN_RAMP:---ramp 300}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift 2 ;;
@@ -61,34 +64,37 @@ wait_port() {
   log "nothing listens on port $1 after 20 s ($2)"; return 1
 }
 
-PIDS_TO_STOP=()
-PUSHPIN_PGID=""
 TMP=$(mktemp -d)
-cleanup() {
-  for pid in "${PIDS_TO_STOP[@]}"; do kill "$pid" 2>/dev/null || true; done
-  if [ -n "$PUSHPIN_PGID" ]; then kill -TERM -- "-$PUSHPIN_PGID" 2>/dev/null || true; fi
-  sleep 1
-  for pid in "${PIDS_TO_STOP[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  if [ -n "$PUSHPIN_PGID" ]; then kill -KILL -- "-$PUSHPIN_PGID" 2>/dev/null || true; fi
-  rm -rf "$TMP"
+PIDS_TO_STOP=()
+PUSHPIN_PID=""
+PUSHPIN_PIDS=""
+stop_servers() {
+  # Pushpin's runner stops its children (each in a process group of its own) on TERM.
+  for pid in "${PIDS_TO_STOP[@]}" ${PUSHPIN_PID}; do kill "$pid" 2>/dev/null || true; done
+  sleep 2
+  for pid in "${PIDS_TO_STOP[@]}" ${PUSHPIN_PIDS//,/ }; do kill -9 "$pid" 2>/dev/null || true; done
+  PIDS_TO_STOP=(); PUSHPIN_PID=""; PUSHPIN_PIDS=""
 }
-trap cleanup EXIT
+trap 'stop_servers; rm -rf "$TMP"' EXIT
 
+# Every run set starts on fresh server processes, so memory figures are not flattered by what
+# an allocator kept from the previous run, and no backlog carries over.
+start_servers() {
 # (a) the built-in server.
 TACK_PORT=$(free_port)
-TACK_MAX_CONNECTIONS=50000 "$TACK" serve --listen "127.0.0.1:$TACK_PORT" >"$RESULTS/tack.log" 2>&1 &
+TACK_MAX_CONNECTIONS=50000 "$TACK" serve --listen "127.0.0.1:$TACK_PORT" >>"$RESULTS/tack.log" 2>&1 &
 TACK_PID=$!; PIDS_TO_STOP+=("$TACK_PID")
 wait_port "$TACK_PORT" "tack serve"
 
 # (c) the baseline.
 BASE_PORT=$(free_port)
-"$BASELINE" "127.0.0.1:$BASE_PORT" >"$RESULTS/baseline.log" 2>&1 &
+"$BASELINE" "127.0.0.1:$BASE_PORT" >>"$RESULTS/baseline.log" 2>&1 &
 BASE_PID=$!; PIDS_TO_STOP+=("$BASE_PID")
 wait_port "$BASE_PORT" "baseline"
 
 # (b) Pushpin, configured as crates/tack-testkit does (rate limits lifted: message_rate=0,
-# client_buffer_size=65536), in its own process group so every one of its processes is found
-# and stopped.
+# client_buffer_size=65536). Its runner starts condure, zurl, proxy and handler as children,
+# each in a process group of its own, so they are found (and stopped) by parent pid.
 PP_PORT=$(free_port)
 ORIGIN_PORT=$(free_port)
 PP_OFFSET=""
@@ -98,7 +104,7 @@ for _ in $(seq 1 50); do
 done
 PP_PUBLISH_PORT=$((5561 + PP_OFFSET))
 GRIP_KEY="bench-grip-key-$(date +%s)"
-mkdir -p "$TMP/pushpin/run" "$TMP/pushpin/log"
+rm -rf "$TMP/pushpin"; mkdir -p "$TMP/pushpin/run" "$TMP/pushpin/log"
 cat >"$TMP/pushpin/pushpin.conf" <<CONF
 [global]
 include=/usr/lib/pushpin/internal.conf
@@ -156,21 +162,22 @@ echo "* 127.0.0.1:$ORIGIN_PORT,over_http" >"$TMP/pushpin/routes"
 if "$TACK" serve --help 2>/dev/null | grep -q -- '--pushpin'; then
   PUSHPIN_MODE=tack
   "$TACK" serve --listen "127.0.0.1:$ORIGIN_PORT" --pushpin "http://127.0.0.1:$PP_PUBLISH_PORT" \
-    --grip-key "$GRIP_KEY" >"$RESULTS/origin.log" 2>&1 &
+    --grip-key "$GRIP_KEY" >>"$RESULTS/origin.log" 2>&1 &
 else
   PUSHPIN_MODE=plain
-  "$GRIP_ORIGIN" "127.0.0.1:$ORIGIN_PORT" >"$RESULTS/origin.log" 2>&1 &
+  "$GRIP_ORIGIN" "127.0.0.1:$ORIGIN_PORT" >>"$RESULTS/origin.log" 2>&1 &
 fi
 ORIGIN_PID=$!; PIDS_TO_STOP+=("$ORIGIN_PID")
 wait_port "$ORIGIN_PORT" "pushpin origin"
-setsid pushpin --config "$TMP/pushpin/pushpin.conf" --merge-output \
+pushpin --config "$TMP/pushpin/pushpin.conf" --merge-output \
   --logfile "$TMP/pushpin/log/pushpin.log" >/dev/null 2>&1 &
-PUSHPIN_PGID=$!
+PUSHPIN_PID=$!
 wait_port "$PP_PORT" "pushpin client port"
 wait_port "$PP_PUBLISH_PORT" "pushpin publish port"
 sleep 1
-PUSHPIN_PIDS=$(pgrep -g "$PUSHPIN_PGID" | tr '\n' ',' | sed 's/,$//')
+PUSHPIN_PIDS=$( (echo "$PUSHPIN_PID"; pgrep -P "$PUSHPIN_PID") | tr '\n' ',' | sed 's/,$//')
 log "pushpin mode: $PUSHPIN_MODE; processes $PUSHPIN_PIDS + origin $ORIGIN_PID"
+}
 
 # `tack bench` flags that point at each target, and the server processes to measure.
 target_flags() {
@@ -182,20 +189,20 @@ target_flags() {
       if [ "$PUSHPIN_MODE" = tack ]; then
         # Published through the origin's /publish/, as a Tack deployment behind Pushpin does:
         # Tack numbers the item and forwards it to Pushpin's publish port.
-        echo "--url http://127.0.0.1:$PP_PORT --publish-url http://127.0.0.1:$ORIGIN_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID"
+        echo "--url http://127.0.0.1:$PP_PORT --publish-url http://127.0.0.1:$ORIGIN_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP"
       else
         # Plain origin: every subscriber is on channel bench-0; publish to Pushpin directly.
-        echo "--plain --prefix bench --url ws://127.0.0.1:$PP_PORT/c/bench-0 --publish-url http://127.0.0.1:$PP_PUBLISH_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID"
+        echo "--plain --prefix bench --url ws://127.0.0.1:$PP_PORT/c/bench-0 --publish-url http://127.0.0.1:$PP_PUBLISH_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP"
       fi ;;
     pushpin-tack)
-      echo "--url http://127.0.0.1:$PP_PORT --server-pid $PUSHPIN_PIDS,$ORIGIN_PID" ;;
+      echo "--url http://127.0.0.1:$PP_PORT --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP" ;;
     baseline)
       echo "--plain --url ws://127.0.0.1:$BASE_PORT/ --publish-url ws://127.0.0.1:$BASE_PORT/publish --server-pid $BASE_PID" ;;
   esac
 }
 
 # Waits until the servers have finished whatever backlog the last run left (Pushpin keeps
-# delivering long after an overload), so one run does not slow down the next: at most 60 s.
+# delivering long after an overload), so one run does not slow down the next: at most 30 s.
 cpu_ticks() { # total utime+stime of a comma-separated pid list
   local total=0 pid
   for pid in ${1//,/ }; do
@@ -207,16 +214,18 @@ cpu_ticks() { # total utime+stime of a comma-separated pid list
 }
 wait_quiet() {
   local pids="$TACK_PID,$BASE_PID,$PUSHPIN_PIDS,$ORIGIN_PID" before after
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 30); do
     before=$(cpu_ticks "$pids"); sleep 1; after=$(cpu_ticks "$pids")
     if [ $((after - before)) -lt 10 ]; then return 0; fi
   done
-  log "servers still busy after 60 s; going on"
+  log "servers still busy after 30 s; going on"
 }
 
 source "$ROOT/bench/scenarios.sh"
 : >"$RESULTS/commands.txt"
 for run in $(seq 1 "$RUNS"); do
+  stop_servers
+  start_servers
   while IFS='|' read -r name what flags targets; do
     [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
     for target in $targets; do
@@ -240,6 +249,7 @@ for run in $(seq 1 "$RUNS"); do
     done
   done < <(scenarios)
 done
+stop_servers
 
 CRIT="$RESULTS/criterion.txt"
 : >"$CRIT"

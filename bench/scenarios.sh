@@ -3,16 +3,17 @@
 # Targets: tack = the built-in server, pushpin = Pushpin 1.36 in front of an origin,
 # baseline = the bare broadcast loop. `chat` needs rooms, which only Tack has (the Pushpin row
 # runs only when its origin is `tack serve --pushpin`).
-# ${DURATION}, ${STEP} and ${IDLE_CONNS} come from run.sh's flags.
+# ${DURATION}, ${STEP} and ${IDLE_CONNS} come from run.sh's flags. Idle memory runs first, on
+# server processes run.sh has just started.
 scenarios() {
   cat <<LIST
+idle-${IDLE_CONNS}|idle memory: ${IDLE_CONNS} idle WebSockets, server RSS growth per connection (all processes)|--workload idle --connections ${IDLE_CONNS} --rooms 1 --settle 2s --duration 3s|tack pushpin baseline
 fanout-1k-100|fan-out: 1,000 subscribers in one room, 100 msg/s, 100 B|--workload broadcast --connections 1000 --rooms 1 --rate 100 --size 100 --duration ${DURATION}|tack pushpin baseline
 fanout-1k-1000|fan-out: 1,000 subscribers in one room, 1,000 msg/s, 100 B|--workload broadcast --connections 1000 --rooms 1 --rate 1000 --size 100 --duration ${DURATION}|tack pushpin baseline
 fanout-5k-100|fan-out: 5,000 subscribers in one room, 100 msg/s, 100 B|--workload broadcast --connections 5000 --rooms 1 --rate 100 --size 100 --duration ${DURATION}|tack pushpin baseline
 fanout-5k-1000|fan-out: 5,000 subscribers in one room, 1,000 msg/s, 100 B|--workload broadcast --connections 5000 --rooms 1 --rate 1000 --size 100 --duration ${DURATION}|tack pushpin baseline
 rooms-1000x5|many rooms: 1,000 rooms x 5 members, each member chatting at 1 msg/s|--workload chat --connections 5000 --rooms 1000 --chat-rate 1 --size 100 --duration ${DURATION}|tack pushpin-tack
-saturate-1k|saturation: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 100 ms or a loss|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 100ms --max-steps 14|tack pushpin baseline
-idle-${IDLE_CONNS}|idle memory: ${IDLE_CONNS} idle WebSockets, server RSS growth per connection (all processes)|--workload idle --connections ${IDLE_CONNS} --rooms 1 --settle 2s --duration 3s|tack pushpin baseline
+saturate-1k|saturation: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 100 ms or a loss|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 100ms --max-steps 16|tack pushpin baseline
 LIST
 }
 
@@ -20,7 +21,7 @@ LIST
 # subscribers, the others near thousands; starting each near its range keeps the steps few.
 saturate_start() {
   case "$1" in
-    pushpin*) echo 4 ;;
-    *) echo 200 ;;
+    pushpin*) echo 1 ;;
+    *) echo 50 ;;
   esac
 }
