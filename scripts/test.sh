@@ -44,6 +44,6 @@ fi
 
 step "summary"
 passed=$(grep -hoE 'test result: ok\. [0-9]+ passed' "$log/cargo-test.txt" | awk '{s+=$4} END {print s+0}')
-ui_passed=$(grep -hoE 'Tests +[0-9]+ passed' "$log/vitest.txt" | awk '{s+=$2} END {print s+0}')
+ui_passed=$(sed 's/\x1b\[[0-9;]*m//g' "$log/vitest.txt" | grep -hoE 'Tests +[0-9]+ passed' | awk '{s+=$2} END {print s+0}')
 echo "rust tests: $passed passed; ui tests: $ui_passed passed; took $(( $(date +%s) - started )) s"
 echo "$(( passed + ui_passed )) passed, 0 failed"

@@ -172,6 +172,9 @@ export class Room {
 
   /** History could not be fully recovered after `afterId`: the marker goes right after it. */
   gap(afterId: number | null): void {
+    // After a gap the server may number the room afresh (it restarted): ids seen before say
+    // nothing about the ones to come, and the engine already drops true duplicates.
+    this.#ids.clear();
     const marker: GapMarker = { kind: 'gap', key: nextKey(), afterId, ts: Date.now() };
     if (afterId != null) {
       const at = this.items.findLastIndex((it) => it.kind !== 'gap' && it.id === afterId);

@@ -65,6 +65,21 @@ describe('a room', () => {
     expect(rooms.get('lobby')!.items.map((i) => i.kind)).toEqual(['message', 'gap', 'message']);
   });
 
+  // Regression: a restarted server numbers the room from 1 again; the window hid those
+  // messages as "already shown" because their ids matched old ones.
+  test('after a gap, a renumbered room shows its new messages', () => {
+    const rooms = joinedLobby();
+    rooms.apply(msg(1, 'ann', 'before 1'), 'lobby', 'bob');
+    rooms.apply(msg(2, 'ann', 'before 2'), 'lobby', 'bob');
+    rooms.apply({ kind: 'gap', room: 'lobby', after_id: 2 }, 'lobby', 'bob');
+    rooms.apply(msg(1, 'ann', 'after 1'), 'lobby', 'bob');
+    expect(rooms.get('lobby')!.items.filter((i) => i.kind === 'message').map((i) => (i as ChatMessage).comment)).toEqual([
+      'before 1',
+      'before 2',
+      'after 1',
+    ]);
+  });
+
   test('messages in rooms I am not looking at count as unread', () => {
     const rooms = joinedLobby();
     rooms.apply({ kind: 'joined', room: 'ops' }, 'lobby', 'bob');
