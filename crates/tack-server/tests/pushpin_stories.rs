@@ -270,3 +270,53 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
     }
     stage.origin.shutdown().await;
 }
+
+/// Regression guard for reliable streaming: a held stream that never got some publishes (here
+/// its Pushpin is not among those the origin publishes to) recovers them from the origin as
+/// soon as Pushpin sees an item whose `prev-id` does not follow, in order, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
+    let stage = Stage::start_publishing_to(2, 1, |_| {}).await;
+    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
+    bob.enter("lobby").await;
+    // Cat's stream is held by Pushpin 0, which the origin does not publish to.
+    let mut cat = Client::connect_with(&stage.url(0), Via::Stream, "cat", "&rooms=lobby").await;
+    cat.until("presence", |_| true).await;
+    let own = cat.until("chatRoomEnter", |e| e["user"] == "cat").await;
+    let held = own["id"].as_u64().unwrap();
+
+    let mut last = None;
+    for comment in ["missed 1", "missed 2", "arrived"] {
+        bob.send(&format!(
+            r#"chatMessage:{{"room":"lobby","comment":"{comment}"}}"#
+        ))
+        .await;
+        last = Some(bob.until("chatMessage", |_| true).await);
+    }
+    // Only the last one reaches Pushpin 0; its prev-id says that two came before it.
+    let last = last.unwrap();
+    let id = last["id"].as_u64().unwrap();
+    assert_eq!(id, held + 3);
+    let item = serde_json::json!({"items": [{
+        "channel": "r.lobby", "id": id.to_string(), "prev-id": (id - 1).to_string(),
+        "formats": {"http-stream": {"content": format!("id: lobby:{id}\ndata: {last}\n\n")}}}]});
+    let published = reqwest::Client::new()
+        .post(format!("{}/publish/", stage.pushpins[0].publish_url()))
+        .json(&item)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+
+    let mut comments = Vec::new();
+    let recovered = tokio::time::timeout(WAIT, async {
+        while comments.len() < 3 {
+            comments.push(cat.until("chatMessage", |_| true).await["comment"].clone());
+        }
+    })
+    .await;
+    assert!(recovered.is_ok(), "got {comments:?}\n{}", stage.logs());
+    assert_eq!(comments, ["missed 1", "missed 2", "arrived"]);
+    assert_eq!(cat.repeats, 0);
+    stage.origin.shutdown().await;
+}

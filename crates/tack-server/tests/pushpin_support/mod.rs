@@ -27,6 +27,16 @@ impl Stage {
     }
 
     pub async fn start_with(instances: usize, tune: impl FnOnce(&mut ServerConfig)) -> Stage {
+        Stage::start_publishing_to(instances, instances, tune).await
+    }
+
+    /// `instances` Pushpins, of which only the last `published` get the origin's publishes
+    /// (the others only forward requests): a stage for losing publishes on purpose.
+    pub async fn start_publishing_to(
+        instances: usize,
+        published: usize,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> Stage {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let target = listener.local_addr().unwrap().to_string();
         let pushpins = tokio::task::spawn_blocking(move || {
@@ -41,7 +51,10 @@ impl Stage {
             ..ServerConfig::default()
         };
         tune(&mut config);
-        let urls = pushpins.iter().map(Pushpin::publish_url).collect();
+        let urls = pushpins[instances - published..]
+            .iter()
+            .map(Pushpin::publish_url)
+            .collect();
         let origin = Origin::new(config, OriginConfig::new(urls, KEY));
         let origin = tack_server::origin::spawn_on(listener, origin)
             .await
@@ -104,11 +117,16 @@ impl Client {
     /// Connects through Pushpin at `base` and reads the `welcome`. Pushpin's client port can
     /// accept before its proxy is ready, so a first attempt that gets nothing is retried.
     pub async fn connect(base: &str, via: Via, nick: &str) -> Client {
+        Client::connect_with(base, via, nick, "").await
+    }
+
+    /// Like [`connect`](Self::connect), with more query parameters for `/stream` or `/poll`
+    /// (`&rooms=lobby`).
+    pub async fn connect_with(base: &str, via: Via, nick: &str, query: &str) -> Client {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), Client::try_connect(base, via, nick))
-                .await
-            {
+            let attempt = Client::try_connect(base, via, nick, query);
+            match tokio::time::timeout(Duration::from_secs(5), attempt).await {
                 Ok(Ok(client)) => return client,
                 Ok(Err(e)) if tokio::time::Instant::now() < deadline => {
                     eprintln!("{via:?} connect failed ({e}); trying again");
@@ -122,7 +140,7 @@ impl Client {
         }
     }
 
-    async fn try_connect(base: &str, via: Via, nick: &str) -> Result<Client, String> {
+    async fn try_connect(base: &str, via: Via, nick: &str, query: &str) -> Result<Client, String> {
         let http = reqwest::Client::new();
         let link = match via {
             Via::WebSocket => {
@@ -134,7 +152,7 @@ impl Client {
             }
             Via::Stream => {
                 let response = http
-                    .get(format!("{base}/stream?nick={nick}"))
+                    .get(format!("{base}/stream?nick={nick}{query}"))
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
@@ -155,7 +173,7 @@ impl Client {
             }
             Via::Poll => {
                 let response = http
-                    .get(format!("{base}/poll?nick={nick}"))
+                    .get(format!("{base}/poll?nick={nick}{query}"))
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
