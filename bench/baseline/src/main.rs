@@ -34,7 +34,10 @@ async fn main() -> std::io::Result<()> {
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = TcpListener::bind(addr).await?;
-    eprintln!("tack-bench-baseline listening on {}", listener.local_addr()?);
+    eprintln!(
+        "tack-bench-baseline listening on {}",
+        listener.local_addr()?
+    );
     let (messages, _) = broadcast::channel::<Utf8Bytes>(QUEUE);
     loop {
         let (tcp, _) = listener.accept().await?;
@@ -46,6 +49,8 @@ async fn main() -> std::io::Result<()> {
     }
 }
 
+// The handshake callback's error type is tungstenite's (an HTTP response), not ours to shrink.
+#[allow(clippy::result_large_err)]
 async fn connection(tcp: TcpStream, messages: broadcast::Sender<Utf8Bytes>) {
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
     let mut publisher = false;

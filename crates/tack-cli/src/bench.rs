@@ -124,7 +124,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 impl BenchArgs {
     fn config(self) -> Result<(BenchConfig, bool), CliError> {
-        let usage = |e: String| CliError::BadUrl(e);
         let url = crate::base_url(&self.url)?;
         let mut cfg = BenchConfig::new(url);
         cfg.transport = match self.transport {
@@ -172,7 +171,8 @@ impl BenchArgs {
                 _ => PublishTo::Http(url),
             });
         }
-        cfg.validate().map_err(|e| usage(e.to_string()))?;
+        cfg.validate()
+            .map_err(|e| CliError::BadUrl(e.to_string()))?;
         Ok((cfg, self.json))
     }
 }

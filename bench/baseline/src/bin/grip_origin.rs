@@ -23,7 +23,10 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7997".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("tack-bench-grip-origin listening on {}", listener.local_addr()?);
+    eprintln!(
+        "tack-bench-grip-origin listening on {}",
+        listener.local_addr()?
+    );
     let app = Router::new().route("/c/{channel}", post(events));
     axum::serve(listener, app).await
 }
