@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh run
 npm --prefix ui run build
-exec cargo run --release -p tack-desktop -- "$@"
+exec cargo run -p tack-desktop -- "$@"

@@ -60,7 +60,7 @@ impl Desktop {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let caps = json!({
             "tauri:options": {
-                "application": env!("CARGO_BIN_EXE_tack-desktop"),
+                "application": app_binary(),
                 "args": args,
             }
         });
@@ -188,6 +188,36 @@ impl Desktop {
         path
     }
 
+    /// Resident memory of the app and the WebKit processes it started, in bytes (the drivers
+    /// that share its process group are not counted).
+    pub fn app_rss_bytes(&self) -> u64 {
+        let group = self.driver.0.id() as i64;
+        let mut total = 0;
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let dir = entry.path();
+            let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid pgrp ...`; comm may contain spaces, so split after `)`.
+            let Some((head, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let comm = head.split_once(" (").map(|(_, c)| c).unwrap_or_default();
+            let pgrp: i64 = rest.split(' ').nth(2).and_then(|p| p.parse().ok()).unwrap_or(-1);
+            if pgrp != group || comm.starts_with("tauri-driver") || comm.starts_with("WebKitWebDriv") {
+                continue;
+            }
+            let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+            let kb: u64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0);
+            total += kb * 1024;
+        }
+        total
+    }
+
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
     }
@@ -206,6 +236,15 @@ impl Drop for DriverProcesses {
             .status();
         let _ = self.0.wait();
     }
+}
+
+/// The app under test: `TACK_DESKTOP_BIN` (the benchmark points it at a release build), else
+/// the debug binary Cargo built for these tests.
+fn app_binary() -> PathBuf {
+    std::env::var_os("TACK_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("CARGO_BIN_EXE_tack-desktop").map(PathBuf::from))
+        .expect("set TACK_DESKTOP_BIN to the tack-desktop binary")
 }
 
 fn tauri_driver() -> PathBuf {

@@ -1,0 +1,160 @@
+//! Benchmark: the real desktop window under a firehose.
+//!
+//! Launches the app (`TACK_DESKTOP_BIN`, a release build) through tauri-driver on the X display
+//! in `DISPLAY`, measures how long until the window is interactive and its idle memory, then
+//! watches a channel that a publisher fills at `--rate` messages/s for `--seconds`, sampling the
+//! webview's frame rate (`window.__tackPerf.fps`), a script round trip (is the page's main
+//! thread free?) and the resident memory of the app and its WebKit processes.
+//!
+//! ```sh
+//! cargo build --release -p tack-desktop
+//! TACK_DESKTOP_BIN=target/release/tack-desktop xvfb-run -a \
+//!   cargo run --release --example desktop-bench -- --rate 10000 --seconds 60
+//! ```
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use fantoccini::key::Key;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::desktop::Desktop;
+use tack_server::ServerConfig;
+
+struct Args {
+    rate: u64,
+    seconds: u64,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        rate: 10_000,
+        seconds: 60,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().and_then(|v| v.parse().ok());
+        match (flag.as_str(), value) {
+            ("--rate", Some(v)) => args.rate = v,
+            ("--seconds", Some(v)) => args.seconds = v.min(600),
+            _ => panic!("usage: desktop-bench [--rate N] [--seconds N (max 600)]"),
+        }
+    }
+    args
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0 / 1024.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let server = tack_server::spawn(ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        max_connections: 1000,
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("server starts");
+    let url = server.url();
+
+    let launched = Instant::now();
+    let mut app = Desktop::launch("bench", &["--connect", &url]).await;
+    app.find("composer").await;
+    let interactive = launched.elapsed();
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+
+    // Idle: connected, in the lobby, nothing happening.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle_rss = app.app_rss_bytes();
+
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("firehose{}", char::from(Key::Enter)))
+        .await;
+    app.find("channel-firehose").await;
+
+    // The publisher: `rate` messages/s in 100 requests/s, each a batch of items, bounded by
+    // `seconds`.
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let per_tick = (args.rate / 100).max(1) as usize;
+    let publish_url = format!("{url}/publish/");
+    let publisher = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut sent = 0u64;
+        while Instant::now() < deadline {
+            tick.tick().await;
+            let items: Vec<_> = (0..per_tick)
+                .map(|i| {
+                    let n = sent + i as u64;
+                    json!({"channel": "firehose", "formats": {"ws-message": {
+                        "content": format!("{{\"n\":{n},\"kind\":\"order\",\"amount\":{},\"note\":\"firehose item\"}}", n % 997)
+                    }}})
+                })
+                .collect();
+            if http
+                .post(&publish_url)
+                .json(&json!({ "items": items }))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                sent += per_tick as u64;
+            }
+        }
+        sent
+    });
+
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let probe_started = Instant::now();
+        let probe = app
+            .client
+            .execute(
+                "const p = window.__tackPerf; return { fps: p.fps, buffered: p.buffered }",
+                vec![],
+            )
+            .await
+            .expect("the page answers");
+        let round_trip = probe_started.elapsed();
+        let sample = json!({
+            "t_s": started.elapsed().as_secs(),
+            "fps": probe["fps"],
+            "script_round_trip_ms": round_trip.as_millis() as u64,
+            "rss_mb": (mb(app.app_rss_bytes()) * 10.0).round() / 10.0,
+            "buffered": probe["buffered"],
+        });
+        eprintln!("{sample}");
+        samples.push(sample);
+    }
+    let published = publisher.await.expect("publisher ran");
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // Still responsive after the run: typing works.
+    app.click("room-lobby").await;
+    app.type_into("composer", "still typing").await;
+
+    let fps: Vec<f64> = samples.iter().filter_map(|s| s["fps"].as_f64()).collect();
+    let mut sorted = fps.clone();
+    sorted.sort_by(f64::total_cmp);
+    let rss: Vec<f64> = samples.iter().filter_map(|s| s["rss_mb"].as_f64()).collect();
+    let report = json!({
+        "interactive_ms": interactive.as_millis() as u64,
+        "idle_rss_mb": (mb(idle_rss) * 10.0).round() / 10.0,
+        "published_per_s": (published as f64 / elapsed).round(),
+        "fps_min": sorted.first(),
+        "fps_median": sorted.get(sorted.len() / 2),
+        "rss_first_sample_mb": rss.first(),
+        "rss_last_sample_mb": rss.last(),
+        "rss_max_mb": rss.iter().cloned().fold(0.0, f64::max),
+        "samples": samples,
+    });
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    app.quit().await;
+    server.shutdown().await;
+}
