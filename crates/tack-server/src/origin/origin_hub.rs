@@ -22,7 +22,7 @@ use crate::origin::publisher::{PublishItem, Publisher};
 use crate::outbox::{Outbound, Outbox};
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tack_protocol::chat::EventId;
 use tokio::sync::mpsc;
@@ -44,8 +44,17 @@ pub struct OriginHub {
     observer: Member,
     observer_queue: Mutex<mpsc::Receiver<Outbound>>,
     observed: Mutex<HashSet<Arc<str>>>,
+    /// Who is in or watching each observed channel. When nobody is, the observer stops
+    /// watching too, so the inner hub can forget the channel once its history has expired.
+    interest: Mutex<HashMap<Arc<str>, Interest>>,
     /// A queue whose receiver is gone: deliveries to it are dropped without a kick.
     closed: Outbox,
+}
+
+#[derive(Default)]
+struct Interest {
+    members: HashSet<SessionKey>,
+    watchers: HashSet<SessionKey>,
 }
 
 impl OriginHub {
@@ -64,6 +73,7 @@ impl OriginHub {
             },
             observer_queue: Mutex::new(queue),
             observed: Mutex::new(HashSet::new()),
+            interest: Mutex::new(HashMap::new()),
             closed,
         }
     }
@@ -85,6 +95,40 @@ impl OriginHub {
         }
         self.inner.watch(channel, &self.observer, None).await;
         self.observed.lock().insert(Arc::from(channel));
+    }
+
+    /// Records that `key` is (or is no longer) a member or watcher of `channel`.
+    fn note(&self, channel: &str, key: SessionKey, member: bool, present: bool) {
+        let mut interest = self.interest.lock();
+        let entry = interest.entry(Arc::from(channel)).or_default();
+        let set = if member {
+            &mut entry.members
+        } else {
+            &mut entry.watchers
+        };
+        if present {
+            set.insert(key);
+        } else {
+            set.remove(&key);
+        }
+    }
+
+    /// Stops observing `channel` when no session of the origin is in it or watching it.
+    async fn forget_if_unused(&self, channel: &str) {
+        let unused = {
+            let mut interest = self.interest.lock();
+            let unused = !matches!(
+                interest.get(channel),
+                Some(i) if !(i.members.is_empty() && i.watchers.is_empty())
+            );
+            if unused {
+                interest.remove(channel);
+            }
+            unused
+        };
+        if unused && self.observed.lock().remove(channel) {
+            self.inner.unwatch(channel, &self.observer).await;
+        }
     }
 
     /// Publishes everything the observer has seen since the last call. `own` is a joiner's
@@ -147,6 +191,7 @@ impl Hub for OriginHub {
         let (capturing, captured) = self.capturing(member);
         self.inner.enter(room, &capturing, since).await;
         let own = Self::forward(member, captured).map(|id| (room, id, member.key));
+        self.note(room, member.key, true, true);
         self.publish_observed(own);
     }
 
@@ -154,6 +199,8 @@ impl Hub for OriginHub {
         let _order = self.order.lock().await;
         let left = self.inner.leave(room, &self.detached(member)).await;
         self.publish_observed(None);
+        self.note(room, member.key, true, false);
+        self.forget_if_unused(room).await;
         left
     }
 
@@ -179,12 +226,16 @@ impl Hub for OriginHub {
         let (capturing, captured) = self.capturing(member);
         self.inner.watch(channel, &capturing, since).await;
         Self::forward(member, captured);
+        self.note(channel, member.key, false, true);
         self.publish_observed(None);
     }
 
     async fn unwatch(&self, channel: &str, member: &Member) -> bool {
         let _order = self.order.lock().await;
-        self.inner.unwatch(channel, &self.detached(member)).await
+        let was = self.inner.unwatch(channel, &self.detached(member)).await;
+        self.note(channel, member.key, false, false);
+        self.forget_if_unused(channel).await;
+        was
     }
 
     async fn publish(&self, channel: &str, body: ItemBody) -> EventId {
@@ -192,6 +243,7 @@ impl Hub for OriginHub {
         self.observe(channel).await;
         let id = self.inner.publish(channel, body).await;
         self.publish_observed(None);
+        self.forget_if_unused(channel).await;
         id
     }
 
@@ -205,5 +257,58 @@ impl Hub for OriginHub {
 
     fn stats(&self) -> HubStats {
         self.inner.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory_hub::{HistoryLimits, MemoryHub};
+    use std::time::Duration;
+
+    fn hub(age: Duration) -> OriginHub {
+        let inner = MemoryHub::new(HistoryLimits { len: 100, age });
+        let publisher = Publisher::start(&[], tokio_util::sync::CancellationToken::new());
+        OriginHub::new(Arc::new(inner), publisher, Arc::new(Metrics::default()))
+    }
+
+    fn member(key: SessionKey, nick: &str) -> (Member, mpsc::Receiver<Outbound>) {
+        let (outbox, queue) = Outbox::new(4, Arc::new(Metrics::default()));
+        let member = Member {
+            key,
+            nick: Arc::from(nick),
+            outbox,
+        };
+        (member, queue)
+    }
+
+    #[tokio::test]
+    async fn a_member_queue_gets_its_own_answers_and_never_the_room_traffic() {
+        let hub = hub(Duration::from_secs(60));
+        let (ann, mut ann_queue) = member(1, "ann");
+        let (bob, _) = member(2, "bob");
+        hub.enter("lobby", &ann, None).await;
+        assert!(matches!(ann_queue.try_recv(), Ok(Outbound::Joined(_))));
+        assert!(matches!(ann_queue.try_recv(), Ok(Outbound::Item { item, .. }) if item.id == 1));
+        hub.enter("lobby", &bob, None).await;
+        // More than the queue holds: Pushpin delivers these, the queue must not fill and kick.
+        for n in 0..10 {
+            hub.message("lobby", &bob, format!("{n}"), None)
+                .await
+                .unwrap();
+        }
+        assert!(ann_queue.try_recv().is_err());
+        assert!(!ann.outbox.kicked().is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_room_nobody_is_in_is_forgotten_once_its_history_expires() {
+        let hub = hub(Duration::ZERO);
+        let (ann, _queue) = member(1, "ann");
+        hub.enter("lobby", &ann, None).await;
+        hub.leave("lobby", &ann).await;
+        tokio::time::advance(Duration::from_millis(5)).await;
+        hub.sweep().await;
+        assert_eq!(hub.stats().channels, 0);
     }
 }
