@@ -30,7 +30,11 @@ async fn a_streaming_client_stays_while_held_and_leaves_a_ttl_after_it_is_gone()
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut bob = Client::connect(&stage.url(0), Via::WebSocket, "bob").await;
     let (presence, _) = bob.enter("lobby").await;
-    assert_eq!(presence["users"], serde_json::json!(["bob", "cat"]), "{presence}");
+    assert_eq!(
+        presence["users"],
+        serde_json::json!(["bob", "cat"]),
+        "{presence}"
+    );
     let seen = cat.until("chatRoomEnter", |e| e["user"] == "bob").await;
     assert_eq!(seen["viewers"], 2);
 
@@ -40,6 +44,32 @@ async fn a_streaming_client_stays_while_held_and_leaves_a_ttl_after_it_is_gone()
     let left = bob.until("chatRoomLeave", |_| true).await;
     assert_eq!(left["user"], "cat");
     assert_eq!(left["viewers"], 1);
-    assert!(gone.elapsed() < Duration::from_secs(10), "{:?}", gone.elapsed());
+    assert!(
+        gone.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        gone.elapsed()
+    );
     stage.origin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_shutting_down_tells_every_client_to_reconnect() {
+    let stage = Stage::start(1).await;
+    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
+    let mut cat = Client::connect(&stage.url(0), Via::Stream, "cat").await;
+    ann.enter("lobby").await;
+    cat.enter("lobby").await;
+    stage.origin.shutdown().await;
+    let closed = loop {
+        let event = ann.next().await;
+        if event["type"] == "closed" {
+            break event;
+        }
+    };
+    let frame = closed["frame"].as_str().unwrap_or_default();
+    assert!(
+        frame.contains("server restarting, reconnect") && frame.contains("Away"),
+        "{closed}"
+    );
+    cat.closed().await;
 }

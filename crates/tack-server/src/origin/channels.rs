@@ -24,6 +24,8 @@ pub enum PushpinChannel<'a> {
     Watch(&'a str),
     /// One HTTP session.
     Session(&'a str),
+    /// Every client of the origin: how a shutdown reaches them all.
+    Everyone,
 }
 
 impl PushpinChannel<'_> {
@@ -32,6 +34,7 @@ impl PushpinChannel<'_> {
             PushpinChannel::Room(name) => ("r.", name),
             PushpinChannel::Watch(name) => ("w.", name),
             PushpinChannel::Session(id) => ("s.", id),
+            PushpinChannel::Everyone => return "all".to_owned(),
         };
         let mut out = String::with_capacity(prefix.len() + raw.len());
         out.push_str(prefix);
@@ -124,6 +127,24 @@ pub fn session_hint(session: &str) -> String {
         "formats": {
             "http-stream": { "action": "hint" },
             "http-response": { "action": "hint" },
+        }
+    })
+    .to_string()
+}
+
+/// The origin is going away: WebSockets close with 1001 "server restarting, reconnect",
+/// streams end, held polls are answered empty — what the built-in server does at shutdown.
+pub fn shutdown_publish() -> String {
+    json!({
+        "channel": PushpinChannel::Everyone.name(),
+        "formats": {
+            "ws-message": {
+                "action": "close",
+                "code": crate::ws::close::GOING_AWAY,
+                "reason": crate::ws::SHUTDOWN_REASON,
+            },
+            "http-stream": { "action": "close" },
+            "http-response": { "body": "[]" },
         }
     })
     .to_string()

@@ -191,12 +191,15 @@ async fn collect(
     }
 }
 
-/// `Grip-Channel`: the session's own channel, then every room and watched channel with the
-/// last id the client has.
+/// `Grip-Channel`: the session's own channel, the channel that reaches everyone, then every
+/// room and watched channel with the last id the client has.
 fn grip_channels(grip: &GripSession) -> String {
     let session = &grip.session;
     let positions = session.positions.lock().clone();
-    let mut channels = vec![Channel::new(PushpinChannel::Session(&session.id).name())];
+    let mut channels = vec![
+        Channel::new(PushpinChannel::Session(&session.id).name()),
+        Channel::new(PushpinChannel::Everyone.name()),
+    ];
     let with_prev = |channel: Channel, name: &str| match positions.get(name) {
         Some(id) => channel.with_prev_id(id.to_string()),
         None => channel,

@@ -214,11 +214,16 @@ pub async fn serve(
         .into_future()
         .await;
     reaper.abort();
+    // Every client is told to reconnect (to the next origin), then leaves its rooms.
+    origin
+        .hub
+        .publisher()
+        .send(&[publisher::PublishItem::from(channels::shutdown_publish())]);
     for gone in origin.sessions.take_all() {
         gone.session.leave_everything(origin.app.hub.as_ref()).await;
     }
-    // Give the publisher a moment to tell Pushpin about the leaves.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let grace = Duration::from_secs(origin.app.config.shutdown_grace_secs.clamp(1, 5));
+    origin.hub.publisher().flushed(grace).await;
     origin.stop.cancel();
     tracing::info!("tack origin stopped");
     result

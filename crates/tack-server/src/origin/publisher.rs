@@ -104,6 +104,22 @@ impl Publisher {
         }
     }
 
+    /// Waits (at most `within`) until every instance has taken everything queued, or is
+    /// failing. For shutdown: the last publishes should reach Pushpin before the process ends.
+    pub async fn flushed(&self, within: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            let pending = self
+                .instances
+                .iter()
+                .any(|i| i.failures.load(Ordering::Relaxed) == 0 && !i.queue.lock().is_empty());
+            if !pending {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Per instance, in the order of the URLs given to [`start`](Self::start).
     pub fn stats(&self) -> Vec<InstanceStats> {
         self.instances

@@ -162,6 +162,7 @@ fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<GripSess
         }
         .encode(),
     ));
+    subscriptions(&grip, out);
     out.push(Event::text(origin.app.welcome(&grip.session).to_json()));
     grip
 }
@@ -193,6 +194,7 @@ fn subscriptions(grip: &GripSession, out: &mut Vec<Event>) {
         .iter()
         .map(|r| PushpinChannel::Room(r).name())
         .collect();
+    wanted.insert(PushpinChannel::Everyone.name());
     wanted.extend(
         session
             .watching()
