@@ -170,24 +170,29 @@ async fn collect(
             .filter(|c| !session.is_in(c))
             .map(|c| (c, true)),
     );
+    // Missed items of every channel, merged oldest first, so a client that was away sees the
+    // rooms' events in the order they happened.
+    let mut missed = Vec::new();
     for (channel, watcher) in channels {
         let known = session.positions.lock().get(&channel);
         let Some(from) = grip_last.get(&channel).or(known) else {
             continue;
         };
         let items = origin.app.hub.history(&channel, from, EventId::MAX).await;
-        for item in items {
-            let positions = {
-                let mut positions = session.positions.lock();
-                positions.advance(&channel, item.id);
-                positions.encode()
-            };
-            out.push(Out {
-                text: item.frame(transport, watcher).as_str().to_owned(),
-                positions: Some(positions),
-            });
-            origin.app.metrics.delivered(1);
-        }
+        missed.extend(items.into_iter().map(|item| (item, watcher)));
+    }
+    missed.sort_by_key(|(item, _)| item.ts);
+    for (item, watcher) in missed {
+        let positions = {
+            let mut positions = session.positions.lock();
+            positions.advance(&item.channel, item.id);
+            positions.encode()
+        };
+        out.push(Out {
+            text: item.frame(transport, watcher).as_str().to_owned(),
+            positions: Some(positions),
+        });
+        origin.app.metrics.delivered(1);
     }
 }
 
