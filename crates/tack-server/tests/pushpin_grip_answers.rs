@@ -1,0 +1,188 @@
+//! The origin's GRIP answers, read directly (signed as Pushpin signs them): what Pushpin is
+//! told on `OPEN`, on an enter, on `PING`, on `CLOSE`, for a connection it does not know, and
+//! what a held stream and poll look like. The stories through the real Pushpin check that
+//! Pushpin acts on them; these pin the details.
+
+mod pushpin_support;
+
+use pushpin_support::KEY;
+use tack_protocol::grip::{sign, SigClaims};
+use tack_protocol::wsevents::{decode_all, encode_all, Event};
+use tack_server::origin::{Origin, OriginConfig, OriginHandle};
+
+async fn origin() -> OriginHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = Origin::new(
+        tack_server::ServerConfig::default(),
+        OriginConfig::new(Vec::new(), KEY),
+    );
+    tack_server::origin::spawn_on(listener, origin)
+        .await
+        .unwrap()
+}
+
+fn sig() -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 60;
+    sign(
+        &SigClaims {
+            iss: "pushpin".into(),
+            exp,
+        },
+        KEY.as_bytes(),
+    )
+    .unwrap()
+}
+
+/// One WebSocket-over-HTTP request for `connection`; the answer's headers and events.
+async fn ws(
+    origin: &OriginHandle,
+    connection: &str,
+    events: &[Event],
+) -> (reqwest::header::HeaderMap, Vec<Event>) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/ws", origin.url()))
+        .header("Grip-Sig", sig())
+        .header("Connection-Id", connection)
+        .header("Content-Type", "application/websocket-events")
+        .body(encode_all(events))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/websocket-events");
+    let body = response.bytes().await.unwrap();
+    (headers, decode_all(&body, 1 << 20).unwrap())
+}
+
+/// The JSON of a `c:` control message.
+fn control(text: &str) -> serde_json::Value {
+    let json = text
+        .strip_prefix("c:")
+        .unwrap_or_else(|| panic!("not a control message: {text}"));
+    serde_json::from_str(json).unwrap()
+}
+
+fn texts(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_websocket_session_as_pushpin_sees_it() {
+    let origin = origin().await;
+    let (headers, events) = ws(&origin, "c-1", &[Event::open()]).await;
+    assert_eq!(
+        headers["sec-websocket-extensions"],
+        "grip; message-prefix=\"\""
+    );
+    assert_eq!(headers["keep-alive-interval"], "20");
+    assert_eq!(events[0], Event::open());
+    let opened = texts(&events);
+    assert_eq!(control(&opened[0])["type"], "keep-alive");
+    assert_eq!(control(&opened[0])["message-type"], "ping");
+    assert_eq!(control(&opened[1])["type"], "set-meta");
+    assert_eq!(control(&opened[1])["name"], "user");
+    assert_eq!(
+        control(&opened[2]),
+        serde_json::json!({"type": "subscribe", "channel": "all"})
+    );
+    assert!(opened[3].contains(r#""type":"welcome""#), "{opened:?}");
+
+    let (_, events) = ws(
+        &origin,
+        "c-1",
+        &[
+            Event::text(r#"chatRoomEnter:{"room":"lobby"}"#),
+            Event::Ping("p".into()),
+        ],
+    )
+    .await;
+    let entered = texts(&events);
+    assert_eq!(
+        control(&entered[0]),
+        serde_json::json!({"type": "subscribe", "channel": "r.lobby", "filters": ["skip-self"]})
+    );
+    assert!(entered[1].contains(r#""type":"presence""#), "{entered:?}");
+    assert!(
+        entered[2].contains(r#""type":"chatRoomEnter""#),
+        "{entered:?}"
+    );
+    assert_eq!(events.last(), Some(&Event::Pong("p".into())));
+
+    let (_, events) = ws(&origin, "c-1", &[Event::close(1000, "bye")]).await;
+    assert_eq!(events, [Event::close(1000, "bye")]);
+    assert_eq!(origin.origin().app.hub.stats().rooms, 0, "left on CLOSE");
+
+    // The connection is gone (as after an origin restart): the client is told to reconnect.
+    let (_, events) = ws(&origin, "c-1", &[Event::text("ping:{}")]).await;
+    assert_eq!(events, [Event::close(1001, "server restarting, reconnect")]);
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn held_streams_and_polls_carry_their_grip_instructions() {
+    let origin = origin().await;
+    let http = reqwest::Client::new();
+    let stream = http
+        .get(format!("{}/stream?nick=ann&rooms=lobby", origin.url()))
+        .header("Grip-Sig", sig())
+        .send()
+        .await
+        .unwrap();
+    let h = stream.headers().clone();
+    assert_eq!(h["grip-hold"], "stream");
+    assert_eq!(h["content-type"], "text/event-stream");
+    let channels = h["grip-channel"].to_str().unwrap();
+    assert!(channels.starts_with("s."), "{channels}");
+    assert!(
+        channels.ends_with(", all, r.lobby; prev-id=1"),
+        "{channels}"
+    );
+    let link = h["grip-link"].to_str().unwrap();
+    assert!(link.contains("&link=next>; rel=next; timeout=10"), "{link}");
+    assert!(h.contains_key("grip-keep-alive"));
+    let body = stream.text().await.unwrap();
+    assert!(body.starts_with("data: {\"type\":\"welcome\""), "{body}");
+    assert!(
+        body.contains("id: lobby:1\ndata: {\"type\":\"chatRoomEnter\""),
+        "{body}"
+    );
+
+    // A poller with nothing waiting is held on its rooms at the id it has.
+    let first: Vec<serde_json::Value> = http
+        .get(format!("{}/poll?nick=bob&rooms=lobby", origin.url()))
+        .header("Grip-Sig", sig())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = first[0]["session"].as_str().unwrap();
+    let held = http
+        .get(format!("{}/poll?session={session}&timeout=7", origin.url()))
+        .header("Grip-Sig", sig())
+        .send()
+        .await
+        .unwrap();
+    let h = held.headers().clone();
+    assert_eq!(h["grip-hold"], "response");
+    assert_eq!(h["grip-timeout"], "7");
+    let channels = h["grip-channel"].to_str().unwrap();
+    assert!(
+        channels.ends_with(", all, r.lobby; prev-id=2"),
+        "{channels}"
+    );
+    assert_eq!(held.text().await.unwrap(), "[]");
+    origin.shutdown().await;
+}
