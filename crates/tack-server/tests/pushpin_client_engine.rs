@@ -109,3 +109,8 @@ async fn the_engine_on_http_streaming_through_pushpin() {
 async fn the_engine_on_long_polling_through_pushpin() {
     the_engine_chats_through_pushpin(TransportChoice::Poll).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_choosing_for_itself_through_pushpin() {
+    the_engine_chats_through_pushpin(TransportChoice::Auto).await;
+}
