@@ -320,3 +320,48 @@ async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
     assert_eq!(cat.repeats, 0);
     stage.origin.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_an_access_token_refuses_clients_without_it_through_pushpin() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let stage = Stage::start_with(1, |c| c.access_token = Some("sesame".into())).await;
+    let url = stage.url(0);
+    let ws = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let http = reqwest::Client::new();
+    // Pushpin's proxy may take a moment to be ready: wait until it forwards at all.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let refused = loop {
+        let response = http.get(format!("{url}/stream")).send().await;
+        match response {
+            Ok(r) if r.status() == 401 => break r,
+            _ if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => panic!("no refusal through pushpin: {other:?}"),
+        }
+    };
+    assert!(refused.text().await.unwrap().contains("unauthorized"));
+    let err = tokio_tungstenite::connect_async(&ws).await.unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+
+    let mut request = ws.as_str().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", "Bearer sesame".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    use futures_util::StreamExt;
+    let welcome = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(welcome.to_text().unwrap().contains("welcome"));
+    let stream = http
+        .get(format!("{url}/stream"))
+        .bearer_auth("sesame")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    stage.origin.shutdown().await;
+}

@@ -241,6 +241,22 @@ fn grip_last(headers: &HeaderMap) -> Positions {
     positions
 }
 
+/// The client's own `Authorization: Bearer` (Pushpin passes it on), when the server has an
+/// access token: the same refusal as on the built-in server.
+pub fn unauthorized(origin: &Origin, headers: &HeaderMap) -> Option<Response> {
+    if origin.app.client_authorized(headers) {
+        return None;
+    }
+    let event = error_event(
+        "unauthorized",
+        "this server needs Authorization: Bearer <token>".into(),
+    );
+    Some(json_response(
+        StatusCode::UNAUTHORIZED,
+        format!("[{}]", event.to_json()),
+    ))
+}
+
 fn header_value(text: String) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -253,6 +269,9 @@ pub async fn stream(
 ) -> Response {
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
         return signature::refusal(&why);
+    }
+    if let Some(refused) = unauthorized(&origin, &headers) {
+        return refused;
     }
     let mut out = Vec::new();
     let following = query.link.as_deref() == Some("next");
@@ -339,6 +358,9 @@ pub async fn poll(
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
         return signature::refusal(&why);
     }
+    if let Some(refused) = unauthorized(&origin, &headers) {
+        return refused;
+    }
     let mut out = Vec::new();
     let (grip, fresh) = match open(&origin, &query, &headers, &mut out).await {
         Ok(opened) => opened,
@@ -395,6 +417,9 @@ pub async fn send(
 ) -> Response {
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
         return signature::refusal(&why);
+    }
+    if let Some(refused) = unauthorized(&origin, &headers) {
+        return refused;
     }
     let Some(grip) = query
         .session

@@ -38,6 +38,11 @@ pub async fn websocket_events(
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
         return signature::refusal(&why);
     }
+    // Pushpin passes the client's handshake headers on with every request; refusing the
+    // first one makes Pushpin refuse the handshake with this status.
+    if let Some(refused) = crate::origin::hold::unauthorized(&origin, &headers) {
+        return refused;
+    }
     let Some(connection) = headers
         .get("connection-id")
         .and_then(|v| v.to_str().ok())
