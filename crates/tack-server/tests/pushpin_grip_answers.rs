@@ -144,8 +144,9 @@ async fn held_streams_and_polls_carry_their_grip_instructions() {
     assert_eq!(h["content-type"], "text/event-stream");
     let channels = h["grip-channel"].to_str().unwrap();
     assert!(channels.starts_with("s."), "{channels}");
+    let epoch = origin.origin().hub.epoch().to_owned();
     assert!(
-        channels.ends_with(", all, r.lobby; prev-id=1"),
+        channels.ends_with(&format!(", all, r.lobby; prev-id={epoch}-1")),
         "{channels}"
     );
     let link = h["grip-link"].to_str().unwrap();
@@ -180,7 +181,7 @@ async fn held_streams_and_polls_carry_their_grip_instructions() {
     assert_eq!(h["grip-timeout"], "7");
     let channels = h["grip-channel"].to_str().unwrap();
     assert!(
-        channels.ends_with(", all, r.lobby; prev-id=2"),
+        channels.ends_with(&format!(", all, r.lobby; prev-id={epoch}-2")),
         "{channels}"
     );
     assert_eq!(held.text().await.unwrap(), "[]");

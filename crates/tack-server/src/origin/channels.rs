@@ -68,6 +68,23 @@ pub fn hub_channel(pushpin_name: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The id Pushpin knows item `n` of a channel by: `<epoch>-<n>`.
+///
+/// The epoch is drawn when the origin starts. Rooms live in the origin's memory and are
+/// numbered from 1 again after a restart, but Pushpin remembers ids it has seen
+/// (`id_cache_ttl`) and drops repeats, and holds back an item whose `prev-id` does not follow
+/// the last one it published (`message_wait`): without the epoch, the first minute of a
+/// restarted origin would be dropped or delayed.
+pub fn pushpin_id(epoch: &str, n: EventId) -> String {
+    format!("{epoch}-{n}")
+}
+
+/// The item number in a Pushpin id of this epoch; None for another epoch's or a foreign id.
+pub fn item_number(epoch: &str, pushpin_id: &str) -> Option<EventId> {
+    let (their_epoch, n) = pushpin_id.rsplit_once('-')?;
+    (their_epoch == epoch).then(|| n.parse().ok()).flatten()
+}
+
 /// The SSE block a streaming client receives for one event: `id: room:N` when numbered.
 ///
 /// Through Pushpin every subscriber gets the same bytes, so the `id:` names only this event's
@@ -91,7 +108,10 @@ pub const SKIP_SELF: &str = "skip-self";
 ///
 /// `sender` is set on a joiner's own `chatRoomEnter`, which the joiner already has (it came
 /// back inline with the subscription); WebSocket subscriptions skip it with [`SKIP_SELF`].
-pub fn item_publishes(item: &Item, sender: Option<SessionKey>) -> [String; 2] {
+///
+/// The first item of a channel has no `prev-id`: nothing of this epoch came before it, and a
+/// `prev-id` Pushpin has never seen would make it wait for one that never comes.
+pub fn item_publishes(item: &Item, sender: Option<SessionKey>, epoch: &str) -> [String; 2] {
     let one = |watcher: bool| {
         let channel = if watcher {
             PushpinChannel::Watch(&item.channel)
@@ -103,14 +123,16 @@ pub fn item_publishes(item: &Item, sender: Option<SessionKey>) -> [String; 2] {
         let poll = item.frame(Transport::Poll, watcher);
         let mut published = json!({
             "channel": channel.name(),
-            "id": item.id.to_string(),
-            "prev-id": item.id.saturating_sub(1).to_string(),
+            "id": pushpin_id(epoch, item.id),
             "formats": {
                 "ws-message": { "content": ws.as_str() },
                 "http-stream": { "content": sse_block(stream.as_str(), Some((&item.channel, item.id))) },
                 "http-response": { "body": format!("[{}]", poll.as_str()) },
             }
         });
+        if item.id > 1 {
+            published["prev-id"] = json!(pushpin_id(epoch, item.id - 1));
+        }
         if let (Some(sender), false) = (sender, watcher) {
             published["meta"] = json!({ "sender": sender.to_string() });
         }
@@ -161,6 +183,14 @@ mod tests {
         assert_eq!(hub_channel(&name).as_deref(), Some("a; b, c%"));
         assert_eq!(PushpinChannel::Watch("lobby").name(), "w.lobby");
         assert_eq!(hub_channel("s.abc"), None);
+    }
+
+    #[test]
+    fn pushpin_ids_of_another_epoch_are_not_ours() {
+        assert_eq!(pushpin_id("9f3a", 41), "9f3a-41");
+        assert_eq!(item_number("9f3a", "9f3a-41"), Some(41));
+        assert_eq!(item_number("9f3a", "77aa-41"), None);
+        assert_eq!(item_number("9f3a", "41"), None);
     }
 
     #[test]

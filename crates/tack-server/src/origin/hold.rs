@@ -16,7 +16,7 @@
 
 use crate::http::{error_event, json_response};
 use crate::item::Transport;
-use crate::origin::channels::{hub_channel, sse_block, PushpinChannel};
+use crate::origin::channels::{hub_channel, item_number, pushpin_id, sse_block, PushpinChannel};
 use crate::origin::sessions::GripSession;
 use crate::origin::{signature, Origin};
 use crate::session::frame_error;
@@ -198,7 +198,7 @@ async fn collect(
 
 /// `Grip-Channel`: the session's own channel, the channel that reaches everyone, then every
 /// room and watched channel with the last id the client has.
-fn grip_channels(grip: &GripSession) -> String {
+fn grip_channels(grip: &GripSession, epoch: &str) -> String {
     let session = &grip.session;
     let positions = session.positions.lock().clone();
     let mut channels = vec![
@@ -206,7 +206,7 @@ fn grip_channels(grip: &GripSession) -> String {
         Channel::new(PushpinChannel::Everyone.name()),
     ];
     let with_prev = |channel: Channel, name: &str| match positions.get(name) {
-        Some(id) => channel.with_prev_id(id.to_string()),
+        Some(id) => channel.with_prev_id(pushpin_id(epoch, id)),
         None => channel,
     };
     for room in session.rooms() {
@@ -225,14 +225,15 @@ fn grip_channels(grip: &GripSession) -> String {
 }
 
 /// Where Pushpin says the client is: `Grip-Last: r.lobby; last-id=41`, by hub channel.
-fn grip_last(headers: &HeaderMap) -> Positions {
+fn grip_last(headers: &HeaderMap, epoch: &str) -> Positions {
     let values = headers
         .get_all(grip::LAST_HEADER)
         .iter()
         .filter_map(|v| v.to_str().ok());
     let mut positions = Positions::default();
     for (name, last) in grip::parse_last(values).unwrap_or_default() {
-        if let (Some(channel), Ok(id)) = (hub_channel(&name), last.parse::<EventId>()) {
+        // Another epoch's id is from before the origin restarted: it says nothing now.
+        if let (Some(channel), Some(id)) = (hub_channel(&name), item_number(epoch, &last)) {
             // A room and a watch of the same channel: the lower one is what is surely there.
             let entry = positions.0.entry(channel).or_insert(id);
             *entry = (*entry).min(id);
@@ -303,7 +304,7 @@ pub async fn stream(
     };
     grip.touch(origin.http_ttl());
     let last = if following {
-        grip_last(&headers)
+        grip_last(&headers, origin.hub.epoch())
     } else {
         Positions::default()
     };
@@ -343,7 +344,10 @@ pub async fn stream(
         Hold::HEADER,
         HeaderValue::from_static(Hold::Stream.as_str()),
     );
-    h.insert(Channel::HEADER, header_value(grip_channels(&grip)));
+    h.insert(
+        Channel::HEADER,
+        header_value(grip_channels(&grip, origin.hub.epoch())),
+    );
     h.insert(KeepAlive::HEADER, header_value(keepalive.to_header()));
     h.insert(Link::HEADER, header_value(link.to_header()));
     response
@@ -376,7 +380,7 @@ pub async fn poll(
         &origin,
         &grip,
         Transport::Poll,
-        &grip_last(&headers),
+        &grip_last(&headers, origin.hub.epoch()),
         &mut out,
     )
     .await;
@@ -396,7 +400,10 @@ pub async fn poll(
         Hold::HEADER,
         HeaderValue::from_static(Hold::Response.as_str()),
     );
-    h.insert(Channel::HEADER, header_value(grip_channels(&grip)));
+    h.insert(
+        Channel::HEADER,
+        header_value(grip_channels(&grip, origin.hub.epoch())),
+    );
     h.insert(grip::TIMEOUT_HEADER, header_value(timeout.to_string()));
     response
 }

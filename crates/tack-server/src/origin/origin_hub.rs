@@ -49,6 +49,8 @@ pub struct OriginHub {
     interest: Mutex<HashMap<Arc<str>, Interest>>,
     /// A queue whose receiver is gone: deliveries to it are dropped without a kick.
     closed: Outbox,
+    /// This process's prefix of every id published to Pushpin (see `channels::pushpin_id`).
+    epoch: String,
 }
 
 #[derive(Default)]
@@ -75,6 +77,7 @@ impl OriginHub {
             observed: Mutex::new(HashSet::new()),
             interest: Mutex::new(HashMap::new()),
             closed,
+            epoch: format!("{:08x}", rand::random::<u32>()),
         }
     }
 
@@ -82,6 +85,11 @@ impl OriginHub {
     pub fn hint(&self, session: &str) {
         self.publisher
             .send(&[PublishItem::from(session_hint(session))]);
+    }
+
+    /// The prefix of the ids this origin publishes to Pushpin.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     pub fn publisher(&self) -> &Publisher {
@@ -141,7 +149,7 @@ impl OriginHub {
                 let sender = own
                     .filter(|(channel, id, _)| *channel == &*item.channel && *id == item.id)
                     .map(|(_, _, key)| key);
-                items.extend(item_publishes(&item, sender).map(PublishItem::from));
+                items.extend(item_publishes(&item, sender, &self.epoch).map(PublishItem::from));
             }
         }
         drop(queue);
