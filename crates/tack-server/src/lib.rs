@@ -42,5 +42,6 @@ pub mod ws;
 pub use config::ServerConfig;
 pub use error::{HubError, ServerError};
 pub use hub::Hub;
+pub use origin::{Origin, OriginConfig, OriginHandle};
 pub use server::{app, run, serve, spawn, ServerHandle};
 pub use state::AppState;
