@@ -73,3 +73,26 @@ async fn an_origin_shutting_down_tells_every_client_to_reconnect() {
     );
     cat.closed().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_stream_gets_keep_alive_comments_from_pushpin() {
+    let stage = Stage::start_with(1, |config| config.keepalive_secs = 1).await;
+    // Through our client first, so Pushpin's proxy is known to be ready.
+    Client::connect(&stage.url(0), Via::Stream, "probe").await;
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/stream", stage.url(0)))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("\n:\n") && !seen.starts_with(":\n") {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no keep-alive in 10 s; got {seen:?}"))
+            .unwrap()
+            .expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    stage.origin.shutdown().await;
+}
