@@ -72,10 +72,13 @@ pub async fn websocket_events(
     for event in events {
         match event {
             Event::Open(_) => {
-                if grip.is_none() {
-                    grip = Some(open(&origin, &connection, &mut out));
-                    opened = true;
+                // An OPEN for a connection already known is Pushpin trying the handshake
+                // again (its first answer was lost): start over, so it gets its OPEN back.
+                if let Some(stale) = grip.take() {
+                    end(&origin, &connection, &stale).await;
                 }
+                grip = Some(open(&origin, &connection, &mut out));
+                opened = true;
             }
             Event::Text(text) => {
                 let Some(g) = &grip else { break };
