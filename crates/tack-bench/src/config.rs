@@ -55,8 +55,9 @@ pub enum Workload {
     /// Every connection enters its room and sends `rate_per_client` chat messages a second;
     /// every member of a room receives every member's messages.
     Chat { rate_per_client: f64 },
-    /// Broadcast at rising rates on the same connections, one step of `step` each, until p99
-    /// latency passes `p99_limit` or a delivery is lost.
+    /// Broadcast at rising rates on the same connections, one step of `step` each. A step
+    /// passes when p99 latency stays under `p99_limit` and nothing is lost; the search ends
+    /// after two failing steps in a row. The result is the highest passing step.
     Saturate {
         start_rate: f64,
         factor: f64,

@@ -273,7 +273,7 @@ fn ws_error_kind(e: &tokio_tungstenite::tungstenite::Error) -> String {
     }
 }
 
-fn http_error_kind(e: &reqwest::Error) -> String {
+pub(crate) fn http_error_kind(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

@@ -149,7 +149,9 @@ impl Publisher {
                             }
                         }
                         Ok(r) => run.tally.error(format!("publish: HTTP {}", r.status())),
-                        Err(e) => run.tally.error(format!("publish: {e}")),
+                        Err(e) => run
+                            .tally
+                            .error(format!("publish: {}", crate::conn::http_error_kind(&e))),
                     }
                 });
                 count

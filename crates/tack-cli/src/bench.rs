@@ -19,7 +19,7 @@ pub enum BenchWorkload {
     Broadcast,
     /// Every connection enters its room and sends --chat-rate chatMessages/s.
     Chat,
-    /// Broadcast at rising rates until p99 passes --p99-limit or a message is lost.
+    /// Broadcast at rising rates; reports the highest rate with p99 under --p99-limit and nothing lost.
     Saturate,
     /// Connect and hold; with --server-pid, reports server memory per connection.
     Idle,
