@@ -23,6 +23,10 @@ grep -q '^Exec=tack-desktop' /usr/share/applications/Tack.desktop
 display=:$(( 200 + RANDOM % 50 ))
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
+for _ in $(seq 1 100); do  # until the X server takes clients
+  DISPLAY=$display xdotool getdisplaygeometry >/dev/null 2>&1 && break
+  sleep 0.1
+done
 home=$(mktemp -d)
 DISPLAY=$display HOME=$home XDG_DATA_HOME=$home/data XDG_CONFIG_HOME=$home/config /usr/bin/tack-desktop &
 app=$!
