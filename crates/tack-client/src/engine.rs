@@ -187,6 +187,8 @@ pub(crate) struct Engine {
     backoff: Backoff,
     rtt: Option<Duration>,
     ever_connected: bool,
+    /// The server's numbering epoch at the last welcome (see `Welcome::epoch`).
+    epoch: Option<String>,
 }
 
 impl Engine {
@@ -226,6 +228,7 @@ impl Engine {
             resuming: HashMap::new(),
             rtt: None,
             ever_connected: false,
+            epoch: None,
         }
     }
 
@@ -448,6 +451,9 @@ impl Engine {
     async fn on_connected(&mut self, conn: &mut Conn, dial: &Dial) {
         self.ever_connected = true;
         self.shared.outbox.lock().connection_changed();
+        if let Some(epoch) = conn.link.welcome.as_ref().and_then(|w| w.epoch.clone()) {
+            self.renumbered(epoch).await;
+        }
         if let (None, Some(w)) = (&self.profile.nick, &conn.link.welcome) {
             // Keep the nick the server picked for us: after a reconnect (or a server restart)
             // we say hello with it, so the user stays the same person in every room.
@@ -490,6 +496,27 @@ impl Engine {
         }
         self.out.push(ev).await;
         self.out.flush().await;
+    }
+
+    /// A welcome named the server's numbering `epoch`. When it differs from the last one, the
+    /// server counts from scratch: every resume point is void, so rooms and channels resume
+    /// from the start of what the server has, after a `Gap` marker where ours ended.
+    async fn renumbered(&mut self, epoch: String) {
+        let changed = self.epoch.as_ref().is_some_and(|old| *old != epoch);
+        self.epoch = Some(epoch);
+        if !changed {
+            return;
+        }
+        for (name, last) in self.rooms.iter_mut().chain(self.watches.iter_mut()) {
+            if let Some(seen) = last.replace(0) {
+                self.out
+                    .push(ClientEvent::Gap {
+                        room: name.clone(),
+                        after_id: Some(seen),
+                    })
+                    .await;
+            }
+        }
     }
 
     /// Re-enters every room and re-watches every channel from the last id seen, then writes

@@ -183,6 +183,101 @@ async fn after_a_server_restart_the_nick_is_kept_and_renumbered_events_arrive() 
     back.shutdown().await;
 }
 
+/// Regression: a restarted server that had new traffic before we came back numbers its room
+/// 1, 2, 3… again; resuming "after id 3" from the old server skipped its first three messages
+/// and claimed nothing was missing. The welcome's epoch tells the engine to start over.
+#[tokio::test]
+async fn a_restarted_server_with_new_traffic_is_resumed_from_its_start_after_a_gap() {
+    let server = support::server().await;
+    let addr = server.local_addr();
+    let proxy = Proxy::start(addr).await;
+    let (reader, rx) =
+        Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
+    let mut events = Events::new(rx);
+    reader.enter("lobby").unwrap();
+    events
+        .wait_for("joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
+        .await;
+    for i in 0..3 {
+        reader.send("lobby", &format!("old {i}")).unwrap();
+    }
+    events
+        .wait_for(
+            "the last old message",
+            secs(10),
+            |e| matches!(e, ClientEvent::Message { comment, .. } if comment == "old 2"),
+        )
+        .await;
+
+    proxy.set_down(true);
+    server.shutdown().await;
+    events
+        .wait_for("reconnecting", secs(10), |e| {
+            is_status(e, ConnectionStatus::Reconnecting)
+        })
+        .await;
+    let restarted = tack_server::spawn(tack_server::ServerConfig {
+        listen: addr,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (writer, wrx) = Session::connect(
+        profile(&restarted.url(), TransportChoice::Ws),
+        quick_options(),
+    );
+    let mut wevents = Events::new(wrx);
+    writer.enter("lobby").unwrap();
+    for i in 0..5 {
+        writer.send("lobby", &format!("new {i}")).unwrap();
+    }
+    wevents
+        .wait_for(
+            "the last new message",
+            secs(10),
+            |e| matches!(e, ClientEvent::Message { comment, .. } if comment == "new 4"),
+        )
+        .await;
+
+    events.seen.clear();
+    proxy.set_down(false);
+    reader.retry_now();
+    events
+        .wait_for(
+            "the last new message",
+            secs(10),
+            |e| matches!(e, ClientEvent::Message { comment, .. } if comment == "new 4"),
+        )
+        .await;
+    let new: Vec<String> = events
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message { comment, .. } if comment.starts_with("new") => {
+                Some(comment.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(new, ["new 0", "new 1", "new 2", "new 3", "new 4"]);
+    assert!(
+        events.seen.iter().any(|e| matches!(
+            e,
+            ClientEvent::Gap {
+                after_id: Some(_),
+                ..
+            }
+        )),
+        "no gap marker where the old server's history ended: {:#?}",
+        events.seen
+    );
+    reader.close().await;
+    writer.close().await;
+    restarted.shutdown().await;
+}
+
 fn tack_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -465,6 +465,11 @@ pub struct Welcome {
     pub heartbeat: u32,
     /// `tack/<version>`.
     pub server: String,
+    /// Names the server's numbering of rooms and channels. Ids seen under another epoch (the
+    /// server restarted and counts from 1 again) say nothing about this one: a client resumes
+    /// from the start of the history instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// Answer to `ping`.

@@ -84,4 +84,8 @@ pub trait Hub: Send + Sync + 'static {
     async fn sweep(&self);
 
     fn stats(&self) -> HubStats;
+
+    /// Names this hub's numbering: a new value whenever ids start again from 1 (an in-memory
+    /// hub at every start), so clients know their old resume points mean nothing here.
+    fn epoch(&self) -> &str;
 }

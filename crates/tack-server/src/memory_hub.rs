@@ -29,6 +29,8 @@ pub struct HistoryLimits {
 
 pub struct MemoryHub {
     limits: HistoryLimits,
+    /// Fresh at every start: history lives in memory, so numbering restarts with the process.
+    epoch: String,
     channels: RwLock<HashMap<Arc<str>, Arc<Mutex<Channel>>>>,
 }
 
@@ -180,6 +182,7 @@ impl MemoryHub {
     pub fn new(limits: HistoryLimits) -> MemoryHub {
         MemoryHub {
             limits,
+            epoch: format!("{:016x}", rand::random::<u64>()),
             channels: RwLock::new(HashMap::new()),
         }
     }
@@ -343,6 +346,10 @@ impl Hub for MemoryHub {
             channel.retired = channel.is_idle();
             !channel.retired
         });
+    }
+
+    fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     fn stats(&self) -> HubStats {

@@ -94,6 +94,7 @@ impl AppState {
             nick: session.nick().to_string(),
             heartbeat: self.config.heartbeat_secs,
             server: concat!("tack/", env!("CARGO_PKG_VERSION")).to_owned(),
+            epoch: Some(self.hub.epoch().to_owned()),
         })
     }
 

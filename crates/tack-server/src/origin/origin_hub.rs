@@ -263,6 +263,10 @@ impl Hub for OriginHub {
         self.inner.sweep().await;
     }
 
+    fn epoch(&self) -> &str {
+        self.inner.epoch()
+    }
+
     fn stats(&self) -> HubStats {
         self.inner.stats()
     }
