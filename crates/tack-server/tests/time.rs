@@ -1,0 +1,73 @@
+//! Where time is the subject: history that ages out, HTTP clients whose presence expires when
+//! they stop polling, and the stream's keep-alive comments.
+
+mod common;
+
+use axum::extract::ws::Utf8Bytes;
+use common::*;
+use std::time::Duration;
+use tack_server::hub::Hub;
+use tack_server::item::ItemBody;
+use tack_server::memory_hub::{HistoryLimits, MemoryHub};
+
+#[tokio::test(start_paused = true)]
+async fn history_older_than_its_age_is_forgotten_but_newer_items_stay() {
+    let hub = MemoryHub::new(HistoryLimits {
+        len: 100,
+        age: Duration::from_secs(60),
+    });
+    let item = || ItemBody::Chat(Utf8Bytes::from_static(r#"{"type":"chatMessage"}"#));
+    hub.publish("orders", item()).await;
+    hub.publish("orders", item()).await;
+    tokio::time::advance(Duration::from_secs(45)).await;
+    let newer = hub.publish("orders", item()).await;
+    tokio::time::advance(Duration::from_secs(20)).await;
+    hub.sweep().await;
+
+    let kept: Vec<u64> = hub
+        .history("orders", 0, u64::MAX)
+        .await
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(kept, [newer], "only the item younger than 60 s is kept");
+}
+
+#[tokio::test]
+async fn a_poller_that_stops_polling_leaves_its_rooms_after_the_ttl() {
+    let server = start_with(|c| c.session_ttl_secs = 1).await;
+    let mut ann = Ws::named(&server, "ann").await;
+    ann.enter("lobby").await;
+
+    let first = poll(&server, "nick=pat&rooms=lobby").await;
+    let welcome = of_type(&first, "welcome")[0];
+    assert_eq!(welcome["nick"], "pat");
+    let entered = ann.until("chatRoomEnter").await;
+    assert_eq!(
+        (entered["user"].as_str(), entered["viewers"].as_u64()),
+        (Some("pat"), Some(2))
+    );
+
+    // Pat never polls again: one TTL later the room hears that pat left.
+    let left = ann.until("chatRoomLeave").await;
+    assert_eq!(left["user"], "pat");
+    assert_eq!(left["viewers"], 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_quiet_stream_gets_keep_alive_comments() {
+    let server = start_with(|c| c.keepalive_secs = 1).await;
+    let mut sse = Sse::open(&server, "rooms=quiet").await;
+    loop {
+        let item = sse.next_item().await;
+        if item.get("sse_comment").is_some() {
+            break;
+        }
+    }
+    // The stream is still good for events after the keep-alive.
+    let mut ann = Ws::named(&server, "ann").await;
+    ann.enter("quiet").await;
+    assert_eq!(sse.until("chatRoomEnter").await["user"], "ann");
+    server.shutdown().await;
+}
