@@ -4,7 +4,7 @@
 //! in `DISPLAY`, measures how long until the window is interactive and its idle memory, then
 //! watches a channel that a publisher fills at `--rate` messages/s for `--seconds`, sampling the
 //! webview's frame rate (`window.__tackPerf.fps`), a script round trip (is the page's main
-//! thread free?) and the resident memory of the app and its WebKit processes.
+//! thread free?) and the memory (PSS) of the app and its WebKit processes.
 //!
 //! ```sh
 //! cargo build --release -p tack-desktop
@@ -68,7 +68,7 @@ async fn main() {
 
     // Idle: connected, in the lobby, nothing happening.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle_rss = app.app_rss_bytes();
+    let idle_pss = app.app_memory_bytes();
 
     app.click("add-channel").await;
     app.type_into("watch-input", &format!("firehose{}", char::from(Key::Enter)))
@@ -126,7 +126,7 @@ async fn main() {
             "t_s": started.elapsed().as_secs(),
             "fps": probe["fps"],
             "script_round_trip_ms": round_trip.as_millis() as u64,
-            "rss_mb": (mb(app.app_rss_bytes()) * 10.0).round() / 10.0,
+            "pss_mb": (mb(app.app_memory_bytes()) * 10.0).round() / 10.0,
             "buffered": probe["buffered"],
         });
         eprintln!("{sample}");
@@ -142,16 +142,16 @@ async fn main() {
     let fps: Vec<f64> = samples.iter().filter_map(|s| s["fps"].as_f64()).collect();
     let mut sorted = fps.clone();
     sorted.sort_by(f64::total_cmp);
-    let rss: Vec<f64> = samples.iter().filter_map(|s| s["rss_mb"].as_f64()).collect();
+    let rss: Vec<f64> = samples.iter().filter_map(|s| s["pss_mb"].as_f64()).collect();
     let report = json!({
         "interactive_ms": interactive.as_millis() as u64,
-        "idle_rss_mb": (mb(idle_rss) * 10.0).round() / 10.0,
+        "idle_pss_mb": (mb(idle_pss) * 10.0).round() / 10.0,
         "published_per_s": (published as f64 / elapsed).round(),
         "fps_min": sorted.first(),
         "fps_median": sorted.get(sorted.len() / 2),
-        "rss_first_sample_mb": rss.first(),
-        "rss_last_sample_mb": rss.last(),
-        "rss_max_mb": rss.iter().cloned().fold(0.0, f64::max),
+        "pss_first_sample_mb": rss.first(),
+        "pss_last_sample_mb": rss.last(),
+        "pss_max_mb": rss.iter().cloned().fold(0.0, f64::max),
         "samples": samples,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());

@@ -188,9 +188,10 @@ impl Desktop {
         path
     }
 
-    /// Resident memory of the app and the WebKit processes it started, in bytes (the drivers
-    /// that share its process group are not counted).
-    pub fn app_rss_bytes(&self) -> u64 {
+    /// Memory of the app and the WebKit processes it started, in bytes: their proportional
+    /// set size (PSS), so the WebKit libraries they share are counted once, not three times.
+    /// The drivers that share the app's process group are not counted.
+    pub fn app_memory_bytes(&self) -> u64 {
         let group = self.driver.0.id() as i64;
         let mut total = 0;
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -207,10 +208,10 @@ impl Desktop {
             if pgrp != group || comm.starts_with("tauri-driver") || comm.starts_with("WebKitWebDriv") {
                 continue;
             }
-            let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-            let kb: u64 = status
+            let rollup = std::fs::read_to_string(dir.join("smaps_rollup")).unwrap_or_default();
+            let kb: u64 = rollup
                 .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix("Pss:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0);
             total += kb * 1024;
