@@ -20,5 +20,8 @@ export default defineConfig({
     include: ['src/**/*.test.ts'],
     restoreMocks: true,
     setupFiles: ['src/test-setup.ts'],
+    // Tests wait for events, not clocks; the timeout only catches a hang. CI shares two cores
+    // with a Rust build, where a jsdom render can take seconds.
+    testTimeout: 30_000,
   },
 });
