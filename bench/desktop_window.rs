@@ -71,8 +71,11 @@ async fn main() {
     let idle_pss = app.app_memory_bytes();
 
     app.click("add-channel").await;
-    app.type_into("watch-input", &format!("firehose{}", char::from(Key::Enter)))
-        .await;
+    app.type_into(
+        "watch-input",
+        &format!("firehose{}", char::from(Key::Enter)),
+    )
+    .await;
     app.find("channel-firehose").await;
 
     // The publisher: `rate` messages/s in 100 requests/s, each a batch of items, bounded by
@@ -142,7 +145,10 @@ async fn main() {
     let fps: Vec<f64> = samples.iter().filter_map(|s| s["fps"].as_f64()).collect();
     let mut sorted = fps.clone();
     sorted.sort_by(f64::total_cmp);
-    let rss: Vec<f64> = samples.iter().filter_map(|s| s["pss_mb"].as_f64()).collect();
+    let rss: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s["pss_mb"].as_f64())
+        .collect();
     let report = json!({
         "interactive_ms": interactive.as_millis() as u64,
         "idle_pss_mb": (mb(idle_pss) * 10.0).round() / 10.0,

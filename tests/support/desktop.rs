@@ -204,8 +204,15 @@ impl Desktop {
                 continue;
             };
             let comm = head.split_once(" (").map(|(_, c)| c).unwrap_or_default();
-            let pgrp: i64 = rest.split(' ').nth(2).and_then(|p| p.parse().ok()).unwrap_or(-1);
-            if pgrp != group || comm.starts_with("tauri-driver") || comm.starts_with("WebKitWebDriv") {
+            let pgrp: i64 = rest
+                .split(' ')
+                .nth(2)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(-1);
+            if pgrp != group
+                || comm.starts_with("tauri-driver")
+                || comm.starts_with("WebKitWebDriv")
+            {
                 continue;
             }
             let rollup = std::fs::read_to_string(dir.join("smaps_rollup")).unwrap_or_default();
