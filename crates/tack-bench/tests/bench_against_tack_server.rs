@@ -105,3 +105,33 @@ async fn a_run_beyond_the_bounds_is_refused() {
     cfg.connections = 1_000_000;
     assert!(tack_bench::run(cfg).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturation_search_climbs_and_reports_its_highest_passing_step() {
+    let server = server().await;
+    let mut cfg = short_run(&server.url(), Transport::Ws);
+    cfg.connections = 20;
+    cfg.drain = Duration::from_secs(1);
+    cfg.workload = Workload::Saturate {
+        start_rate: 20.0,
+        factor: 2.0,
+        step: Duration::from_millis(500),
+        // Generous: this checks the search, not the machine.
+        p99_limit: Duration::from_secs(2),
+        max_steps: 3,
+    };
+    let report = tack_bench::run(cfg).await.expect("the run completes");
+    assert_eq!(report.steps.len(), 3, "{report}");
+    let rates: Vec<f64> = report.steps.iter().map(|s| s.rate).collect();
+    assert_eq!(rates, vec![20.0, 40.0, 80.0]);
+    let top = report.saturation.clone().expect("a step passed");
+    assert_eq!(top.rate, 80.0, "{report}");
+    assert!(
+        report
+            .steps
+            .iter()
+            .all(|s| s.lost == 0 && s.duplicated == 0),
+        "{report}"
+    );
+    server.shutdown().await;
+}
