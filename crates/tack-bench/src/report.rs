@@ -92,8 +92,13 @@ impl fmt::Display for Report {
         let mut t = String::new();
         let _ = writeln!(
             t,
-            "tack bench: {} — {} over {:?}, {} connections in {} room(s), {} B messages",
-            self.target, self.workload, self.transport, self.connections, self.rooms, self.size
+            "tack bench: {} — {} over {}, {} connections in {} room(s), {} B messages",
+            self.target,
+            self.workload,
+            format!("{:?}", self.transport).to_lowercase(),
+            self.connections,
+            self.rooms,
+            self.size
         );
         let row = |t: &mut String, name: &str, value: String| {
             let _ = writeln!(t, "  {name:<22} {value}");
