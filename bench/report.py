@@ -335,5 +335,5 @@ w("```")
 w("")
 w(f"Raw JSON of every run behind this table: `{os.path.relpath(results, root)}/` (committed; new runs land in "
   "`bench/results/`, which git ignores). Reproduce with `bench/run.sh` "
-  "(about 25 minutes) or `bench/run.sh --quick` (a few minutes, one run, smaller).")
+  "(28 minutes for the run behind this table, criterion included) or `bench/run.sh --quick` (about 4 minutes, one run, smaller).")
 open(out, "w").write("\n".join(lines) + "\n")

@@ -8,7 +8,7 @@
 # every target, then the next run), takes medians, runs the criterion benchmarks, and writes
 # BENCHMARKS.md.
 #
-#   bench/run.sh                 # the full table: 3 runs, 10 s per scenario (< 30 minutes)
+#   bench/run.sh                 # the full table: 3 runs, 10 s per scenario (~28 minutes)
 #   bench/run.sh --quick         # 1 run, 3 s, fewer connections: checks the machinery
 #   bench/run.sh --runs 5 --duration 20s --out /tmp/B.md --no-criterion --only fanout-1k-100
 #   bench/run.sh --no-build      # use the release binaries already in target/
