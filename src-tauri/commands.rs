@@ -68,7 +68,12 @@ pub async fn set_nick(state: State<'_, AppState>, nick: String) -> Reply<()> {
 
 #[tauri::command]
 pub async fn retry_now(state: State<'_, AppState>) -> Reply<()> {
-    state.with_session(|s| Ok(s.retry_now())).await
+    state
+        .with_session(|s| {
+            s.retry_now();
+            Ok(())
+        })
+        .await
 }
 
 /// Writes the engine's ring buffers for `channels` as JSON Lines to `path` (chosen by the user

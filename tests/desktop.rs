@@ -8,23 +8,16 @@ use fantoccini::key::Key;
 use fantoccini::Locator;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::time::Duration;
 use support::desktop::Desktop;
 use tack_client::events::ClientEvent;
 use tack_client::{Profile, Session, SessionOptions};
 use tack_server::{ServerConfig, ServerHandle};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Mutex};
 
 /// One window at a time: two cores can't run several WebKit instances and a debug server
-/// without stories timing each other out.
-static ONE_WINDOW: Mutex<()> = Mutex::new(());
-
-fn one_window() -> std::sync::MutexGuard<'static, ()> {
-    ONE_WINDOW
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// without stories timing each other out. (An async mutex: a failed story releases it too.)
+static ONE_WINDOW: Mutex<()> = Mutex::const_new(());
 
 async fn start_server(listen: SocketAddr) -> ServerHandle {
     tack_server::spawn(ServerConfig {
@@ -111,7 +104,7 @@ fn count_containing(texts: &[String], needle: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_opens_the_lobby_on_the_builtin_server_and_sends() {
-    let _window = one_window();
+    let _window = ONE_WINDOW.lock().await;
     let mut app = Desktop::launch("first-start", &[]).await;
 
     app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
@@ -129,7 +122,7 @@ async fn first_start_opens_the_lobby_on_the_builtin_server_and_sends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_entering_chatting_and_leaving_shows_in_the_window() {
-    let _window = one_window();
+    let _window = ONE_WINDOW.lock().await;
     let server = start_server(loopback_any_port()).await;
     let url = server.url();
     let mut app = Desktop::launch("presence", &["--connect", &url]).await;
@@ -167,7 +160,7 @@ async fn someone_entering_chatting_and_leaving_shows_in_the_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_monitor_shows_published_items_and_the_filter_narrows_them() {
-    let _window = one_window();
+    let _window = ONE_WINDOW.lock().await;
     let server = start_server(loopback_any_port()).await;
     let url = server.url();
     let mut app = Desktop::launch("monitor", &["--connect", &url]).await;
@@ -231,7 +224,7 @@ async fn the_monitor_shows_published_items_and_the_filter_narrows_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markup_in_a_message_shows_literally_and_runs_nothing() {
-    let _window = one_window();
+    let _window = ONE_WINDOW.lock().await;
     let server = start_server(loopback_any_port()).await;
     let url = server.url();
     let mut app = Desktop::launch("xss", &["--connect", &url]).await;
@@ -271,7 +264,7 @@ async fn markup_in_a_message_shows_literally_and_runs_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_reconnects_and_keeps_every_message_once() {
-    let _window = one_window();
+    let _window = ONE_WINDOW.lock().await;
     let server = start_server(loopback_any_port()).await;
     let addr = server.local_addr();
     let url = server.url();
