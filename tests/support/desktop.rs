@@ -173,17 +173,20 @@ impl Desktop {
             });
         std::fs::create_dir_all(&dir).expect("artifacts dir");
         let path = dir.join(format!("{}-{:02}-{}.png", self.story, self.shots, name));
-        // WebKit hands out the last painted frame; let it paint what the DOM holds now.
-        let _ = self
-            .client
-            .execute_async(
-                "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()))",
-                vec![],
-            )
-            .await;
-        match self.client.screenshot().await {
-            Ok(png) => std::fs::write(&path, png).expect("write screenshot"),
-            Err(e) => eprintln!("screenshot {name} failed: {e}"),
+        // WebKit hands out the last painted frame; let it paint what the DOM holds now. rAF can
+        // stall (WebKit throttles an unfocused window), so a timer ends the wait too, and the
+        // whole call is bounded: a screenshot is evidence, never a reason to hang.
+        let painted = self.client.execute_async(
+            "const done = arguments[0]; let sent = false; \
+             const go = () => { if (!sent) { sent = true; done(); } }; \
+             requestAnimationFrame(() => requestAnimationFrame(go)); setTimeout(go, 300);",
+            vec![],
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(5), painted).await;
+        match tokio::time::timeout(Duration::from_secs(10), self.client.screenshot()).await {
+            Ok(Ok(png)) => std::fs::write(&path, png).expect("write screenshot"),
+            Ok(Err(e)) => eprintln!("screenshot {name} failed: {e}"),
+            Err(_) => eprintln!("screenshot {name}: the window did not paint within 10 s"),
         }
         path
     }

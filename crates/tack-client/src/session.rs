@@ -18,6 +18,9 @@ use tack_protocol::chat::{check_name, check_nick, ClientFrame, FrameError, SendM
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// How long `close` lets the engine flush its last events to the consumer.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// How the engine behaves. `Default` suits a desktop app; tests shorten the times.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -218,12 +221,17 @@ impl Session {
         self.shared.outbox.lock().len()
     }
 
-    /// Stops the engine: the last events are flushed, the connection closed.
+    /// Stops the engine: the last events are flushed, the connection closed. A consumer that
+    /// stopped reading events would hold the engine (and so `close`) forever on a full event
+    /// channel; after a short grace the engine is stopped without its last events instead.
     pub async fn close(self) {
         let _ = self.commands.send(Command::Close);
         let task = self.task.lock().take();
-        if let Some(task) = task {
-            let _ = task.await;
+        if let Some(mut task) = task {
+            if tokio::time::timeout(CLOSE_GRACE, &mut task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
         }
     }
 }
