@@ -32,7 +32,10 @@ display=:$(( 90 + RANDOM % 100 ))
 Xvfb "$display" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
 export DISPLAY=$display
 export TACK_E2E_ARTIFACTS=${TACK_E2E_ARTIFACTS:-$PWD/tests/e2e/artifacts}
-cargo test --workspace --locked 2>&1 | tee "$log/cargo-test.txt"
+# One test at a time inside each test binary: the stories start real Pushpin instances (four
+# processes each), WebKit windows and 1,000-client fan-outs, and two of those at once on two
+# cores starve each other into timeouts.
+RUST_TEST_THREADS=1 cargo test --workspace --locked 2>&1 | tee "$log/cargo-test.txt"
 
 step "fuzzing: every parser, a few seconds each"
 scripts/fuzz-smoke.sh 5
