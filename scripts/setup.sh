@@ -38,6 +38,7 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 if [ "$purpose" = test ]; then
   command -v tauri-driver >/dev/null || { say "cargo install tauri-driver"; cargo install tauri-driver --locked --version '^2'; }
   command -v cargo-fuzz >/dev/null || { say "cargo install cargo-fuzz"; cargo install cargo-fuzz --locked; }
+  command -v cargo-nextest >/dev/null || { say "cargo install cargo-nextest"; cargo install cargo-nextest --locked; }
 fi
 
 # --- The web UI -----------------------------------------------------------------------------

