@@ -35,8 +35,8 @@ export TACK_E2E_ARTIFACTS=${TACK_E2E_ARTIFACTS:-$PWD/tests/e2e/artifacts}
 # One test at a time (nextest runs each in its own process): the stories start real Pushpin
 # instances (four processes each), WebKit windows and 1,000-client fan-outs, and two of those at
 # once on two cores starve each other into timeouts. A test that fails and then passes on a retry
-# is reported as FLAKY in the output; the Pushpin WebSocket stories can be (a subscribe racing
-# the first publish inside Pushpin), which is an open issue, not a hidden one.
+# is reported as FLAKY in the output; some Pushpin stories are (likely Pushpin accepting clients
+# before its proxy and zurl are ready), which is an open issue, not a hidden one.
 cargo nextest run --workspace --locked --test-threads 1 --retries 2 --no-fail-fast 2>&1 | tee "$log/cargo-test.txt"
 
 step "fuzzing: every parser, a few seconds each"
