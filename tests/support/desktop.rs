@@ -4,13 +4,13 @@
 //! stories never share saved profiles or window state. The X display comes from `DISPLAY`
 //! (`scripts/test.sh` starts Xvfb).
 
-use super::free_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tack_testkit::free_port;
 use tokio::net::TcpStream;
 
 /// How long the UI gets to show what a story expects. Generous: a debug build on two shared
