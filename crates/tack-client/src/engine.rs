@@ -12,6 +12,7 @@ use crate::events::{
     ChannelStats, ClientEvent, ConnectionState, ConnectionStatus, EventBatch, SendState, ServerInfo,
 };
 use crate::link::{Inbound, Link};
+use crate::liveness::Conn;
 use crate::monitor::Record;
 use crate::outbox::OutboxItem;
 use crate::profile::{Profile, Transport, TransportChoice};
@@ -23,8 +24,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tack_protocol::chat::{
-    decode_legacy_comment, ClientFrame, Enter, Hello, Leave, Ping, SendMessage, ServerEvent,
-    ServerFrame, Unwatch, Watch,
+    decode_legacy_comment, ClientFrame, Enter, Hello, Leave, SendMessage, ServerEvent, ServerFrame,
+    Unwatch, Watch,
 };
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -72,100 +73,6 @@ enum Flow {
     Close,
     RetryNow,
     CheckNow,
-}
-
-/// The live connection and its heartbeat bookkeeping.
-struct Conn {
-    link: Link,
-    legacy: bool,
-    /// Only a server known to answer pings may be declared dead for not answering: the original
-    /// system's servers (and Pushpin in front of them) never do.
-    answers_pings: bool,
-    heartbeat: Duration,
-    last_inbound: Instant,
-    last_ping: Instant,
-    /// A liveness check asked for (network change, suspension): sent at, deadline.
-    check: Option<(Instant, Instant)>,
-    wall_last: u64,
-    mono_last: Instant,
-}
-
-impl Conn {
-    fn new(link: Link, heartbeat: Duration) -> Conn {
-        let heartbeat = match &link.welcome {
-            Some(w) if w.heartbeat > 0 => heartbeat.min(Duration::from_secs(w.heartbeat as u64)),
-            _ => heartbeat,
-        };
-        let now = Instant::now();
-        Conn {
-            legacy: link.welcome.is_none(),
-            answers_pings: link.welcome.is_some(),
-            link,
-            heartbeat,
-            last_inbound: now,
-            last_ping: now,
-            check: None,
-            wall_last: now_ms(),
-            mono_last: now,
-        }
-    }
-
-    fn write(&self, frame: ClientFrame) {
-        self.link.send(frame.encode());
-    }
-
-    fn ping(&mut self, now: Instant) {
-        self.write(ClientFrame::Ping(Ping { t: Some(now_ms()) }));
-        self.last_ping = now;
-    }
-
-    /// Checks liveness now: a ping that must be answered soon.
-    fn check_now(&mut self, now: Instant) -> Result<(), LinkError> {
-        if !self.answers_pings {
-            // Nothing to ask a server that never answers: reconnecting is the only check.
-            return Err(LinkError::Other("the network changed; reconnecting".into()));
-        }
-        self.ping(now);
-        let wait = (self.heartbeat / 2).min(Duration::from_secs(3));
-        self.check = Some((now, now + wait));
-        Ok(())
-    }
-
-    /// Runs every quarter heartbeat.
-    fn on_tick(&mut self, now: Instant) -> Result<(), LinkError> {
-        // The monotonic clock stops while the machine sleeps; the wall clock does not. A wall
-        // clock that jumped well ahead means we were suspended: the connection is suspect.
-        let wall = now_ms();
-        let wall_gap = wall.saturating_sub(self.wall_last);
-        let mono_gap = now.saturating_duration_since(self.mono_last).as_millis() as u64;
-        self.wall_last = wall;
-        self.mono_last = now;
-        if wall_gap > mono_gap + 2_000 {
-            self.check_now(now)?;
-        }
-        if !self.answers_pings {
-            return Ok(());
-        }
-        if let Some((sent, deadline)) = self.check {
-            if self.last_inbound > sent {
-                self.check = None;
-            } else if now >= deadline {
-                return Err(LinkError::Stalled(
-                    now.saturating_duration_since(self.last_inbound).as_millis() as u64,
-                ));
-            }
-        }
-        let idle = now.saturating_duration_since(self.last_inbound);
-        if idle >= self.heartbeat * 3 / 2 {
-            return Err(LinkError::Stalled(idle.as_millis() as u64));
-        }
-        if idle >= self.heartbeat / 2
-            && now.saturating_duration_since(self.last_ping) >= self.heartbeat / 2
-        {
-            self.ping(now);
-        }
-        Ok(())
-    }
 }
 
 type Probe = Pin<Box<dyn Future<Output = Result<Link, LinkError>> + Send>>;
@@ -383,9 +290,9 @@ impl Engine {
 
     /// Runs one connection until it fails or the session closes.
     async fn serve(&mut self, link: Link, dial: &Dial) -> Step {
-        let mut conn = Conn::new(link, self.opts.heartbeat);
+        let mut conn = Conn::new(link, self.opts.heartbeat, self.opts.boot_clock.clone());
         self.on_connected(&mut conn, dial).await;
-        let mut heartbeat = tokio::time::interval(conn.heartbeat / 4);
+        let mut heartbeat = tokio::time::interval(conn.tick_every());
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut flush = tokio::time::interval(self.opts.batch_interval);
         flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -393,10 +300,11 @@ impl Engine {
         stats.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut probe = self.probe(&conn, dial);
         loop {
+            let check_due = conn.check_deadline();
             tokio::select! {
                 inbound = conn.link.recv() => match inbound {
                     Inbound::Frame(frame, size) => {
-                        conn.last_inbound = Instant::now();
+                        conn.heard(tokio::time::Instant::now());
                         if let Some(step) = self.on_frame(&mut conn, frame, size, dial).await {
                             return step;
                         }
@@ -406,14 +314,20 @@ impl Engine {
                 cmd = self.cmds.recv() => match self.on_command(cmd, Some(&mut conn)).await {
                     Flow::Close => return Step::Close,
                     Flow::CheckNow => {
-                        if let Err(e) = conn.check_now(Instant::now()) {
+                        if let Err(e) = conn.check_now(tokio::time::Instant::now(), "the network changed") {
                             return Step::Failed(e);
                         }
                     }
                     Flow::RetryNow | Flow::Continue => {}
                 },
                 _ = heartbeat.tick() => {
-                    if let Err(e) = conn.on_tick(Instant::now()) {
+                    if let Err(e) = conn.on_tick(tokio::time::Instant::now()) {
+                        return Step::Failed(e);
+                    }
+                }
+                // A liveness check's answer is due: don't wait for the next heartbeat tick.
+                _ = sleep_until_deadline(check_due), if check_due.is_some() => {
+                    if let Err(e) = conn.on_tick(tokio::time::Instant::now()) {
                         return Step::Failed(e);
                     }
                 }
@@ -432,9 +346,9 @@ impl Engine {
                             // seen, so nothing is lost; ids filter what the old one also
                             // delivered, so nothing is doubled. Dropping the old link closes it.
                             tracing::info!("upgraded to WebSocket");
-                            conn = Conn::new(link, self.opts.heartbeat);
+                            conn = Conn::new(link, self.opts.heartbeat, self.opts.boot_clock.clone());
                             self.on_connected(&mut conn, dial).await;
-                            heartbeat = tokio::time::interval(conn.heartbeat / 4);
+                            heartbeat = tokio::time::interval(conn.tick_every());
                             heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
                         }
                         Err(e) => {
@@ -942,6 +856,13 @@ impl Engine {
             ServerFrame::LegacySubscribed => {}
         }
         None
+    }
+}
+
+async fn sleep_until_deadline(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -5,19 +5,24 @@
 //! - [`profile`]: where to connect and how (a server profile).
 //! - [`events`]: what the engine tells its consumer, in batches. This is also the desktop's
 //!   IPC contract (TypeScript is generated from it).
-//! - `engine`: the task behind a session — resume, dedupe, outbox, heartbeat, reconnect.
+//! - `engine`: the task behind a session — resume, dedupe, outbox, reconnect.
+//! - `liveness`: the heartbeat and on-demand checks; [`clock`]: noticing a suspend;
+//!   `netwatch`: hearing the OS report a network change.
 //! - `choose`: which transport, the staggered race, per-server memory.
 //! - `transport`: WebSocket, HTTP streaming (SSE), long-polling — frames in, frames out.
 //! - [`backoff`], [`monitor`], `outbox`, `endpoint`, [`error`].
 
 pub mod backoff;
 mod choose;
+pub mod clock;
 mod endpoint;
 mod engine;
 pub mod error;
 pub mod events;
 mod link;
+mod liveness;
 pub mod monitor;
+mod netwatch;
 mod outbox;
 pub mod profile;
 mod session;

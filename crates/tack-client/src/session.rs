@@ -5,9 +5,11 @@
 //! synchronously so a full outbox is refused where the user typed.
 
 use crate::backoff::BackoffPolicy;
+use crate::clock::{BootClock, SystemBootClock};
 use crate::engine::Engine;
 use crate::error::ClientError;
 use crate::events::EventBatch;
+use crate::link::Tasks;
 use crate::monitor::Monitor;
 use crate::outbox::{Outbox, OutboxItem};
 use crate::profile::Profile;
@@ -53,6 +55,12 @@ pub struct SessionOptions {
     pub poll_hold: Duration,
     /// How often `Stats` events are emitted while traffic flows.
     pub stats_interval: Duration,
+    /// Listen for the OS reporting a network change (Linux), and check the connection (or
+    /// retry) at once when it does.
+    pub watch_network: bool,
+    /// The clock that keeps counting through a suspend; compared with the monotonic clock to
+    /// notice that the machine slept (tests inject one).
+    pub boot_clock: Arc<dyn BootClock>,
 }
 
 impl Default for SessionOptions {
@@ -72,6 +80,8 @@ impl Default for SessionOptions {
             stream_read_timeout: Duration::from_secs(45),
             poll_hold: Duration::from_secs(25),
             stats_interval: Duration::from_secs(1),
+            watch_network: true,
+            boot_clock: Arc::new(SystemBootClock),
         }
     }
 }
@@ -120,8 +130,18 @@ impl Session {
             outbox: Mutex::new(Outbox::new(options.outbox_capacity, prefix)),
             monitor: Mutex::new(Monitor::new(options.ring_capacity)),
         });
+        let mut watcher = Tasks::default();
+        if options.watch_network {
+            if let Some(w) = crate::netwatch::spawn(cmd_tx.clone()) {
+                watcher.push(w);
+            }
+        }
         let engine = Engine::new(profile, options, shared.clone(), cmd_rx, ev_tx);
-        let task = tokio::spawn(engine.run());
+        let task = tokio::spawn(async move {
+            // The watcher lives exactly as long as the engine.
+            let _watcher = watcher;
+            engine.run().await
+        });
         let session = Session {
             commands: cmd_tx,
             shared,
@@ -202,7 +222,9 @@ impl Session {
         let _ = self.command(Command::RetryNow);
     }
 
-    /// The OS reported a network change: check the connection at once.
+    /// The OS reported a network change: check the connection at once (or, while waiting to
+    /// reconnect, retry now). The session's own watcher calls this on Linux; a shell with its
+    /// own source of such news can too.
     pub fn network_changed(&self) {
         let _ = self.command(Command::NetworkChanged);
     }

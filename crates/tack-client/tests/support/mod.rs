@@ -86,6 +86,9 @@ pub fn quick_options() -> tack_client::SessionOptions {
         stream_read_timeout: Duration::from_secs(5),
         poll_hold: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(3),
+        // The host's network changes (other tests, other programs) are not these stories'
+        // subject; the stories about them turn this on.
+        watch_network: false,
         ..Default::default()
     }
 }
@@ -106,4 +109,12 @@ pub fn profile(url: &str, transport: tack_client::TransportChoice) -> tack_clien
     let mut p = tack_client::Profile::new("test", url);
     p.transport = transport;
     p
+}
+
+/// Milliseconds since the Unix epoch, as the engine's `retry_at` counts them.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
