@@ -3,8 +3,10 @@
 //! - [`pushpin`]: Pushpin 1.36 with zurl, routing to an origin you name.
 //! - [`redis`]: a throwaway Redis server.
 //!
-//! Readiness is awaited by connecting to the service's ports, never by sleeping a fixed time.
+//! Readiness is awaited by asking the service itself (a request through Pushpin's proxy, a
+//! connection to Redis's port), never by sleeping a fixed time.
 
+pub mod http_probe;
 pub mod pushpin;
 pub mod redis;
 

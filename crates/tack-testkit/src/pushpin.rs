@@ -6,6 +6,8 @@
 //! several instances can run side by side. The client port is given as `127.0.0.1:PORT`, which
 //! Pushpin 1.36 takes literally: `port_offset` does not move an explicit address.
 
+mod ready;
+
 use crate::{port_is_free, wait_for_port};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,7 @@ pub struct Pushpin {
     child: Option<Child>,
     offset: u16,
     http_port: u16,
+    probe: ready::ProbeOrigin,
     dir: tempfile::TempDir,
 }
 
@@ -55,11 +58,13 @@ impl Pushpin {
         let dir = tempfile::tempdir().expect("temp dir");
         let offset = free_offset();
         let http_port = crate::free_port();
-        write_config(dir.path(), offset, http_port, config);
+        let probe = ready::ProbeOrigin::bind();
+        write_config(dir.path(), offset, http_port, &probe.target(), config);
         let mut pushpin = Pushpin {
             child: None,
             offset,
             http_port,
+            probe,
             dir,
         };
         pushpin.run();
@@ -83,6 +88,33 @@ impl Pushpin {
         let within = Duration::from_secs(20);
         wait_for_port(self.http_port(), "pushpin (client port)", within);
         wait_for_port(self.publish_port(), "pushpin (publish port)", within);
+        self.wait_until_it_proxies(within);
+    }
+
+    /// Waits until a request through the client port is held by Pushpin and a publish comes
+    /// out of it (see [`ready`]). Each attempt is short: a request taken before the proxy was
+    /// connected never returns.
+    fn wait_until_it_proxies(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match self.probe.probe(
+                self.http_port(),
+                self.publish_port(),
+                Duration::from_secs(1),
+            ) {
+                Ok(()) => return,
+                Err(e) => last = e,
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                last = format!("pushpin exited: {status}");
+                break;
+            }
+        }
+        panic!(
+            "pushpin did not hold a request and deliver a publish within {within:?} (last: {last})\nlog:\n{}",
+            self.log()
+        );
     }
 
     /// Where clients connect: `http://127.0.0.1:PORT`.
@@ -145,6 +177,10 @@ impl Pushpin {
 impl Drop for Pushpin {
     fn drop(&mut self) {
         self.stop();
+        // A failing test shows what Pushpin saw, before the temp dir and its log go away.
+        if std::thread::panicking() {
+            eprintln!("---- pushpin log ({}) ----\n{}", self.url(), self.log());
+        }
     }
 }
 
@@ -169,7 +205,16 @@ fn rand_u16() -> u16 {
     (nanos ^ std::process::id().rotate_left(7)) as u16
 }
 
-fn write_config(dir: &Path, offset: u16, http_port: u16, config: &PushpinConfig) {
+/// Pushpin's log level: 2 (info) unless `TACK_PUSHPIN_LOG_LEVEL` asks for more (3 = debug
+/// shows every subscribe and publish), for chasing a failure.
+fn log_level() -> u8 {
+    std::env::var("TACK_PUSHPIN_LOG_LEVEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
+fn write_config(dir: &Path, offset: u16, http_port: u16, probe: &str, config: &PushpinConfig) {
     let run = dir.join("run");
     let log = dir.join("log");
     std::fs::create_dir_all(&run).expect("rundir");
@@ -187,7 +232,7 @@ stats_connection_ttl=120
 services=condure,zurl,pushpin-proxy,pushpin-handler
 http_port=127.0.0.1:{http_port}
 logdir={log}
-log_level=2
+log_level={log_level}
 client_buffer_size={buffer}
 client_maxconn=50000
 condure_bin=condure
@@ -233,12 +278,14 @@ stats_format=tnetstring
         buffer = config.client_buffer_size,
         key = config.sig_key,
         rate = config.message_rate,
+        log_level = log_level(),
     );
     std::fs::write(dir.join("pushpin.conf"), conf).expect("write pushpin.conf");
-    // `over_http`: WebSocket clients reach the origin as WebSocket-over-HTTP requests.
+    // `over_http`: WebSocket clients reach the origin as WebSocket-over-HTTP requests. The
+    // first line is the readiness probe's (see `ready`).
     std::fs::write(
         dir.join("routes"),
-        format!("* {},over_http\n", config.origin),
+        format!("{} {probe}\n* {},over_http\n", ready::HOST, config.origin),
     )
     .expect("write routes");
 }
