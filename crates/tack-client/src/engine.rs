@@ -96,6 +96,9 @@ pub(crate) struct Engine {
     ever_connected: bool,
     /// The server's numbering epoch at the last welcome (see `Welcome::epoch`).
     epoch: Option<String>,
+    /// The session of the last HTTP transport link: the next connection takes it over
+    /// (`hello.takeover`), so the server moves its rooms instead of showing a leave and an enter.
+    http_session: Option<String>,
 }
 
 impl Engine {
@@ -136,6 +139,7 @@ impl Engine {
             rtt: None,
             ever_connected: false,
             epoch: None,
+            http_session: None,
         }
     }
 
@@ -436,10 +440,21 @@ impl Engine {
     /// Re-enters every room and re-watches every channel from the last id seen, then writes
     /// the outbox again.
     async fn resume(&mut self, conn: &mut Conn) {
+        let session = conn.link.welcome.as_ref().map(|w| w.session.clone());
+        let takeover = self
+            .http_session
+            .take()
+            .filter(|old| Some(old) != session.as_ref());
+        if conn.link.transport != Transport::Ws {
+            self.http_session = session;
+        }
         if let (Some(nick), false) = (&self.profile.nick, conn.legacy) {
+            // First, before any enter: the server only hands over rooms to a session that has
+            // not joined any itself.
             conn.write(ClientFrame::Hello(Hello {
                 nick: nick.clone(),
                 client: Some(concat!("tack/", env!("CARGO_PKG_VERSION")).into()),
+                takeover,
             }));
         }
         let rooms: Vec<(String, Option<u64>)> =
@@ -578,7 +593,11 @@ impl Engine {
                 self.profile.nick = Some(nick.clone());
                 if let Some(conn) = conn {
                     if !conn.legacy {
-                        conn.write(ClientFrame::Hello(Hello { nick, client: None }));
+                        conn.write(ClientFrame::Hello(Hello {
+                            nick,
+                            client: None,
+                            takeover: None,
+                        }));
                     }
                 }
             }

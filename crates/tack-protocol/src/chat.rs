@@ -44,7 +44,17 @@ pub struct Hello {
     pub nick: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// The `session` id (from its `welcome`) of this client's previous HTTP session, which this
+    /// session takes over: its rooms and watches move here without a leave or an enter, so
+    /// nobody sees the client go and come back when it switches transport. Only honoured as
+    /// the first thing a session does (before it enters a room); a server that cannot find the
+    /// old session ignores it. Older servers ignore the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takeover: Option<String>,
 }
+
+/// Longest `hello.takeover` accepted (session ids are 32 hex digits).
+pub const MAX_SESSION_ID_LEN: usize = 64;
 
 /// `chatRoomEnter:{"room":"r","since":41}` — `since` asks for every event after id 41.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,7 +292,22 @@ impl ClientFrame {
                     event: event.to_owned(),
                     field: "nick",
                     problem,
-                })
+                })?;
+                match &h.takeover {
+                    Some(id)
+                        if id.is_empty()
+                            || id.len() > MAX_SESSION_ID_LEN
+                            || !id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+                    {
+                        Err(FrameError::BadField {
+                            event: event.to_owned(),
+                            detail: format!(
+                                "takeover must be a session id: 1 to {MAX_SESSION_ID_LEN} letters and digits"
+                            ),
+                        })
+                    }
+                    _ => Ok(()),
+                }
             }
             ClientFrame::Enter(e) => name("room", &e.room),
             ClientFrame::Leave(l) => name("room", &l.room),
@@ -709,6 +734,12 @@ mod tests {
             ClientFrame::Hello(Hello {
                 nick: "ann".into(),
                 client: Some("tack/0.1".into()),
+                takeover: None,
+            }),
+            ClientFrame::Hello(Hello {
+                nick: "ann".into(),
+                client: None,
+                takeover: Some("0123456789abcdef0123456789abcdef".into()),
             }),
             ClientFrame::Enter(Enter {
                 room: "lobby".into(),

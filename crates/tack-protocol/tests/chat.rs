@@ -15,8 +15,13 @@ fn name() -> impl Strategy<Value = String> {
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
     let since = prop::option::of(any::<u64>());
     prop_oneof![
-        ("[^\\p{Cc}]{1,8}", prop::option::of("[a-z/.0-9]{1,10}"))
-            .prop_map(|(nick, client)| ClientFrame::Hello(Hello { nick, client })),
+        ("[^\\p{Cc}]{1,8}", prop::option::of("[a-z/.0-9]{1,10}")).prop_map(|(nick, client)| {
+            ClientFrame::Hello(Hello {
+                nick,
+                client,
+                takeover: None,
+            })
+        }),
         (name(), since.clone()).prop_map(|(room, since)| ClientFrame::Enter(Enter { room, since })),
         name().prop_map(|room| ClientFrame::Leave(Leave { room })),
         (name(), ".{0,40}", prop::option::of("[a-z0-9-]{1,20}")).prop_map(

@@ -127,6 +127,7 @@ pub async fn open(
         let frame = ClientFrame::Hello(Hello {
             nick: nick.clone(),
             client: None,
+            takeover: None,
         });
         let answer = match frame.validate() {
             Ok(()) => session.apply(hub, frame).await,

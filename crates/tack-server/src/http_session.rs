@@ -80,6 +80,11 @@ impl HttpSession {
         }
     }
 
+    /// Tells whoever holds the queue to let go, as a newer request would.
+    pub fn release(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
     pub fn touch(&self) {
         *self.last_seen.lock() = Instant::now();
     }
@@ -105,6 +110,12 @@ impl HttpSessions {
 
     pub fn insert(&self, http: Arc<HttpSession>) {
         self.map.lock().insert(http.session.id.clone(), http);
+    }
+
+    /// Takes a session out: it no longer expires (nobody leaves its rooms for it) and no
+    /// request finds it.
+    pub fn remove(&self, id: &str) -> Option<Arc<HttpSession>> {
+        self.map.lock().remove(id)
     }
 
     pub fn len(&self) -> usize {

@@ -138,7 +138,7 @@ pub async fn send(
             continue;
         }
         state.metrics.message_in();
-        if let Some(reply) = http.session.handle_text(state.hub.as_ref(), line).await {
+        if let Some(reply) = state.handle_text(&http.session, line).await {
             replies.push(reply.to_json());
         }
     }

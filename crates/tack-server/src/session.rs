@@ -10,6 +10,7 @@ use crate::outbox::Outbox;
 use parking_lot::Mutex;
 use rand::Rng;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tack_protocol::chat::{Ack, ClientFrame, ErrorEvent, FrameError, Pong, Positions, ServerEvent};
 use tokio::time::Instant;
@@ -60,7 +61,8 @@ pub struct SessionLimits {
 pub struct Session {
     /// The id clients see (in `welcome`, and as `session=` on the HTTP transports).
     pub id: String,
-    pub key: SessionKey,
+    /// The hub's name for this session (see [`Session::key`]).
+    key: AtomicU64,
     pub outbox: Outbox,
     limits: SessionLimits,
     nick: Mutex<Arc<str>>,
@@ -111,7 +113,7 @@ impl Session {
     ) -> Session {
         Session {
             id,
-            key,
+            key: AtomicU64::new(key),
             outbox,
             limits,
             nick: Mutex::new(nick.unwrap_or_else(guest_nick).into()),
@@ -123,6 +125,26 @@ impl Session {
             )),
             positions: Mutex::new(Positions::default()),
         }
+    }
+
+    /// The hub's name for this session. It changes at most once: a session that takes over an
+    /// earlier one (`hello.takeover`) goes by that session's key, so the hub sees one member
+    /// all along, and nobody sees a leave or an enter.
+    pub fn key(&self) -> SessionKey {
+        self.key.load(Ordering::Relaxed)
+    }
+
+    /// Becomes `old`, silently: takes its hub key, rooms and watches, which `old` forgets, so
+    /// nothing leaves them when `old` is dropped. Refused (false) once this session has entered
+    /// or watched anything itself, since its own key is in the hub then.
+    pub fn adopt(&self, old: &Session) -> bool {
+        if !self.rooms.lock().is_empty() || !self.watching.lock().is_empty() {
+            return false;
+        }
+        self.key.store(old.key(), Ordering::Relaxed);
+        *self.rooms.lock() = std::mem::take(&mut *old.rooms.lock());
+        *self.watching.lock() = std::mem::take(&mut *old.watching.lock());
+        true
     }
 
     pub fn nick(&self) -> Arc<str> {
@@ -147,7 +169,7 @@ impl Session {
 
     fn member(&self) -> Member {
         Member {
-            key: self.key,
+            key: self.key(),
             nick: self.nick(),
             outbox: self.outbox.clone(),
         }

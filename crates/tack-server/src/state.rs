@@ -7,10 +7,11 @@ use crate::hub::Hub;
 use crate::memory_hub::{HistoryLimits, MemoryHub};
 use crate::metrics::Metrics;
 use crate::outbox::{Outbound, Outbox};
+use crate::session::frame_error;
 use crate::session::{Session, SessionLimits};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tack_protocol::chat::{ServerEvent, Welcome};
+use tack_protocol::chat::{ClientFrame, Hello, ServerEvent, Welcome};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -96,6 +97,43 @@ impl AppState {
             server: concat!("tack/", env!("CARGO_PKG_VERSION")).to_owned(),
             epoch: Some(self.hub.epoch().to_owned()),
         })
+    }
+
+    /// Parses and applies one client frame; the immediate reply, if any. A `hello` that names
+    /// an earlier HTTP session of this client (`takeover`) first takes that session over.
+    pub async fn handle_text(&self, session: &Session, text: &str) -> Option<ServerEvent> {
+        let frame = match ClientFrame::parse(text) {
+            Ok(frame) => frame,
+            Err(err) => return Some(frame_error(&err)),
+        };
+        if let ClientFrame::Hello(Hello {
+            takeover: Some(old),
+            ..
+        }) = &frame
+        {
+            self.take_over(session, old);
+        }
+        session.apply(self.hub.as_ref(), frame).await
+    }
+
+    /// `session` becomes the HTTP session `old_id` in every room and channel, with no leave
+    /// and no enter: a client that switched transport (an upgrade to WebSocket, a reconnect)
+    /// is one viewer all along, and its old session does not linger until it expires. The
+    /// client then re-enters its rooms with `since`, which replays what the old session had
+    /// not delivered. False (and nothing changes) when there is no such session or `session`
+    /// has already joined something.
+    pub fn take_over(&self, session: &Session, old_id: &str) -> bool {
+        if old_id == session.id || !session.rooms().is_empty() || !session.watching().is_empty() {
+            return false;
+        }
+        let Some(old) = self.sessions.remove(old_id) else {
+            return false;
+        };
+        let adopted = session.adopt(&old.session);
+        // A stream or poll still holding the old session's queue ends now.
+        old.release();
+        tracing::debug!(old = %old_id, new = %session.id, adopted, "session taken over");
+        adopted
     }
 
     /// Checks `Authorization: Bearer` against the access token, when one is configured.

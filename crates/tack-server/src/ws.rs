@@ -89,7 +89,7 @@ async fn connection(mut socket: WebSocket, state: AppState) {
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         state.metrics.message_in();
-                        if let Some(reply) = session.handle_text(state.hub.as_ref(), &text).await {
+                        if let Some(reply) = state.handle_text(&session, &text).await {
                             session.outbox.send_event(&reply);
                         }
                     }

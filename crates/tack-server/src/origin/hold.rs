@@ -101,6 +101,7 @@ async fn open(
         frames.push(ClientFrame::Hello(Hello {
             nick: nick.clone(),
             client: None,
+            takeover: None,
         }));
     }
     if fresh {

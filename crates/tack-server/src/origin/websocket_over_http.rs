@@ -166,7 +166,7 @@ fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<GripSess
     out.push(Event::text(
         ControlMessage::SetMeta {
             name: "user".to_owned(),
-            value: grip.session.key.to_string(),
+            value: grip.session.key().to_string(),
         }
         .encode(),
     ));
