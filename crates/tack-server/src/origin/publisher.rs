@@ -6,6 +6,14 @@
 //! logs, and retries with exponential backoff. A queue that grows past its bound while its
 //! instance is away drops the oldest items — HTTP subscribers recover those through Pushpin's
 //! `prev-id` check and the `Grip-Link`, WebSocket clients by resuming with `since`.
+//!
+//! A refused connection is different from a slow or failing answer: nothing listens on the
+//! publish port, so Pushpin's handler is not running, and every connection and subscription
+//! it held is gone with it. What was queued before that attempt can only reach subscriptions
+//! made after Pushpin is back — clients that re-entered with `since` and already got those
+//! items from history — so it is dropped instead of delivered twice. Items queued after the
+//! refused attempt are kept (Pushpin may be back by then), and the instance is tried again
+//! soon, because a refused connection costs nothing.
 
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -21,6 +29,9 @@ const BATCH: usize = 256;
 const QUEUE_MAX: usize = 20_000;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The longest wait between tries of an instance that refuses connections: short, so that
+/// little is queued between its return and the next try (see the module notes).
+const REFUSED_RETRY_MAX: Duration = Duration::from_millis(200);
 /// One publish request may take this long before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -133,6 +144,36 @@ impl Publisher {
     }
 }
 
+impl Instance {
+    /// Drops every queued item up to and including `newest`; returns how many. (When
+    /// `newest` is gone, overflow already dropped it and everything older.)
+    fn drop_through(&self, newest: Option<&PublishItem>) -> usize {
+        let Some(newest) = newest else { return 0 };
+        let mut queue = self.queue.lock();
+        let end = queue
+            .iter()
+            .position(|q| Arc::ptr_eq(q, newest))
+            .map_or(0, |end| end + 1);
+        queue.drain(..end);
+        self.dropped.fetch_add(end as u64, Ordering::Relaxed);
+        end
+    }
+}
+
+/// Whether the request failed because nothing listens at the address.
+fn connection_refused(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// `http://127.0.0.1:5561` → `http://127.0.0.1:5561/publish/`; a URL that already ends in
 /// `/publish/` is used as it is.
 pub fn publish_endpoint(url: &str) -> String {
@@ -163,9 +204,12 @@ async fn run(instance: Arc<Instance>, http: reqwest::Client, stop: CancellationT
     let mut backoff = BACKOFF_MIN;
     let mut down_since: Option<tokio::time::Instant> = None;
     loop {
-        let batch: Vec<PublishItem> = {
+        let (batch, newest): (Vec<PublishItem>, Option<PublishItem>) = {
             let queue = instance.queue.lock();
-            queue.iter().take(BATCH).cloned().collect()
+            (
+                queue.iter().take(BATCH).cloned().collect(),
+                queue.back().cloned(),
+            )
         };
         if batch.is_empty() {
             tokio::select! {
@@ -201,6 +245,13 @@ async fn run(instance: Arc<Instance>, http: reqwest::Client, stop: CancellationT
             }
             Err(err) => {
                 let failures = instance.failures.fetch_add(1, Ordering::Relaxed);
+                let refused = connection_refused(&err);
+                if refused {
+                    let dropped = instance.drop_through(newest.as_ref());
+                    if dropped > 0 {
+                        tracing::info!(pushpin = %instance.url, dropped, "pushpin is not running: dropped what was queued for the clients it held (they resume with `since` when they reconnect)");
+                    }
+                }
                 if down_since.is_none() {
                     down_since = Some(tokio::time::Instant::now());
                     tracing::warn!(pushpin = %instance.url, %err, "cannot publish to pushpin; retrying with backoff");
@@ -212,7 +263,12 @@ async fn run(instance: Arc<Instance>, http: reqwest::Client, stop: CancellationT
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                let cap = if refused {
+                    REFUSED_RETRY_MAX
+                } else {
+                    BACKOFF_MAX
+                };
+                backoff = (backoff * 2).min(cap);
             }
         }
     }
