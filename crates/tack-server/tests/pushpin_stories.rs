@@ -223,6 +223,17 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
         bob.until("chatMessage", |_| true).await;
     }
 
+    // The origin found Pushpin 0 gone and dropped what it had queued for it (its clients went
+    // with it; they get those from history when they re-enter), as its /metrics shows.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stage.origin.origin().hub.publisher().stats()[0].queued > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "publishes for pushpin 0 still queued"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     let mut pushpin = pushpin;
     let pushpin = tokio::task::spawn_blocking(move || {
         pushpin.restart();

@@ -180,8 +180,8 @@ async fn metrics(State(origin): State<Origin>) -> impl IntoResponse {
         .zip(origin.hub.publisher().stats())
     {
         text.push_str(&format!(
-            "tack_pushpin_published_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_publish_failures_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_dropped_total{{pushpin=\"{url}\"}} {}\n",
-            s.published, s.failures, s.dropped
+            "tack_pushpin_published_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_publish_failures_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_dropped_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_queued{{pushpin=\"{url}\"}} {}\n",
+            s.published, s.failures, s.dropped, s.queued
         ));
     }
     (

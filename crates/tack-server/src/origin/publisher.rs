@@ -50,6 +50,8 @@ pub struct InstanceStats {
     pub published: u64,
     pub failures: u64,
     pub dropped: u64,
+    /// Items waiting for this instance now.
+    pub queued: usize,
 }
 
 struct Instance {
@@ -139,6 +141,7 @@ impl Publisher {
                 published: i.published.load(Ordering::Relaxed),
                 failures: i.failures.load(Ordering::Relaxed),
                 dropped: i.dropped.load(Ordering::Relaxed),
+                queued: i.queue.lock().len(),
             })
             .collect()
     }

@@ -111,6 +111,8 @@ pub struct Client {
     pub nick: String,
     seen: BTreeMap<String, u64>,
     pub repeats: usize,
+    /// Events read while probing a subscription, handed out before new ones.
+    held_back: std::collections::VecDeque<Value>,
 }
 
 impl Client {
@@ -194,6 +196,7 @@ impl Client {
             nick: nick.to_owned(),
             seen: BTreeMap::new(),
             repeats: 0,
+            held_back: Default::default(),
         };
         let welcome = client.next().await;
         if welcome["type"] != "welcome" {
@@ -235,6 +238,13 @@ impl Client {
 
     /// The next event that is not a repeat of one already seen.
     pub async fn next(&mut self) -> Value {
+        match self.held_back.pop_front() {
+            Some(event) => event,
+            None => self.next_fresh().await,
+        }
+    }
+
+    async fn next_fresh(&mut self) -> Value {
         loop {
             let event = tokio::time::timeout(WAIT, self.next_raw())
                 .await
@@ -345,7 +355,54 @@ impl Client {
                 e["room"] == room && e["user"] == nick.as_str()
             })
             .await;
+        if matches!(self.link, Link::Ws(_)) {
+            self.subscriptions_live().await;
+        }
         (presence, entered)
+    }
+
+    /// Waits until Pushpin delivers to this WebSocket on every channel it was told to
+    /// subscribe to. Pushpin applies a `c:subscribe` after the client already has the response
+    /// that asked for it, so a publish right after an enter can miss the joiner (see
+    /// docs/DEPLOY.md). It applies one connection's subscriptions in order, so once a channel
+    /// watched after the room delivers, the room's subscription is live too: watch a channel of
+    /// this client's own and publish to it (a backend's `/publish/`, through Pushpin) until an
+    /// item comes out — bounded, each try with its own payload.
+    pub async fn subscriptions_live(&mut self) {
+        let channel = format!("probe.{}", self.session);
+        self.send(&format!(r#"watch:{{"channel":"{channel}"}}"#))
+            .await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut tries = 0;
+        'probing: loop {
+            tries += 1;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{}: no probe came out of pushpin after {tries} tries",
+                self.nick
+            );
+            let body = serde_json::json!({"items": [{"channel": channel,
+                "formats": {"ws-message": {"content": format!("probe {tries}")}}}]});
+            let published = self
+                .http
+                .post(format!("{}/publish/", self.base))
+                .json(&body)
+                .send()
+                .await
+                .expect("publish through pushpin");
+            assert_eq!(published.status(), 200, "probe publish refused");
+            let until = tokio::time::Instant::now() + Duration::from_millis(300);
+            while let Ok(event) = tokio::time::timeout_at(until, self.next_fresh()).await {
+                if event["type"] == "raw" && event["channel"] == channel.as_str() {
+                    break 'probing;
+                }
+                if event["channel"] != channel.as_str() {
+                    self.held_back.push_back(event);
+                }
+            }
+        }
+        self.send(&format!(r#"unwatch:{{"channel":"{channel}"}}"#))
+            .await;
     }
 
     pub async fn close(self) {
