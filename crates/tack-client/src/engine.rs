@@ -99,6 +99,9 @@ pub(crate) struct Engine {
     /// The session of the last HTTP transport link: the next connection takes it over
     /// (`hello.takeover`), so the server moves its rooms instead of showing a leave and an enter.
     http_session: Option<String>,
+    /// A failure the user must act on, already reported as an `Error` event: said once, not
+    /// at every retry, until a connection works again.
+    reported: Option<String>,
 }
 
 impl Engine {
@@ -140,6 +143,7 @@ impl Engine {
             ever_connected: false,
             epoch: None,
             http_session: None,
+            reported: None,
         }
     }
 
@@ -248,6 +252,21 @@ impl Engine {
 
     /// Waits out the backoff; false when the session was closed meanwhile.
     async fn wait_retry(&mut self, error: LinkError) -> bool {
+        if let LinkError::Certificate(_) = &error {
+            // Retrying cannot fix this by itself (the profile or the server's certificate must
+            // change), so besides the reason on every retry it is an error the UI shows.
+            let message = error.to_string();
+            if self.reported.as_ref() != Some(&message) {
+                self.reported = Some(message.clone());
+                self.out
+                    .push(ClientEvent::Error {
+                        code: "tls_certificate".into(),
+                        message,
+                        room: None,
+                    })
+                    .await;
+            }
+        }
         let delay = self.backoff.next_delay(error.is_going_away());
         let mut ev = self.state(
             ConnectionStatus::Reconnecting,
@@ -368,6 +387,7 @@ impl Engine {
     /// A connection (or a new server session on it) is ready: say who we are and resume.
     async fn on_connected(&mut self, conn: &mut Conn, dial: &Dial) {
         self.ever_connected = true;
+        self.reported = None;
         self.shared.outbox.lock().connection_changed();
         if let Some(epoch) = conn.link.welcome.as_ref().and_then(|w| w.epoch.clone()) {
             self.renumbered(epoch).await;

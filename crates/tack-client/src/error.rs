@@ -32,6 +32,8 @@ pub enum LinkError {
     Stalled(u64),
     #[error("the server did not finish the handshake in time")]
     HandshakeTimeout,
+    #[error("the server's TLS certificate is not trusted ({0}); if this is a development server with a self-signed certificate, turn on \"accept invalid certificates\" in the profile")]
+    Certificate(String),
     #[error("{0}")]
     Other(String),
 }
@@ -43,6 +45,29 @@ fn close_suffix(code: Option<u16>, reason: &str) -> String {
         (None, false) => format!(" ({reason})"),
         (None, true) => String::new(),
     }
+}
+
+/// The certificate problem somewhere in `err`'s chain of causes, if a TLS handshake failed
+/// because of the server's certificate. (An `io::Error` hides the error it wraps from
+/// `source()`, so those are opened too.)
+pub(crate) fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(rustls::Error::InvalidCertificate(problem)) = e.downcast_ref::<rustls::Error>()
+        {
+            return Some(format!("{problem:?}"));
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(found) = certificate_problem(inner) {
+                return Some(found);
+            }
+        }
+        next = e.source();
+    }
+    None
 }
 
 impl LinkError {

@@ -34,7 +34,9 @@ pub fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, LinkEr
 }
 
 pub fn request_error(e: reqwest::Error) -> LinkError {
-    if e.is_connect() || e.is_timeout() {
+    if let Some(problem) = crate::error::certificate_problem(&e) {
+        LinkError::Certificate(problem)
+    } else if e.is_connect() || e.is_timeout() {
         LinkError::Unreachable(e.to_string())
     } else {
         LinkError::Other(e.to_string())

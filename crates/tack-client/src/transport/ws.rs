@@ -46,6 +46,9 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
                 LinkError::Unauthorized(resp.status().as_u16())
             }
             WsError::Http(resp) => LinkError::Status(resp.status().as_u16()),
+            e if crate::error::certificate_problem(&e).is_some() => {
+                LinkError::Certificate(crate::error::certificate_problem(&e).unwrap_or_default())
+            }
             WsError::Io(e) => LinkError::Unreachable(format!("{url}: {e}")),
             other => LinkError::Unreachable(format!("{url}: {other}")),
         })?;

@@ -4,6 +4,7 @@
 
 pub mod legacy;
 pub mod proxy;
+pub mod tls;
 
 use std::time::Duration;
 use tack_client::{ClientEvent, EventBatch};
