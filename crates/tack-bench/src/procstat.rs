@@ -29,6 +29,32 @@ pub fn cpu_time_of(pids: &[u32]) -> Option<Duration> {
     pids.iter().map(|&pid| cpu_time(Some(pid))).sum()
 }
 
+/// Waits until `pids` together use less than a fifth of a core over a 200 ms window, or
+/// `limit` has passed; returns how long that took. Measured, not guessed: a server that was
+/// overloaded (Pushpin especially) goes on working through its backlog long after the load
+/// stops, and a measurement that starts then measures the backlog. Ticks are 10 ms, so the
+/// window holds 20 of them per core and "idle" means at most 4 were used.
+pub async fn until_idle(pids: &[u32], limit: Duration) -> Duration {
+    const WINDOW: Duration = Duration::from_millis(200);
+    let began = tokio::time::Instant::now();
+    if pids.is_empty() {
+        return Duration::ZERO;
+    }
+    while began.elapsed() < limit {
+        let Some(before) = cpu_time_of(pids) else {
+            break;
+        };
+        tokio::time::sleep(WINDOW).await;
+        let Some(after) = cpu_time_of(pids) else {
+            break;
+        };
+        if after.saturating_sub(before) < WINDOW / 5 {
+            break;
+        }
+    }
+    began.elapsed()
+}
+
 /// Resident memory of `pid` in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

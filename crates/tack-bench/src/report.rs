@@ -67,6 +67,9 @@ pub struct Step {
     pub latency_ms: Percentiles,
     pub server_cpu_pct: Option<f64>,
     pub load_tool_cpu_pct: Option<f64>,
+    /// How long the server stayed busy after the previous step before this one began (each
+    /// step starts on an idle server, so an overload does not spill into the next step).
+    pub waited_for_idle_s: f64,
     pub passed: bool,
 }
 

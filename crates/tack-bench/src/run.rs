@@ -226,6 +226,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
             let mut best: Option<(Step, Window)> = None;
             let mut failed_in_a_row = 0;
             for _ in 0..max_steps {
+                let waited_for_idle = procstat::until_idle(&pids, MAX_IDLE_WAIT).await;
                 let step_cpu = CpuClock::start(&pids);
                 p.publish_for(rate, step).await;
                 drain(&run).await;
@@ -246,6 +247,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
                     latency_ms: w.latency,
                     server_cpu_pct: server_cpu,
                     load_tool_cpu_pct: tool_cpu,
+                    waited_for_idle_s: waited_for_idle.as_secs_f64(),
                     passed,
                 };
                 steps.push(s.clone());
@@ -334,6 +336,8 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
 
 /// The longest a saturation run's steps may take together.
 const MAX_SATURATION: Duration = Duration::from_secs(300);
+/// The longest a saturation step waits for the server to go idle after the previous one.
+const MAX_IDLE_WAIT: Duration = Duration::from_secs(15);
 
 /// Waits for deliveries still on their way, up to `drain`.
 async fn drain(run: &Run) {
