@@ -1,8 +1,9 @@
 //! One room as this window knows it: its recent chat (bounded), who is in it, unread count.
 //!
-//! Owns de-duplication: after a reconnect the engine may replay events we already have (same
-//! server id), and our own messages arrive twice — as an outbox `send` and as the server's
-//! broadcast (same client id). Each shows once.
+//! Duplicates by server id never reach here (the engine drops them, replays included). What
+//! only the window knows is its own outbox: a message it sent shows at once as pending, and the
+//! server's broadcast of it (same client id, `cid`) turns that line into "sent" rather than
+//! adding a second one.
 
 export type SendStatus = 'pending' | 'sent' | 'failed';
 
@@ -57,27 +58,13 @@ export class Room {
 
   memberNames = $derived(Object.keys(this.members).sort((a, b) => a.localeCompare(b)));
 
-  #ids = new Set<number>();
-
   constructor(name: string) {
     this.name = name;
   }
 
-  /** Has this server event id already been shown? Records it if not. */
-  #seen(id: number | null): boolean {
-    if (id == null) return false;
-    if (this.#ids.has(id)) return true;
-    this.#ids.add(id);
-    return false;
-  }
-
   #append(item: ChatItem): void {
     this.items.push(item);
-    if (this.items.length > ROOM_HISTORY) {
-      for (const old of this.items.splice(0, this.items.length - ROOM_HISTORY)) {
-        if (old.kind !== 'gap' && old.id != null) this.#ids.delete(old.id);
-      }
-    }
+    if (this.items.length > ROOM_HISTORY) this.items.splice(0, this.items.length - ROOM_HISTORY);
   }
 
   #byCid(cid: string): ChatMessage | undefined {
@@ -93,15 +80,11 @@ export class Room {
     const mine = m.cid != null ? this.#byCid(m.cid) : undefined;
     if (mine) {
       // The server's broadcast of our own outbox message: it is delivered.
-      if (m.id != null) {
-        mine.id = m.id;
-        this.#ids.add(m.id);
-      }
+      if (m.id != null) mine.id = m.id;
       mine.status = 'sent';
       mine.failure = null;
       return false;
     }
-    if (this.#seen(m.id)) return false;
     this.#append({
       kind: 'message',
       key: nextKey(),
@@ -121,8 +104,6 @@ export class Room {
   outbox(cid: string, comment: string, status: SendStatus, user: string, extra: { id?: number | null; reason?: string } = {}): void {
     let mine = this.#byCid(cid);
     if (!mine) {
-      // Nothing to update after a replay already showed the server's copy of this message.
-      if (extra.id != null && this.#ids.has(extra.id)) return;
       this.#append({
         kind: 'message',
         key: nextKey(),
@@ -141,21 +122,16 @@ export class Room {
     if (status === 'pending' && mine.status === 'sent') return;
     mine.status = status;
     mine.failure = status === 'failed' ? (extra.reason ?? 'Not delivered.') : null;
-    if (extra.id != null) {
-      mine.id = extra.id;
-      this.#ids.add(extra.id);
-    }
+    if (extra.id != null) mine.id = extra.id;
   }
 
   entered(e: { id: number | null; user: string; viewers: number | null; ts: number | null }): void {
-    if (this.#seen(e.id)) return;
     this.members[e.user] = (this.members[e.user] ?? 0) + 1;
     if (e.viewers != null) this.viewers = e.viewers;
     this.#append({ kind: 'entered', key: nextKey(), id: e.id, user: e.user, viewers: e.viewers, ts: e.ts ?? Date.now() });
   }
 
   left(e: { id: number | null; user: string; viewers: number | null; ts: number | null }): void {
-    if (this.#seen(e.id)) return;
     const n = (this.members[e.user] ?? 1) - 1;
     if (n <= 0) delete this.members[e.user];
     else this.members[e.user] = n;
@@ -172,9 +148,6 @@ export class Room {
 
   /** History could not be fully recovered after `afterId`: the marker goes right after it. */
   gap(afterId: number | null): void {
-    // After a gap the server may number the room afresh (it restarted): ids seen before say
-    // nothing about the ones to come, and the engine already drops true duplicates.
-    this.#ids.clear();
     const marker: GapMarker = { kind: 'gap', key: nextKey(), afterId, ts: Date.now() };
     if (afterId != null) {
       const at = this.items.findLastIndex((it) => it.kind !== 'gap' && it.id === afterId);
