@@ -99,6 +99,8 @@ pub(crate) struct Engine {
     /// The session of the last HTTP transport link: the next connection takes it over
     /// (`hello.takeover`), so the server moves its rooms instead of showing a leave and an enter.
     http_session: Option<String>,
+    /// Holes being fetched, per room (false) or channel (true): the events held meanwhile.
+    fills: HashMap<(bool, String), Vec<(ServerEvent, usize)>>,
     /// A failure the user must act on, already reported as an `Error` event: said once, not
     /// at every retry, until a connection works again.
     reported: Option<String>,
@@ -143,6 +145,7 @@ impl Engine {
             ever_connected: false,
             epoch: None,
             http_session: None,
+            fills: HashMap::new(),
             reported: None,
         }
     }
@@ -387,6 +390,8 @@ impl Engine {
     /// A connection (or a new server session on it) is ready: say who we are and resume.
     async fn on_connected(&mut self, conn: &mut Conn, dial: &Dial) {
         self.ever_connected = true;
+        // Held events of the old connection are replayed by the resume below.
+        self.fills.clear();
         self.reported = None;
         self.shared.outbox.lock().connection_changed();
         if let Some(epoch) = conn.link.welcome.as_ref().and_then(|w| w.epoch.clone()) {
@@ -579,6 +584,7 @@ impl Engine {
                 }
             }
             Command::Leave(room) => {
+                self.fills.remove(&(false, room.clone()));
                 if self.rooms.remove(&room).is_some() {
                     if let Some(conn) = conn {
                         conn.write(ClientFrame::Leave(Leave { room: room.clone() }));
@@ -599,6 +605,7 @@ impl Engine {
                 }
             }
             Command::Unwatch(channel) => {
+                self.fills.remove(&(true, channel.clone()));
                 if self.watches.remove(&channel).is_some() {
                     if let Some(conn) = conn {
                         if !conn.legacy {
@@ -623,6 +630,188 @@ impl Engine {
             }
         }
         Flow::Continue
+    }
+
+    /// Where a numbered event stands in its room's (or channel's) sequence.
+    fn order(&self, watch: bool, name: &str, id: u64) -> Order {
+        if !self.fills.is_empty() && self.fills.contains_key(&(watch, name.to_owned())) {
+            return Order::Hold;
+        }
+        let map = if watch { &self.watches } else { &self.rooms };
+        match map.get(name) {
+            None => Order::Seen,
+            Some(None) => Order::Next,
+            Some(Some(last)) if id <= *last => Order::Seen,
+            Some(Some(last)) if id == last + 1 => Order::Next,
+            // Right after a resume a jump means the history did not reach back: `accept`
+            // marks it, nothing more can be fetched.
+            Some(Some(_)) if self.resuming.contains_key(&(watch, name.to_owned())) => Order::Next,
+            Some(Some(_)) => Order::Hole,
+        }
+    }
+
+    /// Delivers a numbered event in order. An event that skips ids (one was lost on the way:
+    /// behind Pushpin a subscription is applied asynchronously, a proxy may drop a frame) is
+    /// held, with everything after it, while the hole is fetched — the room entered (or the
+    /// channel watched) again from the last id seen; the server's replay ends with `resumed`,
+    /// and then the held events follow in id order, duplicates dropped.
+    async fn sequence(&mut self, conn: &Conn, ev: ServerEvent, size: usize, received: u64) {
+        let Some((watch, name, id)) = numbering(&ev) else {
+            return;
+        };
+        match self.order(watch, name, id) {
+            Order::Seen => {}
+            Order::Next => self.deliver(ev, size, received).await,
+            Order::Hold => {
+                let key = (watch, name.to_owned());
+                let held = self.fills.get_mut(&key).expect("a fill is pending");
+                held.push((ev, size));
+                if held.len() >= MAX_HELD {
+                    // The replay is not coming (or not soon): stop waiting, say so, go on.
+                    let after_id = self.last_seen(watch, &key.1);
+                    self.out
+                        .push(ClientEvent::Gap {
+                            room: key.1.clone(),
+                            after_id,
+                        })
+                        .await;
+                    self.resuming.remove(&key);
+                    self.release(key, received).await;
+                }
+            }
+            Order::Hole => {
+                let name = name.to_owned();
+                let since = self.last_seen(watch, &name);
+                tracing::debug!(%name, ?since, id, "events were skipped; fetching the hole");
+                self.fills.insert((watch, name.clone()), vec![(ev, size)]);
+                if watch {
+                    self.write_watch(conn, &name, since);
+                } else {
+                    self.write_enter(conn, &name, since).await;
+                }
+            }
+        }
+    }
+
+    fn last_seen(&self, watch: bool, name: &str) -> Option<u64> {
+        let map = if watch { &self.watches } else { &self.rooms };
+        map.get(name).copied().flatten()
+    }
+
+    /// Ends a fill: the held events go out in id order, each once.
+    async fn release(&mut self, key: (bool, String), received: u64) {
+        let Some(mut held) = self.fills.remove(&key) else {
+            return;
+        };
+        held.sort_by_key(|(ev, _)| numbering(ev).map_or(0, |(_, _, id)| id));
+        for (ev, size) in held {
+            // Whatever is still missing now is gone from the server's history too, and was
+            // marked by `resumed`: no second fetch.
+            self.deliver(ev, size, received).await;
+        }
+    }
+
+    /// Hands a numbered event to the consumer unless it was already seen.
+    async fn deliver(&mut self, ev: ServerEvent, size: usize, received: u64) {
+        let _ = size;
+        match ev {
+            ServerEvent::Message(m) => {
+                if !self.accept(false, &m.room, m.id).await {
+                    return;
+                }
+                let own = m
+                    .cid
+                    .as_deref()
+                    .is_some_and(|c| self.shared.outbox.lock().is_ours(c));
+                self.shared.monitor.lock().record(
+                    Instant::now(),
+                    m.comment.len(),
+                    Record {
+                        channel: m.room.clone(),
+                        id: Some(m.id),
+                        ts: Some(m.ts),
+                        received,
+                        user: Some(m.user.clone()),
+                        payload: m.comment.clone(),
+                        binary: false,
+                    },
+                );
+                self.out
+                    .push(ClientEvent::Message {
+                        room: m.room,
+                        id: Some(m.id),
+                        user: m.user,
+                        comment: m.comment,
+                        ts: Some(m.ts),
+                        cid: m.cid,
+                        own,
+                    })
+                    .await;
+            }
+            ServerEvent::Entered(c) => {
+                if !self.accept(false, &c.room, c.id).await {
+                    return;
+                }
+                self.out
+                    .push(ClientEvent::Entered {
+                        room: c.room,
+                        id: Some(c.id),
+                        user: c.user,
+                        viewers: Some(c.viewers),
+                        ts: Some(c.ts),
+                    })
+                    .await;
+            }
+            ServerEvent::Left(c) => {
+                if !self.accept(false, &c.room, c.id).await {
+                    return;
+                }
+                self.out
+                    .push(ClientEvent::Left {
+                        room: c.room,
+                        id: Some(c.id),
+                        user: c.user,
+                        viewers: Some(c.viewers),
+                        ts: Some(c.ts),
+                    })
+                    .await;
+            }
+            ServerEvent::Raw(r) => {
+                if !self.accept(true, &r.channel, r.id).await {
+                    return;
+                }
+                let decoded = if r.binary {
+                    decoded_len(&r.payload)
+                } else {
+                    r.payload.len()
+                };
+                self.shared.monitor.lock().record(
+                    Instant::now(),
+                    decoded,
+                    Record {
+                        channel: r.channel.clone(),
+                        id: Some(r.id),
+                        ts: Some(r.ts),
+                        received,
+                        user: None,
+                        payload: r.payload.clone(),
+                        binary: r.binary,
+                    },
+                );
+                self.out
+                    .push(ClientEvent::Raw {
+                        channel: r.channel,
+                        id: Some(r.id),
+                        ts: Some(r.ts),
+                        payload: r.payload,
+                        binary: r.binary,
+                        size: decoded as u32,
+                        received,
+                    })
+                    .await;
+            }
+            _ => {}
+        }
     }
 
     /// Accepts a numbered event of a room (`watch` false) or channel (true) unless it was
@@ -658,6 +847,13 @@ impl Engine {
         dial: &Dial,
     ) -> Option<Step> {
         let received = now_ms();
+        let frame = match frame {
+            ServerFrame::Event(ev) if numbering(&ev).is_some() => {
+                self.sequence(conn, ev, size, received).await;
+                return None;
+            }
+            other => other,
+        };
         match frame {
             ServerFrame::Event(ev) => match ev {
                 ServerEvent::Welcome(w) => {
@@ -667,72 +863,25 @@ impl Engine {
                     conn.answers_pings = true;
                     self.on_connected(conn, dial).await;
                 }
-                ServerEvent::Message(m) => {
-                    if !self.accept(false, &m.room, m.id).await {
-                        return None;
-                    }
-                    let own = m
-                        .cid
-                        .as_deref()
-                        .is_some_and(|c| self.shared.outbox.lock().is_ours(c));
-                    self.shared.monitor.lock().record(
-                        Instant::now(),
-                        m.comment.len(),
-                        Record {
-                            channel: m.room.clone(),
-                            id: Some(m.id),
-                            ts: Some(m.ts),
-                            received,
-                            user: Some(m.user.clone()),
-                            payload: m.comment.clone(),
-                            binary: false,
-                        },
-                    );
-                    self.out
-                        .push(ClientEvent::Message {
-                            room: m.room,
-                            id: Some(m.id),
-                            user: m.user,
-                            comment: m.comment,
-                            ts: Some(m.ts),
-                            cid: m.cid,
-                            own,
-                        })
-                        .await;
-                }
-                ServerEvent::Entered(c) => {
-                    if self.accept(false, &c.room, c.id).await {
-                        self.out
-                            .push(ClientEvent::Entered {
-                                room: c.room,
-                                id: Some(c.id),
-                                user: c.user,
-                                viewers: Some(c.viewers),
-                                ts: Some(c.ts),
-                            })
-                            .await;
-                    }
-                }
-                ServerEvent::Left(c) => {
-                    if self.accept(false, &c.room, c.id).await {
-                        self.out
-                            .push(ClientEvent::Left {
-                                room: c.room,
-                                id: Some(c.id),
-                                user: c.user,
-                                viewers: Some(c.viewers),
-                                ts: Some(c.ts),
-                            })
-                            .await;
-                    }
-                }
                 ServerEvent::Presence(p) => {
+                    if let Some(last @ None) = self.rooms.get_mut(&p.room) {
+                        // Where the room stood when we came in: an event lost right after
+                        // (behind Pushpin a subscription is applied asynchronously) is then a
+                        // hole that gets fetched, not a silent loss. 0 may just mean a server
+                        // that does not say.
+                        if p.last_id > 0 {
+                            *last = Some(p.last_id);
+                        }
+                    }
                     if self.rooms.contains_key(&p.room) {
-                        self.out
-                            .push(ClientEvent::Joined {
-                                room: p.room.clone(),
-                            })
-                            .await;
+                        // Re-entered only to fetch a hole: still the same stay in the room.
+                        if !self.fills.contains_key(&(false, p.room.clone())) {
+                            self.out
+                                .push(ClientEvent::Joined {
+                                    room: p.room.clone(),
+                                })
+                                .await;
+                        }
                         self.out
                             .push(ClientEvent::Presence {
                                 room: p.room,
@@ -799,46 +948,19 @@ impl Engine {
                     if !r.recovered && waiting {
                         self.out
                             .push(ClientEvent::Gap {
-                                room: name,
+                                room: name.clone(),
                                 after_id: Some(r.since),
                             })
                             .await;
                     }
+                    // The replay of a hole being fetched is complete.
+                    self.release((watch, name), received).await;
                 }
-                ServerEvent::Raw(r) => {
-                    if !self.accept(true, &r.channel, r.id).await {
-                        return None;
-                    }
-                    let decoded = if r.binary {
-                        decoded_len(&r.payload)
-                    } else {
-                        r.payload.len()
-                    };
-                    self.shared.monitor.lock().record(
-                        Instant::now(),
-                        decoded,
-                        Record {
-                            channel: r.channel.clone(),
-                            id: Some(r.id),
-                            ts: Some(r.ts),
-                            received,
-                            user: None,
-                            payload: r.payload.clone(),
-                            binary: r.binary,
-                        },
-                    );
-                    self.out
-                        .push(ClientEvent::Raw {
-                            channel: r.channel,
-                            id: Some(r.id),
-                            ts: Some(r.ts),
-                            payload: r.payload,
-                            binary: r.binary,
-                            size: decoded as u32,
-                            received,
-                        })
-                        .await;
-                }
+                // Handled by `sequence` above.
+                ServerEvent::Message(_)
+                | ServerEvent::Entered(_)
+                | ServerEvent::Left(_)
+                | ServerEvent::Raw(_) => {}
                 ServerEvent::Pong(p) => {
                     conn.answers_pings = true;
                     if let Some(t) = p.t {
@@ -902,6 +1024,31 @@ async fn sleep_until_deadline(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Most events held while a hole is fetched; past this the engine stops waiting.
+const MAX_HELD: usize = 4096;
+
+/// Where a numbered event stands in its sequence.
+enum Order {
+    /// The next one (or the first): deliver.
+    Next,
+    /// Already delivered, or not ours: drop.
+    Seen,
+    /// Ids were skipped: fetch the hole.
+    Hole,
+    /// A hole is being fetched: wait.
+    Hold,
+}
+
+/// The room or channel of a numbered event (`true` for a watched channel) and its id.
+fn numbering(ev: &ServerEvent) -> Option<(bool, &str, u64)> {
+    match ev {
+        ServerEvent::Message(m) => Some((false, &m.room, m.id)),
+        ServerEvent::Entered(c) | ServerEvent::Left(c) => Some((false, &c.room, c.id)),
+        ServerEvent::Raw(r) => Some((true, &r.channel, r.id)),
+        _ => None,
     }
 }
 

@@ -284,3 +284,140 @@ fn tack_now() -> u64 {
         .unwrap()
         .as_millis() as u64
 }
+
+/// The messages of `room` a session was given, in the order it was given them.
+fn messages_in(seen: &[ClientEvent]) -> Vec<(u64, String)> {
+    seen.iter()
+        .filter_map(|e| match e {
+            ClientEvent::Message { id, comment, .. } => Some((id.unwrap_or(0), comment.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_lost_on_the_way_is_fetched_and_everything_arrives_in_order_once() {
+    let server = support::server().await;
+    let proxy = Proxy::start(server.local_addr()).await;
+    let (reader, rx) =
+        Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
+    let mut events = Events::new(rx);
+    reader.enter("lobby").unwrap();
+    events
+        .wait_for("joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
+        .await;
+    let (writer, wrx) =
+        Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
+    let mut wevents = Events::new(wrx);
+    writer.enter("lobby").unwrap();
+    wevents
+        .wait_for("writer joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
+        .await;
+
+    proxy.drop_next_ws_frame_containing("second");
+    for text in ["first", "second", "third", "fourth"] {
+        writer.send("lobby", text).unwrap();
+    }
+    events
+        .wait_for(
+            "the last message",
+            secs(10),
+            |e| matches!(e, ClientEvent::Message { comment, .. } if comment == "fourth"),
+        )
+        .await;
+    writer.send("lobby", "fifth").unwrap();
+    events
+        .wait_for(
+            "one more",
+            secs(10),
+            |e| matches!(e, ClientEvent::Message { comment, .. } if comment == "fifth"),
+        )
+        .await;
+
+    let got = messages_in(&events.seen);
+    let comments: Vec<&str> = got.iter().map(|(_, c)| c.as_str()).collect();
+    assert_eq!(comments, ["first", "second", "third", "fourth", "fifth"]);
+    assert!(
+        got.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+        "ids in order: {got:?}"
+    );
+    assert!(
+        !events
+            .seen
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Gap { .. })),
+        "nothing was missing in the end"
+    );
+    assert_eq!(
+        events
+            .seen
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Joined { .. }))
+            .count(),
+        1,
+        "fetching the hole is not a second join"
+    );
+    assert_eq!(proxy.accepted(), 1, "no reconnect was needed");
+    reader.close().await;
+    writer.close().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_first_event_after_entering_lost_on_the_way_is_fetched_too() {
+    let server = support::server().await;
+    let (writer, wrx) =
+        Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
+    let mut wevents = Events::new(wrx);
+    writer.enter("lobby").unwrap();
+    wevents
+        .wait_for("writer joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
+        .await;
+    writer.send("lobby", "before anyone came").unwrap();
+
+    let proxy = Proxy::start(server.local_addr()).await;
+    // Like a subscription applied late behind a proxy: the reader's own enter never reaches it.
+    proxy.drop_next_ws_frame_containing("chatRoomEnter");
+    let (reader, rx) =
+        Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
+    let mut events = Events::new(rx);
+    reader.enter("lobby").unwrap();
+    events
+        .wait_for("joined", secs(10), |e| {
+            matches!(e, ClientEvent::Joined { .. })
+        })
+        .await;
+    writer.send("lobby", "after").unwrap();
+    events
+        .wait_for(
+            "the message",
+            secs(10),
+            |e| matches!(e, ClientEvent::Message { comment, .. } if comment == "after"),
+        )
+        .await;
+    let entered = events
+        .seen
+        .iter()
+        .position(|e| matches!(e, ClientEvent::Entered { .. }))
+        .expect("the lost enter was fetched");
+    let after = events
+        .seen
+        .iter()
+        .position(|e| matches!(e, ClientEvent::Message { .. }))
+        .unwrap();
+    assert!(entered < after, "in order");
+    assert_eq!(
+        messages_in(&events.seen).len(),
+        1,
+        "nothing from before the reader came"
+    );
+    reader.close().await;
+    writer.close().await;
+    server.shutdown().await;
+}

@@ -17,6 +17,8 @@ struct Faults {
     refuse_ws: AtomicBool,
     buffer_streams: AtomicBool,
     delay_ms: AtomicU64,
+    /// The next server → client WebSocket frame containing this is dropped (then it is cleared).
+    drop_ws_frame: Mutex<Option<Vec<u8>>>,
     accepted: AtomicU64,
     /// When each connection was accepted (for reconnect-spread checks).
     accepted_at: Mutex<Vec<tokio::time::Instant>>,
@@ -115,6 +117,12 @@ impl Proxy {
             .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Drops the next WebSocket frame from the server whose payload contains `marker`, once:
+    /// a frame lost on the way, leaving a hole in a room's ids.
+    pub fn drop_next_ws_frame_containing(&self, marker: &str) {
+        *self.faults.drop_ws_frame.lock() = Some(marker.as_bytes().to_vec());
+    }
+
     pub fn accepted(&self) -> u64 {
         self.faults.accepted.load(Ordering::SeqCst)
     }
@@ -158,6 +166,7 @@ async fn relay(
         return;
     }
     let is_stream = lower.contains("get /stream");
+    let is_ws = lower.contains("upgrade: websocket");
     let hold = is_stream && faults.buffer_streams.load(Ordering::SeqCst);
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
@@ -181,6 +190,7 @@ async fn relay(
     let down = async move {
         let mut buf = vec![0u8; 16 * 1024];
         let mut held: Vec<u8> = Vec::new();
+        let mut frames = WsFrames::default();
         loop {
             let n = match sr.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
@@ -198,7 +208,13 @@ async fn relay(
                 continue;
             }
             pause(&faults, stall.clone()).await;
-            if cw.write_all(&buf[..n]).await.is_err() {
+            let out = if is_ws {
+                held.extend_from_slice(&buf[..n]);
+                frames.pass(&mut held, &faults.drop_ws_frame)
+            } else {
+                buf[..n].to_vec()
+            };
+            if cw.write_all(&out).await.is_err() {
                 return;
             }
         }
@@ -215,4 +231,54 @@ async fn pause(faults: &Faults, mut stall: watch::Receiver<bool>) {
         tokio::time::sleep(Duration::from_millis(d)).await;
     }
     let _ = stall.wait_for(|s| !*s).await;
+}
+
+/// Cuts the server's side of a WebSocket connection into frames (the response head first), so
+/// one frame can be left out.
+#[derive(Default)]
+struct WsFrames {
+    past_head: bool,
+}
+
+impl WsFrames {
+    /// Takes whatever is complete off the front of `pending` and returns what to forward.
+    fn pass(&mut self, pending: &mut Vec<u8>, drop: &Mutex<Option<Vec<u8>>>) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !self.past_head {
+            let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                return out;
+            };
+            out.extend(pending.drain(..end + 4));
+            self.past_head = true;
+        }
+        // Server frames are not masked: 2 header bytes, an extended length, the payload.
+        while pending.len() >= 2 {
+            let (ext, len) = match pending[1] & 0x7f {
+                126 if pending.len() >= 4 => {
+                    (2, u16::from_be_bytes([pending[2], pending[3]]) as usize)
+                }
+                127 if pending.len() >= 10 => (
+                    8,
+                    u64::from_be_bytes(pending[2..10].try_into().unwrap()) as usize,
+                ),
+                126 | 127 => break,
+                n => (0, n as usize),
+            };
+            let total = 2 + ext + len;
+            if pending.len() < total {
+                break;
+            }
+            let frame: Vec<u8> = pending.drain(..total).collect();
+            let mut marker = drop.lock();
+            let hit = marker
+                .as_ref()
+                .is_some_and(|m| frame[2 + ext..].windows(m.len()).any(|w| w == m.as_slice()));
+            if hit {
+                *marker = None;
+            } else {
+                out.extend(frame);
+            }
+        }
+        out
+    }
 }
