@@ -128,6 +128,19 @@ fn render(ev: &ClientEvent, json: bool) -> Option<String> {
     }
 }
 
+/// The engine's defaults, remembering which transport worked per server in the user's cache
+/// directory (`$XDG_CACHE_HOME/tack`, else `~/.cache/tack`), so the next run starts with it.
+fn options() -> SessionOptions {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")));
+    SessionOptions {
+        transport_memory: cache.map(|c| c.join("tack").join("transports.json")),
+        ..SessionOptions::default()
+    }
+}
+
 pub async fn watch(
     profile: tack_client::Profile,
     channels: &[String],
@@ -135,7 +148,7 @@ pub async fn watch(
     limit: Option<usize>,
 ) -> Result<(), CliError> {
     let url = profile.url.clone();
-    let (session, rx) = Session::connect(profile, SessionOptions::default());
+    let (session, rx) = Session::connect(profile, options());
     for c in channels {
         session
             .watch(c)
@@ -153,7 +166,7 @@ pub async fn chat(
     limit: Option<usize>,
 ) -> Result<(), CliError> {
     let url = profile.url.clone();
-    let (session, rx) = Session::connect(profile, SessionOptions::default());
+    let (session, rx) = Session::connect(profile, options());
     session
         .enter(room)
         .map_err(|e| CliError::BadUrl(format!("room `{room}`: {e}")))?;

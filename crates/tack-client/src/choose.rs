@@ -20,8 +20,73 @@ use std::time::Duration;
 /// Which transport last worked, per server (process-wide: every session to a server benefits).
 static WORKED: LazyLock<Mutex<HashMap<String, Transport>>> = LazyLock::new(Default::default);
 
-pub fn remember(server: &str, t: Transport) {
-    WORKED.lock().insert(server.to_owned(), t);
+/// Notes that `t` worked on `server`; true when that is news (worth saving).
+pub fn remember(server: &str, t: Transport) -> bool {
+    let mut worked = WORKED.lock();
+    if worked.get(server) == Some(&t) {
+        return false;
+    }
+    if worked.len() >= MAX_REMEMBERED && !worked.contains_key(server) {
+        // A bounded memory: forget some other server rather than grow forever.
+        if let Some(other) = worked.keys().next().cloned() {
+            worked.remove(&other);
+        }
+    }
+    worked.insert(server.to_owned(), t);
+    true
+}
+
+/// Most servers remembered (in memory and in the file).
+const MAX_REMEMBERED: usize = 256;
+/// A remembered-transports file larger than this is not ours to read.
+const MAX_FILE_LEN: u64 = 256 * 1024;
+
+/// Adds what an earlier run remembered (a JSON object, server → transport) to this process's
+/// memory. A missing, oversized or unreadable file is an empty memory, never an error: it is
+/// only a hint for which transport to try first.
+pub fn load(path: &std::path::Path) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    if meta.len() > MAX_FILE_LEN {
+        tracing::warn!(
+            "ignoring {}: too large to be remembered transports",
+            path.display()
+        );
+        return;
+    }
+    let saved: HashMap<String, Transport> = match std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(saved) => saved,
+        Err(e) => {
+            tracing::warn!("ignoring {}: {e}", path.display());
+            return;
+        }
+    };
+    let mut worked = WORKED.lock();
+    for (server, t) in saved.into_iter().take(MAX_REMEMBERED) {
+        worked.entry(server).or_insert(t);
+    }
+}
+
+/// Writes this process's memory to `path` (through a temporary file, so a reader never sees
+/// half of it). Failing to save is logged, not fatal.
+pub fn save(path: &std::path::Path) {
+    let json = serde_json::to_vec_pretty(&*WORKED.lock()).expect("a map of strings serializes");
+    let tmp = path.with_extension("json.tmp");
+    let result = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&tmp, json))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        tracing::warn!(
+            "could not save remembered transports to {}: {e}",
+            path.display()
+        );
+    }
 }
 
 pub fn remembered(server: &str) -> Option<Transport> {
@@ -132,6 +197,33 @@ mod tests {
             order(TransportChoice::Stream, true, None),
             vec![Transport::Stream]
         );
+    }
+
+    #[test]
+    fn what_worked_is_remembered_across_runs_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache").join("transports.json");
+        let server = "http://remembered.test:7999/";
+        assert!(remember(server, Transport::Poll));
+        assert!(
+            !remember(server, Transport::Poll),
+            "no news, nothing to save"
+        );
+        save(&path);
+        // A new run: the process starts knowing nothing.
+        WORKED.lock().remove(server);
+        load(&path);
+        assert_eq!(remembered(server), Some(Transport::Poll));
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_empty_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("transports.json");
+        std::fs::write(&path, b"{not json").unwrap();
+        load(&path);
+        load(&dir.path().join("missing.json"));
+        assert_eq!(remembered("http://never.test/"), None);
     }
 
     #[test]

@@ -173,6 +173,9 @@ impl Engine {
     }
 
     pub(crate) async fn run(mut self) {
+        if let Some(path) = &self.opts.transport_memory {
+            choose::load(path);
+        }
         let dial = match self.dial.clone() {
             Ok(d) => d,
             Err(reason) => {
@@ -419,8 +422,12 @@ impl Engine {
         self.out.push(ClientEvent::Server(info)).await;
         self.resume(conn).await;
         let transport = conn.link.transport;
-        if self.profile.transport == TransportChoice::Auto {
-            choose::remember(&dial.endpoint.key(), transport);
+        if self.profile.transport == TransportChoice::Auto
+            && choose::remember(&dial.endpoint.key(), transport)
+        {
+            if let Some(path) = &self.opts.transport_memory {
+                choose::save(path);
+            }
         }
         let degraded = transport != Transport::Ws && dial.endpoint.has_http();
         let mut ev = self.state(ConnectionStatus::Connected, Some(transport), None);

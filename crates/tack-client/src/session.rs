@@ -61,6 +61,9 @@ pub struct SessionOptions {
     /// The clock that keeps counting through a suspend; compared with the monotonic clock to
     /// notice that the machine slept (tests inject one).
     pub boot_clock: Arc<dyn BootClock>,
+    /// A small JSON file remembering, per server, which transport worked, so the next run
+    /// tries it first (auto mode). `None`: remembered for this process only.
+    pub transport_memory: Option<std::path::PathBuf>,
 }
 
 impl Default for SessionOptions {
@@ -82,6 +85,7 @@ impl Default for SessionOptions {
             stats_interval: Duration::from_secs(1),
             watch_network: true,
             boot_clock: Arc::new(SystemBootClock),
+            transport_memory: None,
         }
     }
 }
