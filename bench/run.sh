@@ -8,7 +8,7 @@
 # every target, then the next run), takes medians, runs the criterion benchmarks, and writes
 # BENCHMARKS.md.
 #
-#   bench/run.sh                 # the full table: 3 runs, 10 s per scenario (~28 minutes)
+#   bench/run.sh                 # the full table: 3 runs, 10 s per scenario (~30 minutes)
 #   bench/run.sh --quick         # 1 run, 3 s, fewer connections: checks the machinery
 #   bench/run.sh --runs 5 --duration 20s --out /tmp/B.md --no-criterion --only fanout-1k-100
 #   bench/run.sh --no-build      # use the release binaries already in target/
@@ -25,7 +25,10 @@ ONLY=""
 QUICK=0
 BUILD=1
 # Pushpin in front of `tack serve --pushpin` answers 502 to many handshakes at 2,000 new
-# connections/s (256 at once); at 300/s every connection gets through.
+# connections/s: its proxy turns a handshake away when its queue to zurl is full. A fresh
+# Pushpin takes 1,000 at 300/s without one; beyond ~3,000 open WebSockets the origin's
+# keep-alive requests (one per connection every 20 s) fill that queue whatever the ramp
+# (bench/NOTES.md).
 PUSHPIN_RAMP="${PUSHPIN_RAMP:---ramp 300}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,11 +56,14 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 if [ "$BUILD" = 1 ]; then
   log "building release binaries"
-  cargo build --release -q -p tack-cli -p tack-bench-baseline
+  cargo build --release -q -p tack-cli -p tack-bench-baseline -p tack-testkit
 fi
 TACK="$ROOT/target/release/tack"
 BASELINE="$ROOT/target/release/tack-bench-baseline"
 GRIP_ORIGIN="$ROOT/target/release/tack-bench-grip-origin"
+PUSHPIN_BIN="$ROOT/target/release/tack-pushpin"
+# Pushpin's origin: Tack's origin mode when this `tack` has it, else the plain GRIP origin.
+if "$TACK" serve --help 2>/dev/null | grep -q -- '--pushpin'; then PUSHPIN_MODE=tack; else PUSHPIN_MODE=plain; fi
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -71,14 +77,14 @@ wait_port() {
 
 TMP=$(mktemp -d)
 PIDS_TO_STOP=()
-PUSHPIN_PID=""
+PUSHPIN_STDIN=""
 PUSHPIN_PIDS=""
+ORIGIN_PID=""
 stop_servers() {
-  # Pushpin's runner stops its children (each in a process group of its own) on TERM.
-  for pid in "${PIDS_TO_STOP[@]}" ${PUSHPIN_PID}; do kill "$pid" 2>/dev/null || true; done
-  sleep 2
-  for pid in "${PIDS_TO_STOP[@]}" ${PUSHPIN_PIDS//,/ }; do kill -9 "$pid" 2>/dev/null || true; done
-  PIDS_TO_STOP=(); PUSHPIN_PID=""; PUSHPIN_PIDS=""
+  stop_pushpin
+  for pid in "${PIDS_TO_STOP[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS_TO_STOP[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS_TO_STOP=()
 }
 trap 'stop_servers; rm -rf "$TMP"' EXIT
 
@@ -99,91 +105,63 @@ BASE_PORT=$(free_port)
 BASE_PID=$!; PIDS_TO_STOP+=("$BASE_PID")
 wait_port "$BASE_PORT" "baseline"
 
-# (b) Pushpin, configured as crates/tack-testkit does (rate limits lifted: message_rate=0,
-# client_buffer_size=65536). Its runner starts condure, zurl, proxy and handler as children,
-# each in a process group of its own, so they are found (and stopped) by parent pid.
-PP_PORT=$(free_port)
-ORIGIN_PORT=$(free_port)
-PP_OFFSET=""
-for _ in $(seq 1 50); do
-  off=$(( (RANDOM % 20000) + 20000 ))
-  if port_free $((5560+off)) && port_free $((5561+off)) && port_free $((5562+off)) && port_free $((5563+off)); then PP_OFFSET=$off; break; fi
-done
-PP_PUBLISH_PORT=$((5561 + PP_OFFSET))
-GRIP_KEY="bench-grip-key-$(date +%s)"
-rm -rf "$TMP/pushpin"; mkdir -p "$TMP/pushpin/run" "$TMP/pushpin/log"
-cat >"$TMP/pushpin/pushpin.conf" <<CONF
-[global]
-include=/usr/lib/pushpin/internal.conf
-rundir=$TMP/pushpin/run
-ipc_prefix=pushpin-
-port_offset=$PP_OFFSET
-stats_connection_ttl=120
+}
 
-[runner]
-services=condure,zurl,pushpin-proxy,pushpin-handler
-http_port=127.0.0.1:$PP_PORT
-logdir=$TMP/pushpin/log
-log_level=2
-client_buffer_size=65536
-client_maxconn=50000
-condure_bin=condure
-zurl_bin=zurl
+# (b) Pushpin 1.36 (condure, zurl, proxy, handler) through `tack-pushpin`, the test kit's own
+# launcher: one pushpin.conf for the tests and the benchmark (rate limits lifted:
+# message_rate=0, client_buffer_size=65536, client_maxconn=50000). It runs until its stdin
+# closes, then stops every Pushpin process.
+#
+# Pushpin and its origin start afresh for every measurement: an overloaded Pushpin keeps
+# working through its backlog (and logging one warning per dropped delivery) for a long time
+# afterwards, and in a first full run the scenarios that followed an overload measured that
+# backlog, not Pushpin (see bench/NOTES.md).
+start_pushpin() {
+  ORIGIN_PORT=$(free_port)
+  GRIP_KEY="bench-grip-key-$(date +%s%N)"
+  coproc PUSHPIN { "$PUSHPIN_BIN" --origin "127.0.0.1:$ORIGIN_PORT" --sig-key "$GRIP_KEY" 2>>"$RESULTS/pushpin.log"; }
+  PUSHPIN_STDIN=${PUSHPIN[1]}
+  local line pp_url="" pp_publish=""
+  while read -r -t 60 -u "${PUSHPIN[0]}" line; do
+    case "$line" in
+      url=*) pp_url=${line#url=} ;;
+      publish_url=*) pp_publish=${line#publish_url=} ;;
+      dir=*) PUSHPIN_DIR=${line#dir=} ;;
+      pids=*) PUSHPIN_PIDS=${line#pids=} ;;
+      ready) break ;;
+    esac
+  done
+  if [ -z "$pp_url" ] || [ -z "$PUSHPIN_PIDS" ]; then log "pushpin did not start (see $RESULTS/pushpin.log)"; return 1; fi
+  PP_PORT=${pp_url##*:}
+  PP_PUBLISH_PORT=${pp_publish##*:}
+  if [ "$PUSHPIN_MODE" = tack ]; then
+    "$TACK" serve --listen "127.0.0.1:$ORIGIN_PORT" --pushpin "$pp_publish" \
+      --grip-key "$GRIP_KEY" >>"$RESULTS/origin.log" 2>&1 &
+  else
+    "$GRIP_ORIGIN" "127.0.0.1:$ORIGIN_PORT" >>"$RESULTS/origin.log" 2>&1 &
+  fi
+  ORIGIN_PID=$!
+  wait_port "$ORIGIN_PORT" "pushpin origin"
+}
 
-[proxy]
-routesfile=$TMP/pushpin/routes
-debug=false
-auto_cross_origin=false
-accept_x_forwarded_protocol=false
-set_x_forwarded_protocol=proto-only
-sig_iss=pushpin
-sig_key=$GRIP_KEY
-updates_check=off
-zurl_out_specs=ipc://{rundir}/{ipc_prefix}zurl-in
-zurl_out_stream_specs=ipc://{rundir}/{ipc_prefix}zurl-in-stream
-zurl_in_specs=ipc://{rundir}/{ipc_prefix}zurl-out
-
-[handler]
-push_in_spec=tcp://127.0.0.1:5560
-push_in_sub_specs=tcp://127.0.0.1:5562
-push_in_sub_connect=false
-push_in_http_addr=127.0.0.1
-push_in_http_port=5561
-push_in_http_max_headers_size=10000
-push_in_http_max_body_size=1000000
-stats_spec=ipc://{rundir}/{ipc_prefix}stats
-command_spec=tcp://127.0.0.1:5563
-message_rate=0
-message_hwm=25000
-message_wait=5000
-id_cache_ttl=60
-connection_subscription_max=20
-subscription_linger=60
-stats_subscription_ttl=60
-stats_report_interval=10
-stats_format=tnetstring
-CONF
-echo "* 127.0.0.1:$ORIGIN_PORT,over_http" >"$TMP/pushpin/routes"
-
-# The origin: Tack's origin mode when this `tack` has it, else the plain GRIP origin.
-if "$TACK" serve --help 2>/dev/null | grep -q -- '--pushpin'; then
-  PUSHPIN_MODE=tack
-  "$TACK" serve --listen "127.0.0.1:$ORIGIN_PORT" --pushpin "http://127.0.0.1:$PP_PUBLISH_PORT" \
-    --grip-key "$GRIP_KEY" >>"$RESULTS/origin.log" 2>&1 &
-else
-  PUSHPIN_MODE=plain
-  "$GRIP_ORIGIN" "127.0.0.1:$ORIGIN_PORT" >>"$RESULTS/origin.log" 2>&1 &
-fi
-ORIGIN_PID=$!; PIDS_TO_STOP+=("$ORIGIN_PID")
-wait_port "$ORIGIN_PORT" "pushpin origin"
-pushpin --config "$TMP/pushpin/pushpin.conf" --merge-output \
-  --logfile "$TMP/pushpin/log/pushpin.log" >/dev/null 2>&1 &
-PUSHPIN_PID=$!
-wait_port "$PP_PORT" "pushpin client port"
-wait_port "$PP_PUBLISH_PORT" "pushpin publish port"
-sleep 1
-PUSHPIN_PIDS=$( (echo "$PUSHPIN_PID"; pgrep -P "$PUSHPIN_PID") | tr '\n' ',' | sed 's/,$//')
-log "pushpin mode: $PUSHPIN_MODE; processes $PUSHPIN_PIDS + origin $ORIGIN_PID"
+# Pushpin stops first, so the disconnects it sends its origin still find it.
+stop_pushpin() {
+  if [ -n "$PUSHPIN_STDIN" ]; then
+    # What Pushpin logged, in short: one warning per dropped delivery would be millions of lines.
+    if [ -f "$PUSHPIN_DIR/log/pushpin.log" ]; then
+      { echo "---- pushpin log, ${1:-}: lines by kind ----"
+        sed -E 's/^\[([A-Z]+)\] [0-9-]+ [0-9:.]+ //; s/(id|pid)=[^ ,]*//g; s/[0-9]+/N/g' "$PUSHPIN_DIR/log/pushpin.log" | cut -c1-100 | sort | uniq -c | sort -rn | head -20
+      } >>"$RESULTS/pushpin.log"
+    fi
+    exec {PUSHPIN_STDIN}>&-
+    wait "$PUSHPIN_PID" 2>/dev/null || true
+  fi
+  PUSHPIN_STDIN=""; PUSHPIN_PIDS=""
+  if [ -n "$ORIGIN_PID" ]; then
+    kill "$ORIGIN_PID" 2>/dev/null || true
+    wait "$ORIGIN_PID" 2>/dev/null || true
+  fi
+  ORIGIN_PID=""
 }
 
 # `tack bench` flags that point at each target, and the server processes to measure.
@@ -208,8 +186,18 @@ target_flags() {
   esac
 }
 
-# Waits until the servers have finished whatever backlog the last run left (Pushpin keeps
-# delivering long after an overload), so one run does not slow down the next: at most 30 s.
+# The processes that make up a target (what `--server-pid` measures, and what must be idle).
+target_pids() {
+  case "$1" in
+    tack) echo "$TACK_PID" ;;
+    baseline) echo "$BASE_PID" ;;
+    pushpin*) echo "$PUSHPIN_PIDS,$ORIGIN_PID" ;;
+  esac
+}
+
+# Waits until a target's processes are idle (under 10 % of a core over a second), measured
+# from /proc: a server still working through the last run's backlog would slow the next run
+# down. At most 30 s; how long it took is logged.
 cpu_ticks() { # total utime+stime of a comma-separated pid list
   local total=0 pid
   for pid in ${1//,/ }; do
@@ -220,14 +208,18 @@ cpu_ticks() { # total utime+stime of a comma-separated pid list
   echo "$total"
 }
 wait_quiet() {
-  local pids="$TACK_PID,$BASE_PID,$PUSHPIN_PIDS,$ORIGIN_PID" before after
-  for _ in $(seq 1 30); do
+  local pids=$1 before after n
+  for n in $(seq 1 30); do
     before=$(cpu_ticks "$pids"); sleep 1; after=$(cpu_ticks "$pids")
-    if [ $((after - before)) -lt 10 ]; then return 0; fi
+    if [ $((after - before)) -lt 10 ]; then
+      [ "$n" -gt 1 ] && log "  server idle after ${n} s"
+      return 0
+    fi
   done
-  log "servers still busy after 30 s; going on"
+  log "  server still busy after 30 s; going on"
 }
 
+log "pushpin's origin: $PUSHPIN_MODE"
 source "$ROOT/bench/scenarios.sh"
 : >"$RESULTS/commands.txt"
 for run in $(seq 1 "$RUNS"); do
@@ -245,14 +237,19 @@ for run in $(seq 1 "$RUNS"); do
         flags=${flags//--rooms 1000/--rooms 200}
       fi
       mkdir -p "$RESULTS/$name/$target"
+      if [[ "$target" == pushpin* ]]; then
+        stop_pushpin
+        start_pushpin || { echo '{"failed": true}' >"$RESULTS/$name/$target/$run.json"; continue; }
+      fi
       cmd="$TACK bench $flags $extra $(target_flags "$target" "$name") --json --quiet"
       echo "$name $target run $run: ${cmd#$ROOT/}" >>"$RESULTS/commands.txt"
       log "$name / $target / run $run"
-      wait_quiet
+      wait_quiet "$(target_pids "$target")"
       if ! $cmd >"$RESULTS/$name/$target/$run.json" 2>>"$LOG"; then
         log "  failed (see $LOG)"
         echo '{"failed": true}' >"$RESULTS/$name/$target/$run.json"
       fi
+      if [[ "$target" == pushpin* ]]; then stop_pushpin "$name run $run"; fi
     done
   done < <(scenarios)
 done
@@ -283,6 +280,7 @@ fi
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "pushpin_mode: $PUSHPIN_MODE"
   echo "runs: $RUNS"
+  echo "quick: $QUICK"
   echo "duration: $DURATION"
   echo "step: $STEP"
   echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-min load average when the run ended)"

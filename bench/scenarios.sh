@@ -14,11 +14,19 @@ fanout-5k-100|fan-out: 5,000 subscribers in one room, 100 msg/s, 100 B|--workloa
 fanout-5k-1000|fan-out: 5,000 subscribers in one room, 1,000 msg/s, 100 B|--workload broadcast --connections 5000 --rooms 1 --rate 1000 --size 100 --duration ${DURATION}|tack pushpin baseline
 rooms-1000x5|many rooms: 1,000 rooms x 5 members, each member chatting at 1 msg/s|--workload chat --connections 5000 --rooms 1000 --chat-rate 1 --size 100 --duration ${DURATION}|tack pushpin-tack
 saturate-1k|saturation: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 100 ms or a loss|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 100ms --max-steps 16|tack pushpin baseline
+saturate-1k-500ms|saturation at a looser limit: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 500 ms or a loss|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 500ms --max-steps 16|pushpin
 LIST
 }
 
 # First rate of the saturation search per target: Pushpin tops out near 25 msg/s at 1,000
 # subscribers, the others near thousands; starting each near its range keeps the steps few.
+#
+# Why Pushpin has a second search at p99 < 500 ms: through Pushpin, one message reaches 1,000
+# WebSocket subscribers one after another over ~80-130 ms on this kind of machine (~90 µs of
+# CPU per delivery across condure, proxy and handler), so its p99 sits at the 100 ms limit even
+# at 1 msg/s and the strict search passes or fails on noise. The looser search measures how
+# much it carries before it falls behind; Tack's strict figure divided by it is a lower bound
+# of the true ratio (see bench/NOTES.md).
 saturate_start() {
   case "$1" in
     pushpin*) echo 1 ;;
