@@ -20,8 +20,11 @@ async fn server(token: Option<&str>) -> tack_server::ServerHandle {
 async fn tack(args: &[&str], stdin: Option<String>) -> (i32, String, String) {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
+        // The CLI remembers which transport worked in the user's cache; keep the tests' own.
+        let cache = std::env::temp_dir().join(format!("tack-cli-tests-{}", std::process::id()));
         let mut child = Command::new(TACK)
             .args(&args)
+            .env("XDG_CACHE_HOME", &cache)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
