@@ -1,11 +1,12 @@
 //! The engine task: connect, resume, deliver, keep alive, reconnect — forever, until closed.
 //!
-//! It owns the session's rooms and watches (with the last id seen in each, which is both the
-//! resume point and the duplicate filter), the current [`Link`], the heartbeat and the backoff.
-//! Transports only move frames; every decision about what a frame means is made here.
+//! It owns the current [`Link`], the heartbeat and the backoff, and the session's rooms and
+//! watches through a [`Sequencer`] (which decides what a numbered event is: next, seen, or after
+//! a hole). Transports only move frames; every decision about what a frame means is made here.
 
 use crate::backoff::Backoff;
 use crate::choose;
+use crate::emitter::Emitter;
 use crate::endpoint::Endpoint;
 use crate::error::LinkError;
 use crate::events::{
@@ -16,9 +17,9 @@ use crate::liveness::Conn;
 use crate::monitor::Record;
 use crate::outbox::OutboxItem;
 use crate::profile::{Profile, Transport, TransportChoice};
+use crate::sequencer::{Accept, Order, Sequencer};
 use crate::session::{Command, SessionOptions, Shared};
 use crate::transport::{ws, Dial};
-use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,30 +36,6 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-/// Collects events and hands them over in batches.
-struct Emitter {
-    buf: Vec<ClientEvent>,
-    tx: mpsc::Sender<EventBatch>,
-    max: usize,
-}
-
-impl Emitter {
-    async fn push(&mut self, ev: ClientEvent) {
-        self.buf.push(ev);
-        if self.buf.len() >= self.max {
-            self.flush().await;
-        }
-    }
-
-    async fn flush(&mut self) {
-        if !self.buf.is_empty() {
-            let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.max.min(1024)));
-            // A consumer that went away is not an error: the session runs until closed.
-            let _ = self.tx.send(batch).await;
-        }
-    }
 }
 
 /// How a phase of the engine ended.
@@ -84,13 +61,9 @@ pub(crate) struct Engine {
     cmds: mpsc::UnboundedReceiver<Command>,
     out: Emitter,
     dial: Result<Dial, String>,
-    /// Rooms entered, with the last event id seen in each.
-    rooms: BTreeMap<String, Option<u64>>,
-    /// Channels watched, with the last item id seen in each.
-    watches: BTreeMap<String, Option<u64>>,
-    /// Rooms (false) and channels (true) re-entered with `since` whose first event has not
-    /// arrived yet: if it skips ids, a `Gap` goes right before it, where the UI shows it.
-    resuming: HashMap<(bool, String), u64>,
+    /// Rooms entered and channels watched: their numbering, resume points and the events
+    /// held while a hole is fetched.
+    seq: Sequencer<(ServerEvent, usize)>,
     backoff: Backoff,
     rtt: Option<Duration>,
     ever_connected: bool,
@@ -99,8 +72,6 @@ pub(crate) struct Engine {
     /// The session of the last HTTP transport link: the next connection takes it over
     /// (`hello.takeover`), so the server moves its rooms instead of showing a leave and an enter.
     http_session: Option<String>,
-    /// Holes being fetched, per room (false) or channel (true): the events held meanwhile.
-    fills: HashMap<(bool, String), Vec<(ServerEvent, usize)>>,
     /// A failure the user must act on, already reported as an `Error` event: said once, not
     /// at every retry, until a connection works again.
     reported: Option<String>,
@@ -128,24 +99,17 @@ impl Engine {
             .map_err(|e| e.to_string());
         Engine {
             backoff: Backoff::new(opts.backoff.clone(), opts.seed),
-            out: Emitter {
-                buf: Vec::new(),
-                tx: events,
-                max: opts.batch_max.max(1),
-            },
+            out: Emitter::new(events, opts.batch_max),
             profile,
             opts,
             shared,
             cmds,
             dial,
-            rooms: BTreeMap::new(),
-            watches: BTreeMap::new(),
-            resuming: HashMap::new(),
+            seq: Sequencer::default(),
             rtt: None,
             ever_connected: false,
             epoch: None,
             http_session: None,
-            fills: HashMap::new(),
             reported: None,
         }
     }
@@ -360,7 +324,7 @@ impl Engine {
                         return Step::Failed(e);
                     }
                 }
-                _ = flush.tick(), if !self.out.buf.is_empty() => self.out.flush().await,
+                _ = flush.tick(), if !self.out.is_empty() => self.out.flush().await,
                 _ = stats.tick() => {
                     let report: Vec<ChannelStats> = self.shared.monitor.lock().report(Instant::now());
                     for s in report {
@@ -394,7 +358,7 @@ impl Engine {
     async fn on_connected(&mut self, conn: &mut Conn, dial: &Dial) {
         self.ever_connected = true;
         // Held events of the old connection are replayed by the resume below.
-        self.fills.clear();
+        self.seq.connection_changed();
         self.reported = None;
         self.shared.outbox.lock().connection_changed();
         if let Some(epoch) = conn.link.welcome.as_ref().and_then(|w| w.epoch.clone()) {
@@ -457,15 +421,13 @@ impl Engine {
         if !changed {
             return;
         }
-        for (name, last) in self.rooms.iter_mut().chain(self.watches.iter_mut()) {
-            if let Some(seen) = last.replace(0) {
-                self.out
-                    .push(ClientEvent::Gap {
-                        room: name.clone(),
-                        after_id: Some(seen),
-                    })
-                    .await;
-            }
+        for (name, seen) in self.seq.renumber() {
+            self.out
+                .push(ClientEvent::Gap {
+                    room: name,
+                    after_id: Some(seen),
+                })
+                .await;
         }
     }
 
@@ -489,13 +451,10 @@ impl Engine {
                 takeover,
             }));
         }
-        let rooms: Vec<(String, Option<u64>)> =
-            self.rooms.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let (rooms, watches) = self.seq.resume_points();
         for (room, since) in rooms {
             self.write_enter(conn, &room, since).await;
         }
-        let watches: Vec<(String, Option<u64>)> =
-            self.watches.iter().map(|(k, v)| (k.clone(), *v)).collect();
         for (channel, since) in watches {
             self.write_watch(conn, &channel, since);
         }
@@ -516,7 +475,7 @@ impl Engine {
                 .await;
         } else {
             if let Some(since) = since {
-                self.resuming.insert((false, room.to_owned()), since);
+                self.seq.resuming_from(false, room, since);
             }
             conn.write(ClientFrame::Enter(Enter {
                 room: room.to_owned(),
@@ -528,7 +487,7 @@ impl Engine {
     fn write_watch(&mut self, conn: &Conn, channel: &str, since: Option<u64>) {
         if conn.legacy {
             // An original-system server only knows rooms: watching a name means entering it.
-            if !self.rooms.contains_key(channel) {
+            if !self.seq.follows(false, channel) {
                 conn.write(ClientFrame::Enter(Enter {
                     room: channel.to_owned(),
                     since: None,
@@ -536,7 +495,7 @@ impl Engine {
             }
         } else {
             if let Some(since) = since {
-                self.resuming.insert((true, channel.to_owned()), since);
+                self.seq.resuming_from(true, channel, since);
             }
             conn.write(ClientFrame::Watch(Watch {
                 channel: channel.to_owned(),
@@ -584,15 +543,14 @@ impl Engine {
             Command::RetryNow => return Flow::RetryNow,
             Command::NetworkChanged => return Flow::CheckNow,
             Command::Enter(room) => {
-                let since = *self.rooms.entry(room.clone()).or_insert(None);
+                let since = self.seq.follow(false, &room);
                 if let Some(conn) = conn {
                     self.write_enter(conn, &room, since).await;
                     self.write_outbox(conn).await;
                 }
             }
             Command::Leave(room) => {
-                self.fills.remove(&(false, room.clone()));
-                if self.rooms.remove(&room).is_some() {
+                if self.seq.unfollow(false, &room) {
                     if let Some(conn) = conn {
                         conn.write(ClientFrame::Leave(Leave { room: room.clone() }));
                     }
@@ -606,18 +564,17 @@ impl Engine {
                 }
             }
             Command::Watch(channel) => {
-                let since = *self.watches.entry(channel.clone()).or_insert(None);
+                let since = self.seq.follow(true, &channel);
                 if let Some(conn) = conn {
                     self.write_watch(conn, &channel, since);
                 }
             }
             Command::Unwatch(channel) => {
-                self.fills.remove(&(true, channel.clone()));
-                if self.watches.remove(&channel).is_some() {
+                if self.seq.unfollow(true, &channel) {
                     if let Some(conn) = conn {
                         if !conn.legacy {
                             conn.write(ClientFrame::Unwatch(Unwatch { channel }));
-                        } else if !self.rooms.contains_key(&channel) {
+                        } else if !self.seq.follows(false, &channel) {
                             conn.write(ClientFrame::Leave(Leave { room: channel }));
                         }
                     }
@@ -639,24 +596,6 @@ impl Engine {
         Flow::Continue
     }
 
-    /// Where a numbered event stands in its room's (or channel's) sequence.
-    fn order(&self, watch: bool, name: &str, id: u64) -> Order {
-        if !self.fills.is_empty() && self.fills.contains_key(&(watch, name.to_owned())) {
-            return Order::Hold;
-        }
-        let map = if watch { &self.watches } else { &self.rooms };
-        match map.get(name) {
-            None => Order::Seen,
-            Some(None) => Order::Next,
-            Some(Some(last)) if id <= *last => Order::Seen,
-            Some(Some(last)) if id == last + 1 => Order::Next,
-            // Right after a resume a jump means the history did not reach back: `accept`
-            // marks it, nothing more can be fetched.
-            Some(Some(_)) if self.resuming.contains_key(&(watch, name.to_owned())) => Order::Next,
-            Some(Some(_)) => Order::Hole,
-        }
-    }
-
     /// Delivers a numbered event in order. An event that skips ids (one was lost on the way:
     /// behind Pushpin a subscription is applied asynchronously, a proxy may drop a frame) is
     /// held, with everything after it, while the hole is fetched — the room entered (or the
@@ -666,31 +605,27 @@ impl Engine {
         let Some((watch, name, id)) = numbering(&ev) else {
             return;
         };
-        match self.order(watch, name, id) {
+        match self.seq.order(watch, name, id) {
             Order::Seen => {}
             Order::Next => self.deliver(ev, size, received).await,
             Order::Hold => {
-                let key = (watch, name.to_owned());
-                let held = self.fills.get_mut(&key).expect("a fill is pending");
-                held.push((ev, size));
-                if held.len() >= MAX_HELD {
+                let name = name.to_owned();
+                if self.seq.hold(watch, &name, id, (ev, size)) {
                     // The replay is not coming (or not soon): stop waiting, say so, go on.
-                    let after_id = self.last_seen(watch, &key.1);
+                    let (after_id, held) = self.seq.give_up(watch, &name);
                     self.out
                         .push(ClientEvent::Gap {
-                            room: key.1.clone(),
+                            room: name,
                             after_id,
                         })
                         .await;
-                    self.resuming.remove(&key);
-                    self.release(key, received).await;
+                    self.deliver_all(held, received).await;
                 }
             }
             Order::Hole => {
                 let name = name.to_owned();
-                let since = self.last_seen(watch, &name);
+                let since = self.seq.start_fill(watch, &name, id, (ev, size));
                 tracing::debug!(%name, ?since, id, "events were skipped; fetching the hole");
-                self.fills.insert((watch, name.clone()), vec![(ev, size)]);
                 if watch {
                     self.write_watch(conn, &name, since);
                 } else {
@@ -700,17 +635,8 @@ impl Engine {
         }
     }
 
-    fn last_seen(&self, watch: bool, name: &str) -> Option<u64> {
-        let map = if watch { &self.watches } else { &self.rooms };
-        map.get(name).copied().flatten()
-    }
-
     /// Ends a fill: the held events go out in id order, each once.
-    async fn release(&mut self, key: (bool, String), received: u64) {
-        let Some(mut held) = self.fills.remove(&key) else {
-            return;
-        };
-        held.sort_by_key(|(ev, _)| numbering(ev).map_or(0, |(_, _, id)| id));
+    async fn deliver_all(&mut self, held: Vec<(ServerEvent, usize)>, received: u64) {
         for (ev, size) in held {
             // Whatever is still missing now is gone from the server's history too, and was
             // marked by `resumed`: no second fetch.
@@ -824,24 +750,16 @@ impl Engine {
     /// Accepts a numbered event of a room (`watch` false) or channel (true) unless it was
     /// already seen; emits a `Gap` first when ids were skipped since the resume point.
     async fn accept(&mut self, watch: bool, name: &str, id: u64) -> bool {
-        let map = if watch {
-            &mut self.watches
-        } else {
-            &mut self.rooms
+        let Accept::Deliver { gap_after } = self.seq.accept(watch, name, id) else {
+            return false;
         };
-        match map.get_mut(name) {
-            Some(last) if last.is_none_or(|l| id > l) => *last = Some(id),
-            _ => return false,
-        }
-        if let Some(since) = self.resuming.remove(&(watch, name.to_owned())) {
-            if id > since + 1 {
-                self.out
-                    .push(ClientEvent::Gap {
-                        room: name.to_owned(),
-                        after_id: Some(since),
-                    })
-                    .await;
-            }
+        if let Some(since) = gap_after {
+            self.out
+                .push(ClientEvent::Gap {
+                    room: name.to_owned(),
+                    after_id: Some(since),
+                })
+                .await;
         }
         true
     }
@@ -871,18 +789,10 @@ impl Engine {
                     self.on_connected(conn, dial).await;
                 }
                 ServerEvent::Presence(p) => {
-                    if let Some(last @ None) = self.rooms.get_mut(&p.room) {
-                        // Where the room stood when we came in: an event lost right after
-                        // (behind Pushpin a subscription is applied asynchronously) is then a
-                        // hole that gets fetched, not a silent loss. 0 may just mean a server
-                        // that does not say.
-                        if p.last_id > 0 {
-                            *last = Some(p.last_id);
-                        }
-                    }
-                    if self.rooms.contains_key(&p.room) {
+                    self.seq.anchor(&p.room, p.last_id);
+                    if self.seq.follows(false, &p.room) {
                         // Re-entered only to fetch a hole: still the same stay in the room.
-                        if !self.fills.contains_key(&(false, p.room.clone())) {
+                        if !self.seq.is_filling(false, &p.room) {
                             self.out
                                 .push(ClientEvent::Joined {
                                     room: p.room.clone(),
@@ -938,20 +848,7 @@ impl Engine {
                     let name = r.room.or(r.channel)?;
                     // Still waiting for a first event after `since`: nothing was replayed, so
                     // the marker goes here. Otherwise `accept` has placed it already.
-                    let waiting = self.resuming.remove(&(watch, name.clone())).is_some();
-                    if r.last_id < r.since {
-                        // The server numbers this room from scratch (it restarted, or its
-                        // history was reset): ids we saw before say nothing about the new ones,
-                        // so dropping them as duplicates would lose them silently.
-                        let map = if watch {
-                            &mut self.watches
-                        } else {
-                            &mut self.rooms
-                        };
-                        if let Some(last) = map.get_mut(&name) {
-                            *last = (r.last_id > 0).then_some(r.last_id);
-                        }
-                    }
+                    let waiting = self.seq.resumed(watch, &name, r.since, r.last_id);
                     if !r.recovered && waiting {
                         self.out
                             .push(ClientEvent::Gap {
@@ -961,7 +858,8 @@ impl Engine {
                             .await;
                     }
                     // The replay of a hole being fetched is complete.
-                    self.release((watch, name), received).await;
+                    let held = self.seq.release(watch, &name);
+                    self.deliver_all(held, received).await;
                 }
                 // Handled by `sequence` above.
                 ServerEvent::Message(_)
@@ -987,7 +885,7 @@ impl Engine {
                     payload: text.clone(),
                     binary: false,
                 };
-                if self.rooms.contains_key(&room) {
+                if self.seq.follows(false, &room) {
                     self.shared
                         .monitor
                         .lock()
@@ -1003,7 +901,7 @@ impl Engine {
                             own: false,
                         })
                         .await;
-                } else if self.watches.contains_key(&room) {
+                } else if self.seq.follows(true, &room) {
                     self.shared
                         .monitor
                         .lock()
@@ -1032,21 +930,6 @@ async fn sleep_until_deadline(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Most events held while a hole is fetched; past this the engine stops waiting.
-const MAX_HELD: usize = 4096;
-
-/// Where a numbered event stands in its sequence.
-enum Order {
-    /// The next one (or the first): deliver.
-    Next,
-    /// Already delivered, or not ours: drop.
-    Seen,
-    /// Ids were skipped: fetch the hole.
-    Hole,
-    /// A hole is being fetched: wait.
-    Hold,
 }
 
 /// The room or channel of a numbered event (`true` for a watched channel) and its id.

@@ -5,7 +5,9 @@
 //! - [`profile`]: where to connect and how (a server profile).
 //! - [`events`]: what the engine tells its consumer, in batches. This is also the desktop's
 //!   IPC contract (TypeScript is generated from it).
-//! - `engine`: the task behind a session — resume, dedupe, outbox, reconnect.
+//! - `engine`: the task behind a session — connect, resume, deliver, reconnect.
+//! - `sequencer`: per room and channel numbering — duplicates, holes fetched, held events.
+//! - `emitter`: events to the consumer in batches.
 //! - `liveness`: the heartbeat and on-demand checks; [`clock`]: noticing a suspend;
 //!   `netwatch`: hearing the OS report a network change.
 //! - `choose`: which transport, the staggered race, per-server memory.
@@ -15,6 +17,7 @@
 pub mod backoff;
 mod choose;
 pub mod clock;
+mod emitter;
 mod endpoint;
 mod engine;
 pub mod error;
@@ -25,6 +28,7 @@ pub mod monitor;
 mod netwatch;
 mod outbox;
 pub mod profile;
+mod sequencer;
 mod session;
 mod transport;
 
