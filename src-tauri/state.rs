@@ -1,5 +1,6 @@
 //! The app's state: the one active engine session, and the built-in server when it runs.
 
+use crate::forward::{Coalescer, FRAME, RAW_PER_FRAME};
 use crate::startup::BUILTIN_URL;
 use tack_client::events::EventBatch;
 use tack_client::profile::Profile;
@@ -7,6 +8,9 @@ use tack_client::{Session, SessionOptions};
 use tack_server::{ServerConfig, ServerHandle};
 use tauri::ipc::Channel;
 use tokio::sync::Mutex;
+
+/// Items per channel the engine keeps for export: the window log's capacity.
+const EXPORT_CAPACITY: usize = 50_000;
 
 pub struct AppState {
     pub initial: Profile,
@@ -55,13 +59,35 @@ impl AppState {
         if let Some(old) = old {
             old.close().await;
         }
-        let (session, mut events) = Session::connect(profile, SessionOptions::default());
+        let options = SessionOptions {
+            // The window's log may be a sample at extreme rates (see `forward`); the export
+            // writes the engine's ring, which keeps as many items as the window's log holds.
+            ring_capacity: EXPORT_CAPACITY,
+            ..SessionOptions::default()
+        };
+        let (session, mut events) = Session::connect(profile, options);
         *self.session.lock().await = Some(session);
         tauri::async_runtime::spawn(async move {
-            while let Some(batch) = events.recv().await {
-                if channel.send(batch).is_err() {
-                    // The window went away (reload or close); the next connect makes a new channel.
-                    break;
+            let mut pending = Coalescer::new(RAW_PER_FRAME);
+            let mut frame = tokio::time::interval(FRAME);
+            // After a quiet spell the next event goes out at once, then at most one per frame.
+            frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    batch = events.recv() => match batch {
+                        Some(batch) => pending.push(batch),
+                        None => {
+                            let _ = channel.send(pending.take());
+                            break;
+                        }
+                    },
+                    _ = frame.tick(), if !pending.is_empty() => {
+                        if channel.send(pending.take()).is_err() {
+                            // The window went away (reload or close); the next connect makes a
+                            // new channel.
+                            break;
+                        }
+                    }
                 }
             }
         });

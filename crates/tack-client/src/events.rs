@@ -151,6 +151,14 @@ pub enum ClientEvent {
         /// When the engine received it.
         received: u64,
     },
+    /// Items of a watched channel that were counted but not delivered: a consumer that cannot
+    /// use every item at extreme rates (the desktop window) is sent only the newest ones. The
+    /// engine never leaves items out itself; its figures and export include these.
+    Skipped {
+        channel: String,
+        count: u32,
+        bytes: u64,
+    },
     /// Monitoring figures for a room or channel.
     Stats(ChannelStats),
     /// Something the user should know about (a refused frame, a rate limit, a server error).

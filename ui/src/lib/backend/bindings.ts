@@ -100,6 +100,6 @@ size: number,
 /**
  * When the engine received it.
  */
-received: number, } | { "kind": "stats" } & ChannelStats | { "kind": "error", code: string, message: string, room: string | null, };
+received: number, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "error", code: string, message: string, room: string | null, };
 
 export type EventBatch = Array<ClientEvent>;

@@ -66,6 +66,12 @@ export class Monitor {
   heldCount = $state(0);
   /** Seconds since the epoch of the last `tick()`, so the chart redraws once a second. */
   second = $state(0);
+  /**
+   * Items counted but not sent to the window (published once a second): at extreme rates the
+   * shell sends only the newest items of each frame, so the log is a sample. The counters and
+   * the export include every item.
+   */
+  skipped = $state(0);
 
   readonly capacity: number;
   readonly total = new RateHistory(300);
@@ -74,6 +80,7 @@ export class Monitor {
   #held: RingBuffer<LogItem>;
   #seq = 0;
   #dirty = false;
+  #skipped = 0;
   // Per-item lookups skip the reactive list (a proxy) — it matters at 10,000 items/s.
   #byName = new Map<string, WatchedChannel>();
 
@@ -120,13 +127,24 @@ export class Monitor {
     if (this.channelFilter === name) this.setFilter(this.filterText, null);
   }
 
-  /** Takes a `raw` or `stats` event from the engine. */
+  /** Takes a `raw`, `skipped` or `stats` event from the engine. */
   apply(e: ClientEvent): void {
     if (e.kind === 'raw') this.ingest(e);
+    else if (e.kind === 'skipped') this.#countSkipped(e);
     else if (e.kind === 'stats') {
       const ch = this.channel(e.channel);
       if (ch) ch.serverStats = e;
     }
+  }
+
+  #countSkipped(e: Extract<ClientEvent, { kind: 'skipped' }>): void {
+    const ch = this.channel(e.channel) ?? this.addChannel(e.channel);
+    const now = Date.now();
+    ch.counted.messages += e.count;
+    ch.counted.bytes += e.bytes;
+    ch.history.add(now, e.count);
+    this.total.add(now, e.count);
+    this.#skipped += e.count;
   }
 
   ingest(e: Extract<ClientEvent, { kind: 'raw' }>): void {
@@ -167,6 +185,7 @@ export class Monitor {
   tick(nowMs = Date.now()): void {
     for (const ch of this.channels) ch.publish(nowMs);
     this.second = Math.floor(nowMs / 1000);
+    if (this.skipped !== this.#skipped) this.skipped = this.#skipped;
   }
 
   setFilter(text: string, channel: string | null): void {
@@ -205,6 +224,8 @@ export class Monitor {
     this.selected = null;
     for (const ch of this.channels) ch.history.clear();
     this.total.clear();
+    this.#skipped = 0;
+    this.skipped = 0;
     this.version++;
   }
 

@@ -77,6 +77,25 @@ describe('the monitor log', () => {
   });
 });
 
+describe('a channel too fast to show every item', () => {
+  test('the log holds what was sent, while counters and rate include what the shell left out', () => {
+    const m = new Monitor(100);
+    const now = Date.now();
+    m.apply({ kind: 'skipped', channel: 'firehose', count: 900, bytes: 9_000 });
+    for (let i = 0; i < 100; i++) m.apply(raw('firehose', '{"n":1}', now));
+    m.frame();
+    m.tick(now + 1000);
+    const ch = m.channel('firehose')!;
+    expect(m.view.length).toBe(100);
+    expect(ch.messages).toBe(1_000);
+    expect(ch.bytes).toBe(9_000 + 100 * 7);
+    expect(ch.rate).toBe(1_000);
+    expect(m.skipped).toBe(900);
+    m.clear();
+    expect(m.skipped).toBe(0);
+  });
+});
+
 describe('the filter text', () => {
   test('an invalid regex says so and filters nothing out', () => {
     const f = compileFilter('/([/', null);
