@@ -6,6 +6,14 @@
 //! webview's frame rate (`window.__tackPerf.fps`), a script round trip (is the page's main
 //! thread free?) and the memory (PSS) of the app and its WebKit processes.
 //!
+//! Launch → interactive is measured from the app process's own start (read from `/proc`) to
+//! the moment the UI reports its composer painted and usable (`__tackPerf.interactiveAt`), so
+//! tauri-driver's and WebKitWebDriver's session setup is not counted; the old upper bound
+//! (WebDriver session request → composer found) is reported beside it.
+//!
+//! `--hide-log` switches back to the lobby once the channel is watched: items still arrive and
+//! are counted, but the log is not drawn — where the webview's time goes, by difference.
+//!
 //! ```sh
 //! cargo build --release -p tack-desktop
 //! TACK_DESKTOP_BIN=target/release/tack-desktop xvfb-run -a \
@@ -24,23 +32,49 @@ use tack_server::ServerConfig;
 struct Args {
     rate: u64,
     seconds: u64,
+    hide_log: bool,
 }
 
 fn args() -> Args {
     let mut args = Args {
         rate: 10_000,
         seconds: 60,
+        hide_log: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--hide-log" {
+            args.hide_log = true;
+            continue;
+        }
         let value = it.next().and_then(|v| v.parse().ok());
         match (flag.as_str(), value) {
             ("--rate", Some(v)) => args.rate = v,
             ("--seconds", Some(v)) => args.seconds = v.min(600),
-            _ => panic!("usage: desktop-bench [--rate N] [--seconds N (max 600)]"),
+            _ => panic!("usage: desktop-bench [--rate N] [--seconds N (max 600)] [--hide-log]"),
         }
     }
     args
+}
+
+/// From the app process's start to the UI's "composer painted and usable" mark; `None` when
+/// the UI does not report it (an older build).
+async fn interactive_since_process_start(app: &Desktop) -> Option<Duration> {
+    let started = app.app_started_at()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let at = app
+            .client
+            .execute("return window.__tackPerf?.interactiveAt ?? null", vec![])
+            .await
+            .ok()?;
+        if let Some(ms) = at.as_f64() {
+            let at = std::time::UNIX_EPOCH + Duration::from_secs_f64(ms / 1000.0);
+            return at.duration_since(started).ok();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -62,13 +96,21 @@ async fn main() {
     let launched = Instant::now();
     let mut app = Desktop::launch("bench", &["--connect", &url]).await;
     app.find("composer").await;
-    let interactive = launched.elapsed();
+    let upper_bound = launched.elapsed();
+    let interactive = interactive_since_process_start(&app).await;
     app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
         .await;
 
     // Idle: connected, in the lobby, nothing happening.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle_pss = app.app_memory_bytes();
+    let mut idle_by_process = serde_json::Map::new();
+    let mut idle_pss = 0;
+    for p in app.app_processes() {
+        let pss = p.pss_bytes();
+        idle_pss += pss;
+        let key = format!("{} ({})", p.comm, p.pid);
+        idle_by_process.insert(key, json!((mb(pss) * 10.0).round() / 10.0));
+    }
 
     app.click("add-channel").await;
     app.type_into(
@@ -77,6 +119,9 @@ async fn main() {
     )
     .await;
     app.find("channel-firehose").await;
+    if args.hide_log {
+        app.click("room-lobby").await;
+    }
 
     // The publisher: `rate` messages/s in 100 requests/s, each a batch of items, bounded by
     // `seconds`.
@@ -119,18 +164,27 @@ async fn main() {
         let probe = app
             .client
             .execute(
-                "const p = window.__tackPerf; return { fps: p.fps, buffered: p.buffered }",
+                "const p = window.__tackPerf; return { fps: p.fps, buffered: p.buffered, heap: p.heap }",
                 vec![],
             )
             .await
             .expect("the page answers");
         let round_trip = probe_started.elapsed();
+        let mut by_process = serde_json::Map::new();
+        let mut pss = 0;
+        for p in app.app_processes() {
+            let bytes = p.pss_bytes();
+            pss += bytes;
+            by_process.insert(p.comm, json!((mb(bytes) * 10.0).round() / 10.0));
+        }
         let sample = json!({
             "t_s": started.elapsed().as_secs(),
             "fps": probe["fps"],
             "script_round_trip_ms": round_trip.as_millis() as u64,
-            "pss_mb": (mb(app.app_memory_bytes()) * 10.0).round() / 10.0,
+            "pss_mb": (mb(pss) * 10.0).round() / 10.0,
+            "pss_by_process_mb": by_process,
             "buffered": probe["buffered"],
+            "js_heap_mb": probe["heap"].as_f64().map(|h| (mb(h as u64) * 10.0).round() / 10.0),
         });
         eprintln!("{sample}");
         samples.push(sample);
@@ -150,8 +204,11 @@ async fn main() {
         .filter_map(|s| s["pss_mb"].as_f64())
         .collect();
     let report = json!({
-        "interactive_ms": interactive.as_millis() as u64,
+        "interactive_from_process_start_ms": interactive.map(|d| d.as_millis() as u64),
+        "interactive_upper_bound_ms": upper_bound.as_millis() as u64,
         "idle_pss_mb": (mb(idle_pss) * 10.0).round() / 10.0,
+        "idle_pss_by_process_mb": idle_by_process,
+        "log_drawn": !args.hide_log,
         "published_per_s": (published as f64 / elapsed).round(),
         "fps_min": sorted.first(),
         "fps_median": sorted.get(sorted.len() / 2),

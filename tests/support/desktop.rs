@@ -195,42 +195,105 @@ impl Desktop {
     /// set size (PSS), so the WebKit libraries they share are counted once, not three times.
     /// The drivers that share the app's process group are not counted.
     pub fn app_memory_bytes(&self) -> u64 {
+        self.app_processes().iter().map(|p| p.pss_bytes()).sum()
+    }
+
+    /// The app and the WebKit processes it started (web, network), without the drivers.
+    pub fn app_processes(&self) -> Vec<AppProcess> {
         let group = self.driver.0.id() as i64;
-        let mut total = 0;
+        let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let dir = entry.path();
-            let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
                 continue;
             };
-            // `pid (comm) state ppid pgrp ...`; comm may contain spaces, so split after `)`.
-            let Some((head, rest)) = stat.rsplit_once(") ") else {
+            let Some(stat) = ProcStat::read(pid) else {
                 continue;
             };
-            let comm = head.split_once(" (").map(|(_, c)| c).unwrap_or_default();
-            let pgrp: i64 = rest
-                .split(' ')
-                .nth(2)
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(-1);
-            if pgrp != group
-                || comm.starts_with("tauri-driver")
-                || comm.starts_with("WebKitWebDriv")
+            if stat.pgrp != group
+                || stat.comm.starts_with("tauri-driver")
+                || stat.comm.starts_with("WebKitWebDriv")
             {
                 continue;
             }
-            let rollup = std::fs::read_to_string(dir.join("smaps_rollup")).unwrap_or_default();
-            let kb: u64 = rollup
-                .lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .unwrap_or(0);
-            total += kb * 1024;
+            found.push(AppProcess {
+                pid,
+                comm: stat.comm,
+            });
         }
-        total
+        found
+    }
+
+    /// When the app's own process started (not the drivers'), on the wall clock.
+    pub fn app_started_at(&self) -> Option<std::time::SystemTime> {
+        let app = self
+            .app_processes()
+            .into_iter()
+            .find(|p| p.comm.starts_with("tack-desktop"))?;
+        ProcStat::read(app.pid)?.started_at()
     }
 
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
+    }
+}
+
+/// One process of the running app.
+pub struct AppProcess {
+    pub pid: u32,
+    /// The kernel's short name: `tack-desktop`, `WebKitWebProces`, `WebKitNetworkP`.
+    pub comm: String,
+}
+
+impl AppProcess {
+    /// Proportional set size in bytes (0 once the process is gone).
+    pub fn pss_bytes(&self) -> u64 {
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{}/smaps_rollup", self.pid)).unwrap_or_default();
+        let kb: u64 = rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        kb * 1024
+    }
+}
+
+/// The fields of `/proc/<pid>/stat` the harness needs.
+struct ProcStat {
+    comm: String,
+    pgrp: i64,
+    /// Clock ticks after boot when the process started.
+    start_ticks: u64,
+}
+
+impl ProcStat {
+    fn read(pid: u32) -> Option<ProcStat> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid pgrp ...`; comm may contain spaces, so split after `)`.
+        let (head, rest) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (").map(|(_, c)| c)?.to_owned();
+        let fields: Vec<&str> = rest.split(' ').collect();
+        Some(ProcStat {
+            comm,
+            pgrp: fields.get(2)?.parse().ok()?,
+            // Field 22 of the line, the 20th after `comm`.
+            start_ticks: fields.get(19)?.parse().ok()?,
+        })
+    }
+
+    /// The start as wall-clock time: the process's age is the system's uptime minus its start
+    /// (both since boot, 10 ms resolution), taken back from now. (`btime` would be whole seconds.)
+    fn started_at(&self) -> Option<std::time::SystemTime> {
+        // USER_HZ is 100 on every Linux this runs on.
+        const TICKS_PER_S: f64 = 100.0;
+        let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        let age = (uptime - self.start_ticks as f64 / TICKS_PER_S).max(0.0);
+        std::time::SystemTime::now().checked_sub(Duration::from_secs_f64(age))
     }
 }
 

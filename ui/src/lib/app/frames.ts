@@ -51,6 +51,22 @@ export interface PerfProbe {
   readonly buffered: Record<string, number>;
   /** JS heap in bytes, where the webview exposes it. */
   readonly heap: number | null;
+  /** When the composer was first painted and usable (epoch ms); null until then. */
+  readonly interactiveAt: number | null;
+}
+
+let interactiveAt: number | null = null;
+
+/**
+ * Records the first moment the window is usable: call once the composer is in the DOM. The
+ * mark is taken after the next paint (a task queued from requestAnimationFrame runs after the
+ * frame is drawn), on the wall clock, so the benchmark can measure from the process's start.
+ */
+export function markInteractiveAfterPaint(): void {
+  if (interactiveAt != null) return;
+  const mark = () => setTimeout(() => (interactiveAt ??= performance.timeOrigin + performance.now()), 0);
+  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(mark);
+  else mark();
 }
 
 /** Exposes `window.__tackPerf` for the end-to-end benchmark. */
@@ -63,6 +79,9 @@ export function installPerfProbe(buffered: () => Record<string, number>): void {
     },
     get buffered() {
       return buffered();
+    },
+    get interactiveAt() {
+      return interactiveAt;
     },
     get heap() {
       const mem = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;

@@ -34,6 +34,10 @@ export class Session {
 
   /** First start: the initial profile, connected, in the lobby. */
   async start(): Promise<void> {
+    // The lobby and its composer show at once; the connection catches up (typing works
+    // meanwhile, and the connection bar says what is going on).
+    this.view = { kind: 'room', name: LOBBY };
+    this.rooms.ensure(LOBBY);
     try {
       const initial = await backend.initialProfile();
       await this.profiles.load(initial);
@@ -75,6 +79,7 @@ export class Session {
         this.connection.server = { nick: e.nick, server: e.server, resume: e.resume, acks: e.acks };
         return;
       case 'raw':
+      case 'skipped':
       case 'stats':
         this.monitor.apply(e);
         return;
