@@ -1,0 +1,204 @@
+//! Numbered events (messages, enters, leaves, channel items) to the consumer: in order, each
+//! once, with a hole fetched when ids were skipped. The [`Sequencer`](crate::sequencer)
+//! decides; this writes the fetch and turns the event into what the consumer and the monitor
+//! see.
+
+use super::Engine;
+use crate::events::ClientEvent;
+use crate::liveness::Conn;
+use crate::monitor::Record;
+use crate::sequencer::{Accept, Order};
+use std::time::Instant;
+use tack_protocol::chat::ServerEvent;
+
+impl Engine {
+    /// Delivers a numbered event in order. An event that skips ids (one was lost on the way:
+    /// behind Pushpin a subscription is applied asynchronously, a proxy may drop a frame) is
+    /// held, with everything after it, while the hole is fetched — the room entered (or the
+    /// channel watched) again from the last id seen; the server's replay ends with `resumed`,
+    /// and then the held events follow in id order, duplicates dropped.
+    pub(super) async fn sequence(
+        &mut self,
+        conn: &Conn,
+        ev: ServerEvent,
+        size: usize,
+        received: u64,
+    ) {
+        let Some((watch, name, id)) = numbering(&ev) else {
+            return;
+        };
+        match self.seq.order(watch, name, id) {
+            Order::Seen => {}
+            Order::Next => self.deliver(ev, size, received).await,
+            Order::Hold => {
+                let name = name.to_owned();
+                if self.seq.hold(watch, &name, id, (ev, size)) {
+                    // The replay is not coming (or not soon): stop waiting, say so, go on.
+                    let (after_id, held) = self.seq.give_up(watch, &name);
+                    self.out
+                        .push(ClientEvent::Gap {
+                            room: name,
+                            after_id,
+                        })
+                        .await;
+                    self.deliver_all(held, received).await;
+                }
+            }
+            Order::Hole => {
+                let name = name.to_owned();
+                let since = self.seq.start_fill(watch, &name, id, (ev, size));
+                tracing::debug!(%name, ?since, id, "events were skipped; fetching the hole");
+                if watch {
+                    self.write_watch(conn, &name, since);
+                } else {
+                    self.write_enter(conn, &name, since).await;
+                }
+            }
+        }
+    }
+
+    /// Ends a fill: the held events go out in id order, each once.
+    pub(super) async fn deliver_all(&mut self, held: Vec<(ServerEvent, usize)>, received: u64) {
+        for (ev, size) in held {
+            // Whatever is still missing now is gone from the server's history too, and was
+            // marked by `resumed`: no second fetch.
+            self.deliver(ev, size, received).await;
+        }
+    }
+
+    /// Hands a numbered event to the consumer unless it was already seen.
+    async fn deliver(&mut self, ev: ServerEvent, size: usize, received: u64) {
+        let _ = size;
+        match ev {
+            ServerEvent::Message(m) => {
+                if !self.accept(false, &m.room, m.id).await {
+                    return;
+                }
+                let own = m
+                    .cid
+                    .as_deref()
+                    .is_some_and(|c| self.shared.outbox.lock().is_ours(c));
+                self.shared.monitor.lock().record(
+                    Instant::now(),
+                    m.comment.len(),
+                    Record {
+                        channel: m.room.clone(),
+                        id: Some(m.id),
+                        ts: Some(m.ts),
+                        received,
+                        user: Some(m.user.clone()),
+                        payload: m.comment.clone(),
+                        binary: false,
+                    },
+                );
+                self.out
+                    .push(ClientEvent::Message {
+                        room: m.room,
+                        id: Some(m.id),
+                        user: m.user,
+                        comment: m.comment,
+                        ts: Some(m.ts),
+                        cid: m.cid,
+                        own,
+                    })
+                    .await;
+            }
+            ServerEvent::Entered(c) => {
+                if !self.accept(false, &c.room, c.id).await {
+                    return;
+                }
+                self.out
+                    .push(ClientEvent::Entered {
+                        room: c.room,
+                        id: Some(c.id),
+                        user: c.user,
+                        viewers: Some(c.viewers),
+                        ts: Some(c.ts),
+                    })
+                    .await;
+            }
+            ServerEvent::Left(c) => {
+                if !self.accept(false, &c.room, c.id).await {
+                    return;
+                }
+                self.out
+                    .push(ClientEvent::Left {
+                        room: c.room,
+                        id: Some(c.id),
+                        user: c.user,
+                        viewers: Some(c.viewers),
+                        ts: Some(c.ts),
+                    })
+                    .await;
+            }
+            ServerEvent::Raw(r) => {
+                if !self.accept(true, &r.channel, r.id).await {
+                    return;
+                }
+                let decoded = if r.binary {
+                    decoded_len(&r.payload)
+                } else {
+                    r.payload.len()
+                };
+                self.shared.monitor.lock().record(
+                    Instant::now(),
+                    decoded,
+                    Record {
+                        channel: r.channel.clone(),
+                        id: Some(r.id),
+                        ts: Some(r.ts),
+                        received,
+                        user: None,
+                        payload: r.payload.clone(),
+                        binary: r.binary,
+                    },
+                );
+                self.out
+                    .push(ClientEvent::Raw {
+                        channel: r.channel,
+                        id: Some(r.id),
+                        ts: Some(r.ts),
+                        payload: r.payload,
+                        binary: r.binary,
+                        size: decoded as u32,
+                        received,
+                    })
+                    .await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Accepts a numbered event of a room (`watch` false) or channel (true) unless it was
+    /// already seen; emits a `Gap` first when ids were skipped since the resume point.
+    async fn accept(&mut self, watch: bool, name: &str, id: u64) -> bool {
+        let Accept::Deliver { gap_after } = self.seq.accept(watch, name, id) else {
+            return false;
+        };
+        if let Some(since) = gap_after {
+            self.out
+                .push(ClientEvent::Gap {
+                    room: name.to_owned(),
+                    after_id: Some(since),
+                })
+                .await;
+        }
+        true
+    }
+}
+
+/// The room or channel of a numbered event (`true` for a watched channel) and its id.
+pub(super) fn numbering(ev: &ServerEvent) -> Option<(bool, &str, u64)> {
+    match ev {
+        ServerEvent::Message(m) => Some((false, &m.room, m.id)),
+        ServerEvent::Entered(c) | ServerEvent::Left(c) => Some((false, &c.room, c.id)),
+        ServerEvent::Raw(r) => Some((true, &r.channel, r.id)),
+        _ => None,
+    }
+}
+
+/// Bytes in a base64 payload once decoded.
+fn decoded_len(b64: &str) -> usize {
+    let pad = b64.bytes().rev().take_while(|b| *b == b'=').count();
+    (b64.len() / 4 * 3).saturating_sub(pad)
+}

@@ -1,0 +1,174 @@
+//! One frame from the server: numbered events go to sequencing, the rest (welcome, presence,
+//! acks, errors, resumed, pongs, an original-system broadcast) is handled here.
+
+use super::deliver::numbering;
+use super::{now_ms, Engine, Step};
+use crate::error::LinkError;
+use crate::events::{ClientEvent, SendState};
+use crate::liveness::Conn;
+use crate::monitor::Record;
+use crate::transport::Dial;
+use std::time::{Duration, Instant};
+use tack_protocol::chat::{decode_legacy_comment, ServerEvent, ServerFrame};
+
+impl Engine {
+    pub(super) async fn on_frame(
+        &mut self,
+        conn: &mut Conn,
+        frame: ServerFrame,
+        size: usize,
+        dial: &Dial,
+    ) -> Option<Step> {
+        let received = now_ms();
+        let frame = match frame {
+            ServerFrame::Event(ev) if numbering(&ev).is_some() => {
+                self.sequence(conn, ev, size, received).await;
+                return None;
+            }
+            other => other,
+        };
+        match frame {
+            ServerFrame::Event(ev) => match ev {
+                ServerEvent::Welcome(w) => {
+                    // A new server session on the same link (a poll session expired): resume.
+                    conn.link.welcome = Some(w);
+                    conn.legacy = false;
+                    conn.answers_pings = true;
+                    self.on_connected(conn, dial).await;
+                }
+                ServerEvent::Presence(p) => {
+                    self.seq.anchor(&p.room, p.last_id);
+                    if self.seq.follows(false, &p.room) {
+                        // Re-entered only to fetch a hole: still the same stay in the room.
+                        if !self.seq.is_filling(false, &p.room) {
+                            self.out
+                                .push(ClientEvent::Joined {
+                                    room: p.room.clone(),
+                                })
+                                .await;
+                        }
+                        self.out
+                            .push(ClientEvent::Presence {
+                                room: p.room,
+                                viewers: p.viewers,
+                                users: p.users,
+                            })
+                            .await;
+                    }
+                }
+                ServerEvent::Ack(a) => {
+                    let item = self.shared.outbox.lock().acked(&a.cid);
+                    if let Some(item) = item {
+                        self.emit_send(item, SendState::Sent { id: Some(a.id) })
+                            .await;
+                    }
+                }
+                ServerEvent::Error(e) => {
+                    if e.code == "unknown_session" {
+                        return Some(Step::Failed(LinkError::Other(
+                            "the server forgot this session; reconnecting".into(),
+                        )));
+                    }
+                    let failed = e
+                        .cid
+                        .as_deref()
+                        .and_then(|cid| self.shared.outbox.lock().failed(cid));
+                    let room = failed.as_ref().map(|i| i.room.clone());
+                    if let Some(item) = failed {
+                        self.emit_send(
+                            item,
+                            SendState::Failed {
+                                reason: e.message.clone(),
+                            },
+                        )
+                        .await;
+                    }
+                    self.out
+                        .push(ClientEvent::Error {
+                            code: e.code,
+                            message: e.message,
+                            room,
+                        })
+                        .await;
+                }
+                ServerEvent::Resumed(r) => {
+                    let watch = r.channel.is_some();
+                    let name = r.room.or(r.channel)?;
+                    // Still waiting for a first event after `since`: nothing was replayed, so
+                    // the marker goes here. Otherwise `accept` has placed it already.
+                    let waiting = self.seq.resumed(watch, &name, r.since, r.last_id);
+                    if !r.recovered && waiting {
+                        self.out
+                            .push(ClientEvent::Gap {
+                                room: name.clone(),
+                                after_id: Some(r.since),
+                            })
+                            .await;
+                    }
+                    // The replay of a hole being fetched is complete.
+                    let held = self.seq.release(watch, &name);
+                    self.deliver_all(held, received).await;
+                }
+                // Handled by `sequence` above.
+                ServerEvent::Message(_)
+                | ServerEvent::Entered(_)
+                | ServerEvent::Left(_)
+                | ServerEvent::Raw(_) => {}
+                ServerEvent::Pong(p) => {
+                    conn.answers_pings = true;
+                    if let Some(t) = p.t {
+                        self.rtt = Some(Duration::from_millis(received.saturating_sub(t)));
+                    }
+                }
+            },
+            ServerFrame::LegacyBroadcast { room, comment } => {
+                let text = decode_legacy_comment(&comment);
+                let _ = size;
+                let record = Record {
+                    channel: room.clone(),
+                    id: None,
+                    ts: None,
+                    received,
+                    user: None,
+                    payload: text.clone(),
+                    binary: false,
+                };
+                if self.seq.follows(false, &room) {
+                    self.shared
+                        .monitor
+                        .lock()
+                        .record(Instant::now(), text.len(), record);
+                    self.out
+                        .push(ClientEvent::Message {
+                            room,
+                            id: None,
+                            user: String::new(),
+                            comment: text,
+                            ts: None,
+                            cid: None,
+                            own: false,
+                        })
+                        .await;
+                } else if self.seq.follows(true, &room) {
+                    self.shared
+                        .monitor
+                        .lock()
+                        .record(Instant::now(), text.len(), record);
+                    self.out
+                        .push(ClientEvent::Raw {
+                            channel: room,
+                            id: None,
+                            ts: None,
+                            size: text.len() as u32,
+                            payload: text,
+                            binary: false,
+                            received,
+                        })
+                        .await;
+                }
+            }
+            ServerFrame::LegacySubscribed => {}
+        }
+        None
+    }
+}

@@ -1,0 +1,181 @@
+//! After a connection (or a new server session on it) is ready: hello, every room re-entered
+//! and every channel re-watched from the last id seen, the outbox written again. Also how a
+//! single enter or watch is written, since fetching a hole is one of those.
+
+use super::Engine;
+use crate::choose;
+use crate::events::{ClientEvent, ConnectionStatus, SendState, ServerInfo};
+use crate::liveness::Conn;
+use crate::profile::{Transport, TransportChoice};
+use crate::transport::Dial;
+use tack_protocol::chat::{ClientFrame, Enter, Hello, SendMessage, Watch};
+
+impl Engine {
+    /// A connection (or a new server session on it) is ready: say who we are and resume.
+    pub(super) async fn on_connected(&mut self, conn: &mut Conn, dial: &Dial) {
+        self.ever_connected = true;
+        // Held events of the old connection are replayed by the resume below.
+        self.seq.connection_changed();
+        self.reported = None;
+        self.shared.outbox.lock().connection_changed();
+        if let Some(epoch) = conn.link.welcome.as_ref().and_then(|w| w.epoch.clone()) {
+            self.renumbered(epoch).await;
+        }
+        if let (None, Some(w)) = (&self.profile.nick, &conn.link.welcome) {
+            // Keep the nick the server picked for us: after a reconnect (or a server restart)
+            // we say hello with it, so the user stays the same person in every room.
+            self.profile.nick = Some(w.nick.clone());
+        }
+        let info = match &conn.link.welcome {
+            Some(w) => ServerInfo {
+                nick: self.profile.nick.clone().unwrap_or_else(|| w.nick.clone()),
+                server: w.server.clone(),
+                resume: true,
+                acks: true,
+            },
+            None => ServerInfo {
+                nick: self.profile.nick.clone().unwrap_or_default(),
+                server: "legacy".into(),
+                resume: false,
+                acks: false,
+            },
+        };
+        self.out.push(ClientEvent::Server(info)).await;
+        self.resume(conn).await;
+        let transport = conn.link.transport;
+        if self.profile.transport == TransportChoice::Auto
+            && choose::remember(&dial.endpoint.key(), transport)
+        {
+            if let Some(path) = &self.opts.transport_memory {
+                choose::save(path);
+            }
+        }
+        let degraded = transport != Transport::Ws && dial.endpoint.has_http();
+        let mut ev = self.state(ConnectionStatus::Connected, Some(transport), None);
+        if let ClientEvent::State(s) = &mut ev {
+            s.degraded = degraded && self.profile.transport == TransportChoice::Auto;
+            if s.degraded {
+                s.reason = Some(format!(
+                    "WebSocket is unavailable; using {}",
+                    if transport == Transport::Stream {
+                        "HTTP streaming"
+                    } else {
+                        "long-polling"
+                    }
+                ));
+            }
+        }
+        self.out.push(ev).await;
+        self.out.flush().await;
+    }
+
+    /// A welcome named the server's numbering `epoch`. When it differs from the last one, the
+    /// server counts from scratch: every resume point is void, so rooms and channels resume
+    /// from the start of what the server has, after a `Gap` marker where ours ended.
+    async fn renumbered(&mut self, epoch: String) {
+        let changed = self.epoch.as_ref().is_some_and(|old| *old != epoch);
+        self.epoch = Some(epoch);
+        if !changed {
+            return;
+        }
+        for (name, seen) in self.seq.renumber() {
+            self.out
+                .push(ClientEvent::Gap {
+                    room: name,
+                    after_id: Some(seen),
+                })
+                .await;
+        }
+    }
+
+    /// Re-enters every room and re-watches every channel from the last id seen, then writes
+    /// the outbox again.
+    async fn resume(&mut self, conn: &mut Conn) {
+        let session = conn.link.welcome.as_ref().map(|w| w.session.clone());
+        let takeover = self
+            .http_session
+            .take()
+            .filter(|old| Some(old) != session.as_ref());
+        if conn.link.transport != Transport::Ws {
+            self.http_session = session;
+        }
+        if let (Some(nick), false) = (&self.profile.nick, conn.legacy) {
+            // First, before any enter: the server only hands over rooms to a session that has
+            // not joined any itself.
+            conn.write(ClientFrame::Hello(Hello {
+                nick: nick.clone(),
+                client: Some(concat!("tack/", env!("CARGO_PKG_VERSION")).into()),
+                takeover,
+            }));
+        }
+        let (rooms, watches) = self.seq.resume_points();
+        for (room, since) in rooms {
+            self.write_enter(conn, &room, since).await;
+        }
+        for (channel, since) in watches {
+            self.write_watch(conn, &channel, since);
+        }
+        self.write_outbox(conn).await;
+    }
+
+    pub(super) async fn write_enter(&mut self, conn: &Conn, room: &str, since: Option<u64>) {
+        if conn.legacy {
+            // No presence reply on an original-system server: joined once written.
+            conn.write(ClientFrame::Enter(Enter {
+                room: room.to_owned(),
+                since: None,
+            }));
+            self.out
+                .push(ClientEvent::Joined {
+                    room: room.to_owned(),
+                })
+                .await;
+        } else {
+            if let Some(since) = since {
+                self.seq.resuming_from(false, room, since);
+            }
+            conn.write(ClientFrame::Enter(Enter {
+                room: room.to_owned(),
+                since,
+            }));
+        }
+    }
+
+    pub(super) fn write_watch(&mut self, conn: &Conn, channel: &str, since: Option<u64>) {
+        if conn.legacy {
+            // An original-system server only knows rooms: watching a name means entering it.
+            if !self.seq.follows(false, channel) {
+                conn.write(ClientFrame::Enter(Enter {
+                    room: channel.to_owned(),
+                    since: None,
+                }));
+            }
+        } else {
+            if let Some(since) = since {
+                self.seq.resuming_from(true, channel, since);
+            }
+            conn.write(ClientFrame::Watch(Watch {
+                channel: channel.to_owned(),
+                since,
+            }));
+        }
+    }
+
+    pub(super) async fn write_outbox(&mut self, conn: &Conn) {
+        let items = self.shared.outbox.lock().take_unwritten(|_| true);
+        for item in items {
+            conn.write(ClientFrame::Message(SendMessage {
+                room: item.room.clone(),
+                comment: item.comment.clone(),
+                cid: (!conn.legacy).then(|| item.cid.clone()),
+            }));
+        }
+        if conn.legacy {
+            // No acks on an original-system server: written is as good as it gets.
+            let done = self.shared.outbox.lock().drain_written();
+            for item in done {
+                self.emit_send(item, SendState::Sent { id: None }).await;
+            }
+        }
+    }
+}
