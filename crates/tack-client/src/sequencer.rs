@@ -83,9 +83,12 @@ impl<T> Sequencer<T> {
         *self.map_mut(watch).entry(name.to_owned()).or_insert(None)
     }
 
-    /// Stops following; false when it was not followed. A hole being fetched is forgotten.
+    /// Stops following; false when it was not followed. A hole being fetched and a resume
+    /// still waiting for its first event are forgotten, so coming back later starts clean.
     pub(crate) fn unfollow(&mut self, watch: bool, name: &str) -> bool {
-        self.fills.remove(&(watch, name.to_owned()));
+        let key = (watch, name.to_owned());
+        self.fills.remove(&key);
+        self.resuming.remove(&key);
         self.map_mut(watch).remove(name).is_some()
     }
 
@@ -312,6 +315,20 @@ mod tests {
             Accept::Deliver { gap_after: None }
         );
         assert_eq!(seq.last_seen(ROOM, "lobby"), Some(57));
+    }
+
+    #[test]
+    fn leaving_during_a_resume_and_coming_back_shows_no_gap() {
+        let mut seq = Sequencer::<()>::default();
+        seq.follow(ROOM, "lobby");
+        seq.resuming_from(ROOM, "lobby", 10);
+        assert!(seq.unfollow(ROOM, "lobby"));
+        // Entered again fresh: the room's current events are not "after 10".
+        seq.follow(ROOM, "lobby");
+        assert_eq!(
+            seq.accept(ROOM, "lobby", 40),
+            Accept::Deliver { gap_after: None }
+        );
     }
 
     #[test]
