@@ -109,8 +109,13 @@ pub const SKIP_SELF: &str = "skip-self";
 /// `sender` is set on a joiner's own `chatRoomEnter`, which the joiner already has (it came
 /// back inline with the subscription); WebSocket subscriptions skip it with [`SKIP_SELF`].
 ///
-/// The first item of a channel has no `prev-id`: nothing of this epoch came before it, and a
-/// `prev-id` Pushpin has never seen would make it wait for one that never comes.
+/// Every item has a `prev-id`, the first of a channel too (`<epoch>-0`): a stream or poll held
+/// on a channel that has no item yet says `prev-id=<epoch>-0`, and an item without a `prev-id`
+/// does not follow it. Pushpin then takes the item for a gap and sends every such subscriber
+/// back to the origin, ten a second for the whole proxy — with 100 streams the last one got
+/// the room's first item 10 s late. Pushpin's sequencer holds back an item only when it
+/// remembers another last id for the channel, which it forgets when the channel's last
+/// subscriber goes, or when a stream's first hold disagrees with it.
 pub fn item_publishes(item: &Item, sender: Option<SessionKey>, epoch: &str) -> [String; 2] {
     let one = |watcher: bool| {
         let channel = if watcher {
@@ -130,9 +135,7 @@ pub fn item_publishes(item: &Item, sender: Option<SessionKey>, epoch: &str) -> [
                 "http-response": { "body": format!("[{}]", poll.as_str()) },
             }
         });
-        if item.id > 1 {
-            published["prev-id"] = json!(pushpin_id(epoch, item.id - 1));
-        }
+        published["prev-id"] = json!(pushpin_id(epoch, item.id.saturating_sub(1)));
         if let (Some(sender), false) = (sender, watcher) {
             published["meta"] = json!({ "sender": sender.to_string() });
         }

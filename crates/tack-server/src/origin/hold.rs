@@ -279,6 +279,9 @@ pub async fn stream(
     let following = query.link.as_deref() == Some("next");
     let grip = if following {
         // Pushpin asking again for a stream it holds.
+        origin
+            .stream_links_followed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let known = query
             .session
             .as_deref()

@@ -37,6 +37,7 @@ use publisher::Publisher;
 use sessions::GripSessions;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -97,6 +98,9 @@ pub struct Origin {
     pub config: Arc<OriginConfig>,
     pub hub: Arc<OriginHub>,
     pub sessions: Arc<GripSessions>,
+    /// Times Pushpin followed a held stream's `Grip-Link`: its refreshes, hints and gap
+    /// recoveries. Pushpin follows links at most ten a second, so a high rate here is latency.
+    pub stream_links_followed: Arc<AtomicU64>,
     /// Stops the publisher tasks.
     stop: CancellationToken,
 }
@@ -125,6 +129,7 @@ impl Origin {
             config: Arc::new(origin),
             hub,
             sessions: Arc::new(GripSessions::default()),
+            stream_links_followed: Arc::default(),
             stop,
         }
     }
@@ -173,6 +178,10 @@ async fn metrics(State(origin): State<Origin>) -> impl IntoResponse {
         .app
         .metrics
         .render(stats.rooms, stats.channels, websockets + http);
+    text.push_str(&format!(
+        "tack_origin_stream_links_followed_total {}\n",
+        origin.stream_links_followed.load(Ordering::Relaxed)
+    ));
     for (url, s) in origin
         .config
         .pushpin
