@@ -153,7 +153,11 @@ mod tests {
     #[test]
     fn a_flooded_frame_keeps_the_newest_items_and_counts_the_rest() {
         let mut c = Coalescer::new(3);
-        c.push(vec![raw("orders", 1), raw("metrics", 2), chat("still here")]);
+        c.push(vec![
+            raw("orders", 1),
+            raw("metrics", 2),
+            chat("still here"),
+        ]);
         c.push(vec![raw("orders", 3), raw("orders", 4), raw("orders", 5)]);
         let batch = c.take();
         assert_eq!(ids(&batch), [3, 4, 5]);

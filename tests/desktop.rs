@@ -222,6 +222,100 @@ async fn the_monitor_shows_published_items_and_the_filter_narrows_them() {
     server.shutdown().await;
 }
 
+/// A burst far faster than a window can show: the log gets the newest items of each frame and
+/// says it is a sample; the counters count every item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_is_sampled_in_the_log_and_counted_in_full() {
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    let url = server.url();
+    let mut app = Desktop::launch("burst", &["--connect", &url]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("burst{}", enter_key()))
+        .await;
+    app.find("channel-burst").await;
+
+    // 3 × 1,000 items, each request delivered to the window at once: far more than one
+    // frame's worth.
+    let http = reqwest::Client::new();
+    for round in 0..3 {
+        let items: Vec<_> = (0..1000)
+            .map(|i| {
+                json!({"channel": "burst", "formats": {"ws-message": {
+                    "content": format!("{{\"round\":{round},\"n\":{i}}}")
+                }}})
+            })
+            .collect();
+        let reply = http
+            .post(format!("{url}/publish/"))
+            .json(&json!({ "items": items }))
+            .send()
+            .await
+            .expect("publish reaches the server");
+        assert!(
+            reply.status().is_success(),
+            "publish answered {}",
+            reply.status()
+        );
+    }
+
+    let stats = app
+        .wait_text("channel-stats", "3,000 messages", |t| t.contains("3,000"))
+        .await;
+    assert!(
+        stats.contains("Messages"),
+        "the stats panel reads {stats:?}"
+    );
+    let note = app
+        .wait_text("monitor-sampled", "how many were not shown", |t| {
+            t.contains("not shown")
+        })
+        .await;
+    let skipped: u64 = note
+        .split_whitespace()
+        .find_map(|w| w.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("the note has a number: {note:?}"));
+    let logged = app
+        .client
+        .execute("return window.__tackPerf.buffered.log", vec![])
+        .await
+        .expect("the page answers");
+    assert!(skipped > 0, "{note}");
+    assert_eq!(
+        logged.as_u64().map(|l| l + skipped),
+        Some(3000),
+        "every item is either in the log or counted as not shown ({logged} logged, {note})"
+    );
+    // The newest item is always in the log. (Row text via the DOM: WebDriver's visible text
+    // leaves out the clipped columns.)
+    let newest = r#""round":2,"n":999"#;
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    loop {
+        let rows = app
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('[data-testid=\"monitor-row\"]')).map(r => r.textContent).join('\\n')",
+                vec![],
+            )
+            .await
+            .expect("script runs");
+        if rows.as_str().unwrap_or_default().contains(newest) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the newest item never showed; rows: {rows}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.screenshot("sampled").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn markup_in_a_message_shows_literally_and_runs_nothing() {
     let _window = ONE_WINDOW.lock().await;

@@ -176,9 +176,18 @@ impl Desktop {
         // WebKit hands out the last painted frame; let it paint what the DOM holds now. rAF can
         // stall (WebKit throttles an unfocused window), so a timer ends the wait too, and the
         // whole call is bounded: a screenshot is evidence, never a reason to hang.
+        //
+        // WebKitWebDriver takes the shot after the page's *next* paint. With WebKit's plain
+        // (non-composited) rendering, which the app uses, a page where nothing changes never
+        // paints again and the shot would wait forever; so while it is taken, a 1-pixel,
+        // practically transparent dot in the corner changes every 16 ms (and is removed after).
         let painted = self.client.execute_async(
             "const done = arguments[0]; let sent = false; \
              const go = () => { if (!sent) { sent = true; done(); } }; \
+             const dot = document.createElement('div'); dot.id = '__tack_paint_nudge'; \
+             dot.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;z-index:2147483647;background:#000;opacity:0.01'; \
+             document.body.append(dot); let odd = false; \
+             window.__tackPaintNudge = setInterval(() => { odd = !odd; dot.style.opacity = odd ? '0.02' : '0.01'; }, 16); \
              requestAnimationFrame(() => requestAnimationFrame(go)); setTimeout(go, 300);",
             vec![],
         );
@@ -188,6 +197,11 @@ impl Desktop {
             Ok(Err(e)) => eprintln!("screenshot {name} failed: {e}"),
             Err(_) => eprintln!("screenshot {name}: the window did not paint within 10 s"),
         }
+        let cleanup = self.client.execute(
+            "clearInterval(window.__tackPaintNudge); document.getElementById('__tack_paint_nudge')?.remove();",
+            vec![],
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(5), cleanup).await;
         path
     }
 
