@@ -35,6 +35,17 @@ pub struct ServeArgs {
     /// signature are refused.
     #[arg(long, env = "TACK_GRIP_KEY", hide_env_values = true)]
     pub grip_key: Option<String>,
+    /// Behind Pushpin: seconds between the requests Pushpin makes for each idle WebSocket
+    /// (at least 20; default 20). A connection unheard of for 2.5 times this counts as gone:
+    /// longer costs Pushpin less, but clients lost with a Pushpin instance stay counted as
+    /// viewers longer.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "TACK_WS_KEEPALIVE_INTERVAL_SECS",
+        value_parser = clap::value_parser!(u32).range(20..=3600)
+    )]
+    pub ws_keepalive_interval: Option<u32>,
 }
 
 impl ServeArgs {
@@ -58,6 +69,9 @@ impl ServeArgs {
         }
         if let Some(key) = &self.grip_key {
             config.grip_key = Some(key.clone());
+        }
+        if let Some(secs) = self.ws_keepalive_interval {
+            config.ws_keepalive_interval_secs = secs;
         }
         Ok(config)
     }

@@ -110,7 +110,11 @@ impl Conn {
         if idle >= self.heartbeat * 3 / 2 {
             return Err(LinkError::Stalled(idle.as_millis() as u64));
         }
-        if idle >= self.heartbeat / 2
+        // On a stream the server hears the client only when it sends: behind Pushpin a stream's
+        // session (and so the client's presence in its rooms) is kept by these pings, however
+        // busy the stream is. A WebSocket or a poll is heard by its own traffic.
+        let must_be_heard = self.link.transport == crate::profile::Transport::Stream;
+        if (idle >= self.heartbeat / 2 || must_be_heard)
             && now.saturating_duration_since(self.last_ping) >= self.heartbeat / 2
         {
             self.ping(now);
@@ -131,9 +135,16 @@ mod tests {
     /// A connection to a server that answers pings (it said welcome), with its wire exposed:
     /// what the client writes comes out of the receiver.
     fn connection(clock: Arc<SleepyClock>) -> (Conn, mpsc::UnboundedReceiver<String>) {
+        connection_over(Transport::Ws, clock)
+    }
+
+    fn connection_over(
+        transport: Transport,
+        clock: Arc<SleepyClock>,
+    ) -> (Conn, mpsc::UnboundedReceiver<String>) {
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (_in_tx, in_rx) = mpsc::channel::<Inbound>(1);
-        let mut link = Link::new(Transport::Ws, out_tx, in_rx, Tasks::default());
+        let mut link = Link::new(transport, out_tx, in_rx, Tasks::default());
         link.welcome = Some(Welcome {
             session: "s".into(),
             nick: "ann".into(),
@@ -201,6 +212,28 @@ mod tests {
         conn.heard(Instant::now()); // the pong
         run_ticks(&mut conn, Duration::from_secs(5)).await.unwrap();
         assert_eq!(conn.check_deadline(), None, "the check was answered");
+    }
+
+    /// Ticks for `total` while the server talks all the time; returns the pings sent.
+    async fn pings_while_busy(transport: Transport, total: Duration) -> usize {
+        let (mut conn, mut out) = connection_over(transport, SleepyClock::new());
+        let end = Instant::now() + total;
+        while Instant::now() < end {
+            tokio::time::advance(conn.tick_every()).await;
+            conn.heard(Instant::now()); // room traffic keeps arriving
+            conn.on_tick(Instant::now()).unwrap();
+        }
+        pings(&mut out)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_stream_still_pings_every_half_heartbeat_so_its_server_hears_it() {
+        // Heartbeat 20 s: in a minute, a ping every 10 s whatever arrives.
+        let minute = Duration::from_secs(60);
+        let stream = pings_while_busy(Transport::Stream, minute).await;
+        assert!((5..=6).contains(&stream), "{stream} pings on a busy stream");
+        // A busy WebSocket is heard by its own traffic and need not ping.
+        assert_eq!(pings_while_busy(Transport::Ws, minute).await, 0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -51,6 +51,11 @@ pub struct ServerConfig {
     pub pushpin: Vec<String>,
     /// Origin mode: the key Pushpin signs forwarded requests with (its `sig_key`).
     pub grip_key: Option<String>,
+    /// Origin mode: seconds between the requests Pushpin makes for each idle WebSocket
+    /// (`Keep-Alive-Interval`, at least 20). A connection unheard of for 2.5 times this counts
+    /// as gone. Longer is cheaper for Pushpin; shorter forgets sooner the clients lost with a
+    /// Pushpin instance.
+    pub ws_keepalive_interval_secs: u32,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +82,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 5,
             pushpin: Vec::new(),
             grip_key: None,
+            ws_keepalive_interval_secs: 20,
         }
     }
 }
@@ -160,6 +166,11 @@ impl ServerConfig {
         if let Some(key) = env("TACK_GRIP_KEY") {
             self.grip_key = Some(key);
         }
+        parse(
+            &env,
+            "TACK_WS_KEEPALIVE_INTERVAL_SECS",
+            &mut self.ws_keepalive_interval_secs,
+        )?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Viewer counts stay right behind Pushpin: a closed WebSocket leaves at once; an HTTP client
-//! stays while Pushpin holds its stream (Pushpin refreshes it through the `Grip-Link`) and
-//! leaves one TTL after it is gone, since Pushpin never says so.
+//! stays while it is heard from (a streaming client pings through `/send`, as the client engine
+//! does) and leaves one TTL after it falls silent, since Pushpin never says it went away — and
+//! then its held stream ends, so a client that is still there reconnects and counts again.
 
 mod pushpin_support;
 
@@ -22,12 +23,18 @@ async fn a_closed_websocket_leaves_its_rooms_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_streaming_client_stays_while_held_and_leaves_a_ttl_after_it_is_gone() {
+async fn a_streaming_client_stays_while_it_pings_and_leaves_a_ttl_after_it_falls_silent() {
     let stage = Stage::start_with(1, |config| config.session_ttl_secs = 2).await;
     let mut cat = Client::connect(&stage.url(0), Via::Stream, "cat").await;
     cat.enter("lobby").await;
-    // Well past the TTL: Pushpin's link refreshes keep the held stream's session alive.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Well past the TTL, cat pings twice a TTL, as the engine does every half heartbeat: the
+    // pings keep its session (Pushpin no longer refreshes held streams on a timer).
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(1000));
+    for _ in 0..5 {
+        heartbeat.tick().await;
+        let pong = cat.send(r#"ping:{"t":1}"#).await;
+        assert_eq!(pong[0]["type"], "pong", "{pong:?}");
+    }
     let mut bob = Client::connect(&stage.url(0), Via::WebSocket, "bob").await;
     let (presence, _) = bob.enter("lobby").await;
     assert_eq!(
@@ -38,17 +45,18 @@ async fn a_streaming_client_stays_while_held_and_leaves_a_ttl_after_it_is_gone()
     let seen = cat.until("chatRoomEnter", |e| e["user"] == "bob").await;
     assert_eq!(seen["viewers"], 2);
 
-    // Cat's connection goes away; Pushpin does not tell the origin, the TTL does.
-    let gone = tokio::time::Instant::now();
-    drop(cat);
+    // Cat falls silent while Pushpin still holds its stream: the TTL makes it leave…
+    let silent = tokio::time::Instant::now();
     let left = bob.until("chatRoomLeave", |_| true).await;
     assert_eq!(left["user"], "cat");
     assert_eq!(left["viewers"], 1);
     assert!(
-        gone.elapsed() < Duration::from_secs(10),
+        silent.elapsed() < Duration::from_secs(10),
         "{:?}",
-        gone.elapsed()
+        silent.elapsed()
     );
+    // …and its stream ends, rather than carrying the room to a client nobody counts.
+    cat.closed().await;
     stage.origin.shutdown().await;
 }
 

@@ -2,7 +2,8 @@
 //! item a backend publishes at a steady rate, once and in order, on HTTP streaming and on
 //! long-polling. (The channel's first item used to carry no `prev-id`, which Pushpin took for a
 //! gap in every stream held at `prev-id=<epoch>-0`: each went back to the origin, ten streams a
-//! second for the whole proxy — see origin/channels.rs.)
+//! second for the whole proxy — see origin/channels.rs. The stream's story checks that Pushpin
+//! never followed the stream's link.)
 
 mod pushpin_support;
 
@@ -33,9 +34,9 @@ async fn publish_steadily(origin_url: String) {
     }
 }
 
-/// Reads the `raw` items of `feed` until the last one; every item must be the next one.
-async fn every_item_in_order(client: &mut Client) {
-    for n in 1..=ITEMS {
+/// Reads the `raw` items `items` of `feed`; every item must be the next one.
+async fn every_item_in_order(client: &mut Client, items: std::ops::RangeInclusive<u64>) {
+    for n in items {
         let raw = client.until("raw", |e| e["channel"] == "feed").await;
         assert_eq!(
             raw["id"], n,
@@ -62,21 +63,28 @@ async fn links_followed(stage: &Stage) -> u64 {
 }
 
 async fn a_monitor_story(via: Via) {
-    // Sessions live long enough that Pushpin's timed refresh of a held stream (a third of the
-    // TTL) does not fall inside the story: any link Pushpin follows is a recovery.
-    let stage = Stage::start_with(1, |config| config.session_ttl_secs = 600).await;
+    let stage = Stage::start(1).await;
     let mut eye = Client::connect_with(&stage.url(0), via, "eye", "&watch=feed&since=feed:0").await;
     let resumed = eye.until("resumed", |e| e["channel"] == "feed").await;
     assert_eq!(resumed["last_id"], 0, "the channel starts empty: {resumed}");
 
     let publisher = tokio::spawn(publish_steadily(stage.origin.url()));
-    every_item_in_order(&mut eye).await;
+    every_item_in_order(&mut eye, 1..=1).await;
+    if via == Via::Stream {
+        // The link has no timeout, so Pushpin follows it only for a gap. Had it taken the
+        // channel's first item for one, the stream could have got that item only through the
+        // link. (Later in a story Pushpin 1.36 was seen following it once ~1 s in, with items
+        // held back behind a keep-alive it wrote: the client still gets every item once.)
+        assert_eq!(
+            links_followed(&stage).await,
+            0,
+            "the channel's first item reached the stream through a recovery"
+        );
+    }
+    every_item_in_order(&mut eye, 2..=ITEMS).await;
     publisher.await.unwrap();
     if via == Via::Stream {
         assert_eq!(eye.repeats, 0, "a stream never repeats an item");
-        // Not asserted to be 0: Pushpin 1.36 was seen following the link once ~1 s into a
-        // story with no gap and no due refresh (no "last ID inconsistency" in its debug log).
-        eprintln!("links followed: {}", links_followed(&stage).await);
     }
     stage.origin.shutdown().await;
 }

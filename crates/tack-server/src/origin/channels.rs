@@ -157,6 +157,17 @@ pub fn session_hint(session: &str) -> String {
     .to_string()
 }
 
+/// An HTTP session expired (its client was not heard from for the session TTL): a stream
+/// Pushpin still holds for it ends, so a client that is still there reconnects and is counted
+/// again, rather than reading its rooms unseen.
+pub fn session_close(session: &str) -> String {
+    json!({
+        "channel": PushpinChannel::Session(session).name(),
+        "formats": { "http-stream": { "action": "close" } }
+    })
+    .to_string()
+}
+
 /// The origin is going away: WebSockets close with 1001 "server restarting, reconnect",
 /// streams end, held polls are answered empty — what the built-in server does at shutdown.
 pub fn shutdown_publish() -> String {
@@ -194,6 +205,36 @@ mod tests {
         assert_eq!(item_number("9f3a", "9f3a-41"), Some(41));
         assert_eq!(item_number("9f3a", "77aa-41"), None);
         assert_eq!(item_number("9f3a", "41"), None);
+    }
+
+    fn published(id: EventId) -> Vec<serde_json::Value> {
+        let item = Item::new(
+            "feed".into(),
+            id,
+            0,
+            crate::item::ItemBody::Chat(r#"{"type":"chatMessage"}"#.into()),
+            None,
+        );
+        item_publishes(&item, None, "9f3a")
+            .iter()
+            .map(|text| serde_json::from_str(text).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_channels_first_item_follows_what_a_hold_on_the_empty_channel_announces() {
+        // A stream or poll held on a channel with no item yet says it has item 0 (`since=feed:0`,
+        // `last_id` 0): `Grip-Channel: r.feed; prev-id=<epoch>-0`.
+        let announced = pushpin_id("9f3a", 0);
+        for first in published(1) {
+            assert_eq!(first["prev-id"], announced.as_str(), "{first}");
+            assert_eq!(first["id"], "9f3a-1");
+        }
+        // …and every later item follows the one before, for viewers and watchers alike.
+        let (first, second) = (published(1), published(2));
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(b["prev-id"], a["id"], "{b}");
+        }
     }
 
     #[test]

@@ -6,8 +6,16 @@
 //! every published item, checks that each item's `prev-id` follows the one before, and when it
 //! does not — or when the origin publishes a hint to the session's own channel after an enter —
 //! asks the link again with `Grip-Last`; the answer is whatever the client missed and the new
-//! channel set. The link's `timeout` makes Pushpin ask again now and then, which is also what
-//! keeps an HTTP session's presence alive.
+//! channel set.
+//!
+//! The link has no `timeout`: Pushpin 1.36 follows links at most ten a second for the whole
+//! proxy, and with per-session link URLs it cannot group them, so a timed refresh of every
+//! stream (it used to be the stream's presence) spent that budget on 100 streams and made room
+//! items wait seconds behind it. (Pushpin 1.36 still follows a new stream's link once, about a
+//! second after the hold; after that only for gaps and hints.) A stream's presence is kept by the client's own traffic
+//! instead: every `POST /send` (the client engine pings at least every half heartbeat on a
+//! stream) touches the session. A session unheard of for its TTL leaves its rooms, and its
+//! held stream is closed through the session's channel (see `sessions`).
 //!
 //! A poll answers at once when anything is waiting, else holds with `Grip-Hold: response`.
 //! Pushpin answers a held poll with the first published item that follows its `prev-id`;
@@ -328,12 +336,8 @@ pub async fn stream(
         timeout: Some(origin.app.config.keepalive_secs.max(1) as u32),
         mode: None,
     };
-    // Often enough that a session Pushpin still holds never reaches its TTL.
-    let refresh = (origin.app.config.session_ttl_secs / 3).max(1) as u32;
-    let link = Link::next(
-        format!("/stream?session={session_id}&link=next"),
-        Some(refresh),
-    );
+    // No timeout: followed only for a gap or a hint (see the module docs).
+    let link = Link::next(format!("/stream?session={session_id}&link=next"), None);
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/event-stream"),

@@ -50,6 +50,9 @@ const WS_BODY_LIMIT: usize = 1024 * 1024;
 /// Largest `POST /publish/` body (a backend publishing through the origin).
 const PUBLISH_BODY_LIMIT: usize = 1024 * 1024;
 
+/// Pushpin 1.36 sends keep-alives no more often than this, whatever it is told.
+pub const MIN_WEBSOCKET_KEEPALIVE_SECS: u32 = 20;
+
 /// What origin mode needs beyond [`ServerConfig`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginConfig {
@@ -59,6 +62,7 @@ pub struct OriginConfig {
     pub grip_key: String,
     /// Seconds between the requests Pushpin sends for an idle WebSocket (`Keep-Alive-Interval`;
     /// Pushpin's minimum is 20). A connection unheard of for 2.5 times this is gone.
+    /// From `ws_keepalive_interval_secs` of the server's config.
     pub websocket_keepalive_secs: u32,
 }
 
@@ -77,8 +81,21 @@ impl OriginConfig {
         if config.pushpin.is_empty() {
             return Ok(None);
         }
+        if config.ws_keepalive_interval_secs < MIN_WEBSOCKET_KEEPALIVE_SECS {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "ws_keepalive_interval_secs is {}, but Pushpin sends keep-alives at most every {MIN_WEBSOCKET_KEEPALIVE_SECS} s: use {MIN_WEBSOCKET_KEEPALIVE_SECS} or more",
+                    config.ws_keepalive_interval_secs
+                ),
+            ));
+        }
         match &config.grip_key {
-            Some(key) if !key.is_empty() => Ok(Some(OriginConfig::new(config.pushpin.clone(), key))),
+            Some(key) if !key.is_empty() => {
+                let mut origin = OriginConfig::new(config.pushpin.clone(), key);
+                origin.websocket_keepalive_secs = config.ws_keepalive_interval_secs;
+                Ok(Some(origin))
+            }
             _ => Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "origin mode (--pushpin) needs the key Pushpin signs requests with: pass --grip-key KEY (or TACK_GRIP_KEY), the same as sig_key in pushpin.conf",
@@ -86,8 +103,16 @@ impl OriginConfig {
         }
     }
 
+    /// What Pushpin is told: `Keep-Alive-Interval`.
+    pub fn websocket_keepalive(&self) -> u32 {
+        self.websocket_keepalive_secs
+            .max(MIN_WEBSOCKET_KEEPALIVE_SECS)
+    }
+
+    /// A WebSocket unheard of for this long is gone: two keep-alives missed, and half of one
+    /// for the request's way through Pushpin.
     fn websocket_ttl(&self) -> Duration {
-        Duration::from_millis(u64::from(self.websocket_keepalive_secs.max(20)) * 2500)
+        Duration::from_millis(u64::from(self.websocket_keepalive()) * 2500)
     }
 }
 
@@ -101,6 +126,9 @@ pub struct Origin {
     /// Times Pushpin followed a held stream's `Grip-Link`: its refreshes, hints and gap
     /// recoveries. Pushpin follows links at most ten a second, so a high rate here is latency.
     pub stream_links_followed: Arc<AtomicU64>,
+    /// Requests Pushpin made for a WebSocket with nothing in them: its keep-alives. A watch,
+    /// so a test can await the next one.
+    pub websocket_keepalives: Arc<tokio::sync::watch::Sender<u64>>,
     /// Stops the publisher tasks.
     stop: CancellationToken,
 }
@@ -130,6 +158,7 @@ impl Origin {
             hub,
             sessions: Arc::new(GripSessions::default()),
             stream_links_followed: Arc::default(),
+            websocket_keepalives: Arc::new(tokio::sync::watch::Sender::new(0)),
             stop,
         }
     }
@@ -181,6 +210,10 @@ async fn metrics(State(origin): State<Origin>) -> impl IntoResponse {
     text.push_str(&format!(
         "tack_origin_stream_links_followed_total {}\n",
         origin.stream_links_followed.load(Ordering::Relaxed)
+    ));
+    text.push_str(&format!(
+        "tack_origin_websocket_keepalives_total {}\n",
+        *origin.websocket_keepalives.borrow()
     ));
     for (url, s) in origin
         .config
@@ -244,7 +277,11 @@ async fn reap(origin: Origin) {
     let mut ticker = tokio::time::interval(period);
     loop {
         ticker.tick().await;
-        for gone in origin.sessions.take_expired() {
+        let (websockets, http) = origin.sessions.take_expired();
+        for gone in &http {
+            origin.hub.close_session(&gone.session.id);
+        }
+        for gone in websockets.iter().chain(&http) {
             tracing::debug!(session = %gone.session.id, "session expired: nothing heard through pushpin");
             gone.session.leave_everything(origin.app.hub.as_ref()).await;
         }
@@ -335,5 +372,30 @@ mod tests {
             ["http://127.0.0.1:5561", "http://127.0.0.1:6561"]
         );
         assert_eq!(origin.grip_key, "k");
+        assert_eq!(
+            origin.websocket_keepalive(),
+            20,
+            "Pushpin's own minimum by default"
+        );
+        assert_eq!(origin.websocket_ttl(), Duration::from_secs(50));
+    }
+
+    #[test]
+    fn the_websocket_keepalive_is_configured_and_the_gone_after_follows_it() {
+        let mut config = ServerConfig {
+            pushpin: vec!["http://127.0.0.1:5561".into()],
+            grip_key: Some("k".into()),
+            ..ServerConfig::default()
+        };
+        config
+            .apply_env(|name| (name == "TACK_WS_KEEPALIVE_INTERVAL_SECS").then(|| "60".into()))
+            .unwrap();
+        let origin = OriginConfig::from_server(&config).unwrap().unwrap();
+        assert_eq!(origin.websocket_keepalive(), 60);
+        assert_eq!(origin.websocket_ttl(), Duration::from_secs(150));
+
+        config.ws_keepalive_interval_secs = 5;
+        let err = OriginConfig::from_server(&config).unwrap_err();
+        assert!(err.to_string().contains("at most every 20 s"), "{err}");
     }
 }

@@ -17,7 +17,7 @@ use crate::error::HubError;
 use crate::hub::{Hub, HubStats, Member, Sent, SessionKey};
 use crate::item::{Item, ItemBody};
 use crate::metrics::Metrics;
-use crate::origin::channels::{item_publishes, session_hint};
+use crate::origin::channels::{item_publishes, session_close, session_hint};
 use crate::origin::publisher::{PublishItem, Publisher};
 use crate::outbox::{Outbound, Outbox};
 use async_trait::async_trait;
@@ -85,6 +85,12 @@ impl OriginHub {
     pub fn hint(&self, session: &str) {
         self.publisher
             .send(&[PublishItem::from(session_hint(session))]);
+    }
+
+    /// Tells every Pushpin instance to end the stream it holds for HTTP session `session`.
+    pub fn close_session(&self, session: &str) {
+        self.publisher
+            .send(&[PublishItem::from(session_close(session))]);
     }
 
     /// The prefix of the ids this origin publishes to Pushpin.

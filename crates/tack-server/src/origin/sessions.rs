@@ -107,11 +107,11 @@ impl GripSessions {
         (self.websockets.lock().len(), self.http.lock().len())
     }
 
-    /// Removes and returns every session whose deadline has passed.
-    pub fn take_expired(&self) -> Vec<Arc<GripSession>> {
+    /// Removes and returns every session whose deadline has passed: (WebSocket, HTTP).
+    pub fn take_expired(&self) -> (Vec<Arc<GripSession>>, Vec<Arc<GripSession>>) {
         let now = Instant::now();
-        let mut gone = Vec::new();
-        for map in [&self.websockets, &self.http] {
+        let take = |map: &Mutex<HashMap<String, Arc<GripSession>>>| {
+            let mut gone = Vec::new();
             map.lock().retain(|_, s| {
                 let expired = s.expired(now);
                 if expired {
@@ -119,8 +119,9 @@ impl GripSessions {
                 }
                 !expired
             });
-        }
-        gone
+            gone
+        };
+        (take(&self.websockets), take(&self.http))
     }
 
     /// Removes every session (at shutdown).

@@ -66,6 +66,9 @@ pub async fn websocket_events(
         }
     };
 
+    if events.is_empty() {
+        origin.websocket_keepalives.send_modify(|n| *n += 1);
+    }
     let mut out: Vec<Event> = Vec::new();
     let mut opened = false;
     let mut grip = origin.sessions.websocket(&connection);
@@ -135,7 +138,7 @@ pub async fn websocket_events(
     let h = response.headers_mut();
     h.insert(
         "keep-alive-interval",
-        HeaderValue::from(origin.config.websocket_keepalive_secs.max(20)),
+        HeaderValue::from(origin.config.websocket_keepalive()),
     );
     if opened {
         h.insert(

@@ -55,7 +55,9 @@ impl Stage {
             .iter()
             .map(Pushpin::publish_url)
             .collect();
-        let origin = Origin::new(config, OriginConfig::new(urls, KEY));
+        let mut origin_config = OriginConfig::new(urls, KEY);
+        origin_config.websocket_keepalive_secs = config.ws_keepalive_interval_secs;
+        let origin = Origin::new(config, origin_config);
         let origin = tack_server::origin::spawn_on(listener, origin)
             .await
             .unwrap();
