@@ -352,9 +352,18 @@ async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
     let mut session: Option<String> = None;
     // Bytes after the last complete line, kept until the rest of the line arrives.
     let mut partial: Vec<u8> = Vec::new();
+    // A stream only receives, so like Tack's own client it pings to keep its session present
+    // (behind Pushpin the origin never hears from a held stream otherwise).
+    let mut keepalive = tokio::time::interval_at(
+        tokio::time::Instant::now() + STREAM_PING_EVERY,
+        STREAM_PING_EVERY,
+    );
     loop {
         tokio::select! {
             _ = run.stop.cancelled() => return Ok(()),
+            _ = keepalive.tick(), if session.is_some() => {
+                ping_over_http(run, session.as_deref().unwrap_or_default());
+            }
             _ = chatter.next(run), if receiver.ready && session.is_some() => {
                 let frame = chatter.frame(run, receiver.room);
                 send_over_http(run, session.as_deref().unwrap_or_default(), frame, receiver.room);
@@ -383,6 +392,23 @@ async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
             },
         }
     }
+}
+
+/// How often a stream pings its session: well inside the server's default 30 s session TTL.
+const STREAM_PING_EVERY: Duration = Duration::from_secs(10);
+
+/// Pings an HTTP session over `POST /send`; only a failure is counted.
+fn ping_over_http(run: &Arc<Run>, session: &str) {
+    let url = format!("{}send?session={session}", run.http_base);
+    let request = authorized(run, run.http.post(url)).body("ping:{}");
+    let run = run.clone();
+    tokio::spawn(async move {
+        match request.send().await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => run.tally.error(format!("ping: HTTP {}", r.status())),
+            Err(e) => run.tally.error(format!("ping: {}", http_error_kind(&e))),
+        }
+    });
 }
 
 /// Longest a single stream request may stay open (a bound, not a timeout anyone should hit).
