@@ -11,17 +11,14 @@ import { RingBuffer } from '../app/ring';
 import { compileFilter, type LogFilter } from './filter';
 import { RateHistory } from './rate';
 
-export interface LogItem {
+/**
+ * One logged item: the engine's `raw` event itself, numbered. (At thousands of items a second a
+ * copy per item would be garbage for the webview to collect, for nothing.)
+ */
+export type LogItem = Extract<ClientEvent, { kind: 'raw' }> & {
   /** Position in arrival order, unique in this window. */
   seq: number;
-  channel: string;
-  id: number | null;
-  ts: number | null;
-  received: number;
-  size: number;
-  payload: string;
-  binary: boolean;
-}
+};
 
 /** Items the log keeps (all channels together). */
 export const LOG_CAPACITY = 50_000;
@@ -148,16 +145,8 @@ export class Monitor {
   }
 
   ingest(e: Extract<ClientEvent, { kind: 'raw' }>): void {
-    const item: LogItem = {
-      seq: ++this.#seq,
-      channel: e.channel,
-      id: e.id,
-      ts: e.ts,
-      received: e.received,
-      size: e.size,
-      payload: e.payload,
-      binary: e.binary,
-    };
+    const item = e as LogItem;
+    item.seq = ++this.#seq;
     const ch = this.channel(e.channel) ?? this.addChannel(e.channel);
     ch.counted.messages++;
     ch.counted.bytes += e.size;
