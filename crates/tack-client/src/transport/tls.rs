@@ -58,6 +58,26 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
+/// The client config for `wss://`: the Web PKI roots, with the ring provider named explicitly.
+/// Left to itself, tokio-tungstenite asks rustls for the process-wide default provider, which
+/// panics when a build links in both ring and aws-lc-rs (the desktop app's does).
+pub fn trusted_client_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let roots =
+                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
+}
+
 /// A client config that accepts invalid certificates.
 pub fn insecure_client_config() -> Arc<rustls::ClientConfig> {
     // An explicit provider: more than one may be compiled into the workspace, and then rustls

@@ -34,8 +34,13 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
         request.headers_mut().insert(k, v);
     }
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let connector = (dial.profile.insecure_tls && url.scheme() == "wss")
-        .then(|| tokio_tungstenite::Connector::Rustls(super::tls::insecure_client_config()));
+    let connector = (url.scheme() == "wss").then(|| {
+        tokio_tungstenite::Connector::Rustls(if dial.profile.insecure_tls {
+            super::tls::insecure_client_config()
+        } else {
+            super::tls::trusted_client_config()
+        })
+    });
     let connect =
         tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let (socket, _response) = tokio::time::timeout(dial.connect_timeout, connect)
