@@ -14,7 +14,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tack_protocol::chat::{ClientFrame, Enter, ErrorEvent, Hello, Positions, ServerEvent, Watch};
 
-/// The query of `GET /stream` and `GET /poll`.
+/// The query of `GET /stream` and `GET /poll`, on the built-in server and behind Pushpin.
 #[derive(Debug, Default, Deserialize)]
 pub struct HttpQuery {
     pub session: Option<String>,
@@ -23,6 +23,8 @@ pub struct HttpQuery {
     pub watch: Option<String>,
     pub since: Option<String>,
     pub timeout: Option<u64>,
+    /// Origin mode only: `next` when Pushpin follows the `Grip-Link` of a held stream.
+    pub link: Option<String>,
 }
 
 /// A request attached to its session's queue, with what to send before the queue.

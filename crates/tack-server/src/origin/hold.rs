@@ -22,7 +22,7 @@
 //! the origin does not learn of that answer, so the next poll may repeat that item (the client
 //! drops what it already has by id).
 
-use crate::http::{error_event, json_response};
+use crate::http::{error_event, json_response, HttpQuery};
 use crate::item::Transport;
 use crate::origin::channels::{hub_channel, item_number, pushpin_id, sse_block, PushpinChannel};
 use crate::origin::sessions::GripSession;
@@ -36,19 +36,6 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tack_protocol::chat::{ClientFrame, Enter, EventId, Hello, Positions, Watch};
 use tack_protocol::grip::{self, Channel, Hold, KeepAlive, Link};
-
-/// The query of `/stream` and `/poll` (as on the built-in server, plus `link`).
-#[derive(Debug, Default, Deserialize)]
-pub struct HoldQuery {
-    pub session: Option<String>,
-    pub nick: Option<String>,
-    pub rooms: Option<String>,
-    pub watch: Option<String>,
-    pub since: Option<String>,
-    pub timeout: Option<u64>,
-    /// `next` when Pushpin follows the `Grip-Link` of a held stream.
-    pub link: Option<String>,
-}
 
 /// One event for the client: its JSON and, when numbered, the session's positions after it.
 struct Out {
@@ -73,7 +60,7 @@ fn bad_request(message: String) -> Response {
 /// query's nick, rooms and watches. Events for the client go to `out`.
 async fn open(
     origin: &Origin,
-    query: &HoldQuery,
+    query: &HttpQuery,
     headers: &HeaderMap,
     out: &mut Vec<Out>,
 ) -> Result<(Arc<GripSession>, bool), Response> {
@@ -274,7 +261,7 @@ fn header_value(text: String) -> HeaderValue {
 /// `GET /stream`, from a client or from Pushpin following the `Grip-Link`.
 pub async fn stream(
     State(origin): State<Origin>,
-    Query(query): Query<HoldQuery>,
+    Query(query): Query<HttpQuery>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
@@ -364,7 +351,7 @@ pub async fn stream(
 /// `GET /poll`.
 pub async fn poll(
     State(origin): State<Origin>,
-    Query(query): Query<HoldQuery>,
+    Query(query): Query<HttpQuery>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
