@@ -121,6 +121,34 @@ async fn first_start_opens_the_lobby_on_the_builtin_server_and_sends() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dark_desktop_gets_the_dark_theme() {
+    let _window = ONE_WINDOW.lock().await;
+    // GTK's own way to ask for the dark variant; WebKit passes it on as prefers-color-scheme.
+    let mut app =
+        Desktop::launch_with_env("dark-theme", &[], &[("GTK_THEME", "Adwaita:dark")]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    let looks = app
+        .client
+        .execute(
+            "const bg = getComputedStyle(document.documentElement).backgroundColor.match(/\\d+/g).map(Number); \
+             return [matchMedia('(prefers-color-scheme: dark)').matches, (bg[0] + bg[1] + bg[2]) / 3];",
+            vec![],
+        )
+        .await
+        .expect("the page answers a script");
+    let dark = looks[0].as_bool().expect("a boolean");
+    let brightness = looks[1].as_f64().expect("a number");
+    assert!(dark, "the window did not see the desktop's dark preference");
+    assert!(
+        brightness < 80.0,
+        "dark theme asked for, but the window's background is bright ({brightness:.0}/255)"
+    );
+    app.screenshot("lobby-dark").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_entering_chatting_and_leaving_shows_in_the_window() {
     let _window = ONE_WINDOW.lock().await;
     let server = start_server(loopback_any_port()).await;

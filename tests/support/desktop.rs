@@ -28,6 +28,11 @@ pub struct Desktop {
 impl Desktop {
     /// Launches the app with `args` (e.g. `["--connect", url]`) and waits for its window.
     pub async fn launch(story: &str, args: &[&str]) -> Desktop {
+        Desktop::launch_with_env(story, args, &[]).await
+    }
+
+    /// Like `launch`, with extra environment for the app (e.g. a desktop theme).
+    pub async fn launch_with_env(story: &str, args: &[&str], env: &[(&str, &str)]) -> Desktop {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "the desktop stories need an X display: run scripts/test.sh, which starts Xvfb"
@@ -47,6 +52,7 @@ impl Desktop {
             .env("XDG_CONFIG_HOME", data.path().join("config"))
             .env("XDG_CACHE_HOME", data.path().join("cache"))
             .env_remove("TACK_CONNECT")
+            .envs(env.iter().copied())
             // Its own process group: WebKitWebDriver and the app are stopped with it.
             .process_group(0)
             .stdout(Stdio::null())
