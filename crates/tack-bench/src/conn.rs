@@ -302,15 +302,18 @@ fn session_id(text: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&text[start..start + len]).into_owned())
 }
 
-/// Sends a chat message over `POST /send` without holding up the receiving loop.
-fn send_over_http(run: &Arc<Run>, session: &str, frame: String, room: usize) {
+/// Sends a frame over `POST /send` without holding up the receiving loop. A chat message
+/// names its `room` and is counted as sent; a ping (`None`) only counts if it fails.
+fn send_over_http(run: &Arc<Run>, session: &str, frame: String, room: Option<usize>) {
     let url = format!("{}send?session={session}", run.http_base);
     let request = authorized(run, run.http.post(url)).body(frame);
     let run = run.clone();
     tokio::spawn(async move {
         match request.send().await {
             Ok(r) if r.status().is_success() => {
-                run.tally.sent_to(room, 1);
+                if let Some(room) = room {
+                    run.tally.sent_to(room, 1);
+                }
                 if let Ok(body) = r.bytes().await {
                     if let Some(code) = server_error_code(&body) {
                         run.tally.error(format!("server error: {code}"));
@@ -362,11 +365,11 @@ async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
         tokio::select! {
             _ = run.stop.cancelled() => return Ok(()),
             _ = keepalive.tick(), if session.is_some() => {
-                ping_over_http(run, session.as_deref().unwrap_or_default());
+                send_over_http(run, session.as_deref().unwrap_or_default(), "ping:{}".into(), None);
             }
             _ = chatter.next(run), if receiver.ready && session.is_some() => {
                 let frame = chatter.frame(run, receiver.room);
-                send_over_http(run, session.as_deref().unwrap_or_default(), frame, receiver.room);
+                send_over_http(run, session.as_deref().unwrap_or_default(), frame, Some(receiver.room));
             }
             chunk = body.next() => match chunk {
                 Some(Ok(chunk)) => {
@@ -397,20 +400,6 @@ async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
 /// How often a stream pings its session: well inside the server's default 30 s session TTL.
 const STREAM_PING_EVERY: Duration = Duration::from_secs(10);
 
-/// Pings an HTTP session over `POST /send`; only a failure is counted.
-fn ping_over_http(run: &Arc<Run>, session: &str) {
-    let url = format!("{}send?session={session}", run.http_base);
-    let request = authorized(run, run.http.post(url)).body("ping:{}");
-    let run = run.clone();
-    tokio::spawn(async move {
-        match request.send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => run.tally.error(format!("ping: HTTP {}", r.status())),
-            Err(e) => run.tally.error(format!("ping: {}", http_error_kind(&e))),
-        }
-    });
-}
-
 /// Longest a single stream request may stay open (a bound, not a timeout anyone should hit).
 const MAX_STREAM: Duration = Duration::from_secs(900);
 
@@ -439,7 +428,7 @@ async fn poll(run: &Arc<Run>, conn: usize) -> Result<(), String> {
                 _ = run.stop.cancelled() => return Ok(()),
                 _ = chatter.next(run), if receiver.ready && session.is_some() => {
                     let frame = chatter.frame(run, receiver.room);
-                    send_over_http(run, session.as_deref().unwrap_or_default(), frame, receiver.room);
+                    send_over_http(run, session.as_deref().unwrap_or_default(), frame, Some(receiver.room));
                 }
                 answer = &mut request => break answer,
             }
