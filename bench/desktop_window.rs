@@ -6,6 +6,11 @@
 //! webview's frame rate (`window.__tackPerf.fps`), a script round trip (is the page's main
 //! thread free?) and the memory (PSS) of the app and its WebKit processes.
 //!
+//! "Memory flat under load" is reported as a measured trend, not a first/last pair: the
+//! least-squares slope of PSS (MB per minute) over the samples after the first 10 s, with the
+//! band (min-max) those samples moved in, for the total and for each process. The CPU each
+//! process used during the load is reported too: frames/s stops at 60, CPU does not.
+//!
 //! Launch → interactive is measured from the app process's own start (read from `/proc`) to
 //! the moment the UI reports its composer painted and usable (`__tackPerf.interactiveAt`), so
 //! tauri-driver's and WebKitWebDriver's session setup is not counted. The old figure (WebDriver
@@ -33,13 +38,19 @@ struct Args {
     rate: u64,
     seconds: u64,
     hide_log: bool,
+    sample_every: u64,
 }
+
+/// The samples before this are the ramp (the log and the engine's ring filling up); the trend is
+/// taken over the rest.
+const SETTLE: Duration = Duration::from_secs(10);
 
 fn args() -> Args {
     let mut args = Args {
         rate: 10_000,
         seconds: 60,
         hide_log: false,
+        sample_every: 2,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,7 +62,10 @@ fn args() -> Args {
         match (flag.as_str(), value) {
             ("--rate", Some(v)) => args.rate = v,
             ("--seconds", Some(v)) => args.seconds = v.min(600),
-            _ => panic!("usage: desktop-bench [--rate N] [--seconds N (max 600)] [--hide-log]"),
+            ("--sample-every", Some(v)) => args.sample_every = v.clamp(1, 60),
+            _ => panic!(
+                "usage: desktop-bench [--rate N] [--seconds N (max 600)] [--sample-every S] [--hide-log]"
+            ),
         }
     }
     args
@@ -79,6 +93,31 @@ async fn interactive_since_process_start(app: &Desktop) -> Option<Duration> {
 
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1024.0 / 1024.0
+}
+
+fn tenths(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// How a series of (seconds, MB) samples moved: least-squares slope in MB per minute, and the
+/// band it stayed in. `None` with fewer than two samples.
+fn trend(points: &[(f64, f64)]) -> Option<serde_json::Value> {
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let var_t: f64 = points.iter().map(|p| (p.0 - mean_t).powi(2)).sum();
+    let cov: f64 = points.iter().map(|p| (p.0 - mean_t) * (p.1 - mean_y)).sum();
+    let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    Some(json!({
+        "slope_mb_per_min": tenths(cov / var_t * 60.0),
+        "min_mb": tenths(min),
+        "max_mb": tenths(max),
+        "samples": points.len(),
+    }))
 }
 
 #[tokio::main]
@@ -109,7 +148,7 @@ async fn main() {
         let pss = p.pss_bytes();
         idle_pss += pss;
         let key = format!("{} ({})", p.comm, p.pid);
-        idle_by_process.insert(key, json!((mb(pss) * 10.0).round() / 10.0));
+        idle_by_process.insert(key, json!(tenths(mb(pss))));
     }
 
     app.click("add-channel").await;
@@ -157,9 +196,17 @@ async fn main() {
     });
 
     let started = Instant::now();
+    let cpu_at_start: Vec<(u32, Duration)> = app
+        .app_processes()
+        .iter()
+        .map(|p| (p.pid, p.cpu_time()))
+        .collect();
     let mut samples = Vec::new();
+    // After the settle time: (seconds, MB) of the total and of each process.
+    let mut settled: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut cpu_used: Vec<(String, Duration)> = Vec::new();
     while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(args.sample_every)).await;
         let probe_started = Instant::now();
         let probe = app
             .client
@@ -170,21 +217,40 @@ async fn main() {
             .await
             .expect("the page answers");
         let round_trip = probe_started.elapsed();
+        let at = started.elapsed();
         let mut by_process = serde_json::Map::new();
         let mut pss = 0;
+        let mut this_sample = Vec::new();
+        cpu_used.clear();
         for p in app.app_processes() {
             let bytes = p.pss_bytes();
             pss += bytes;
-            by_process.insert(p.comm, json!((mb(bytes) * 10.0).round() / 10.0));
+            this_sample.push((p.comm.clone(), mb(bytes)));
+            let before = cpu_at_start.iter().find(|(pid, _)| *pid == p.pid);
+            let cpu = p
+                .cpu_time()
+                .saturating_sub(before.map_or(Duration::ZERO, |b| b.1));
+            cpu_used.push((p.comm.clone(), cpu));
+            by_process.insert(p.comm, json!(tenths(mb(bytes))));
+        }
+        if at >= SETTLE {
+            this_sample.push(("total".to_owned(), mb(pss)));
+            for (name, value) in this_sample {
+                let t = at.as_secs_f64();
+                match settled.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, series)) => series.push((t, value)),
+                    None => settled.push((name, vec![(t, value)])),
+                }
+            }
         }
         let sample = json!({
-            "t_s": started.elapsed().as_secs(),
+            "t_s": at.as_secs(),
             "fps": probe["fps"],
             "script_round_trip_ms": round_trip.as_millis() as u64,
-            "pss_mb": (mb(pss) * 10.0).round() / 10.0,
+            "pss_mb": tenths(mb(pss)),
             "pss_by_process_mb": by_process,
             "buffered": probe["buffered"],
-            "js_heap_mb": probe["heap"].as_f64().map(|h| (mb(h as u64) * 10.0).round() / 10.0),
+            "js_heap_mb": probe["heap"].as_f64().map(|h| tenths(mb(h as u64))),
         });
         eprintln!("{sample}");
         samples.push(sample);
@@ -203,10 +269,24 @@ async fn main() {
         .iter()
         .filter_map(|s| s["pss_mb"].as_f64())
         .collect();
+    let mut trends = serde_json::Map::new();
+    for (name, series) in &settled {
+        if let Some(t) = trend(series) {
+            trends.insert(name.clone(), t);
+        }
+    }
+    let load_seconds = started.elapsed().as_secs_f64();
+    let mut cpu = serde_json::Map::new();
+    for (name, used) in &cpu_used {
+        cpu.insert(
+            name.clone(),
+            json!(tenths(used.as_secs_f64() / load_seconds * 100.0)),
+        );
+    }
     let report = json!({
         "interactive_from_process_start_ms": interactive.map(|d| d.as_millis() as u64),
         "webdriver_session_to_composer_in_dom_ms": webdriver_figure.as_millis() as u64,
-        "idle_pss_mb": (mb(idle_pss) * 10.0).round() / 10.0,
+        "idle_pss_mb": tenths(mb(idle_pss)),
         "idle_pss_by_process_mb": idle_by_process,
         "log_drawn": !args.hide_log,
         "published_per_s": (published as f64 / elapsed).round(),
@@ -215,6 +295,9 @@ async fn main() {
         "pss_first_sample_mb": rss.first(),
         "pss_last_sample_mb": rss.last(),
         "pss_max_mb": rss.iter().cloned().fold(0.0, f64::max),
+        "pss_trend_after_settle": trends,
+        "settle_s": SETTLE.as_secs(),
+        "cpu_percent_under_load": cpu,
         "samples": samples,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());

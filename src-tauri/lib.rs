@@ -5,12 +5,15 @@
 //! - [`state`]: the one active engine session and the in-process built-in server.
 //! - [`commands`]: what the UI may call; each is a line or two into `tack-client`.
 //! - [`forward`]: engine events to the window, one batch per frame.
+//! - [`render_env`]: how GTK and WebKit are told to draw (set before anything starts).
 //!
 //! No protocol logic lives here: the engine (`tack-client`) owns connections, resume and the
 //! outbox; the server (`tack-server`) owns rooms. This file only wires plugins and state.
 
 mod commands;
 mod forward;
+#[cfg(target_os = "linux")]
+pub mod render_env;
 mod startup;
 mod state;
 

@@ -149,6 +149,54 @@ async fn a_dark_desktop_gets_the_dark_theme() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_starts_lean_and_a_users_own_webkit_setting_wins() {
+    let _window = ONE_WINDOW.lock().await;
+    // The user turns JavaScriptCore's JIT back on; everything else is left to Tack.
+    let mut app = Desktop::launch_with_env("lean", &[], &[("JSC_useJIT", "1")]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    say(&app, "drawn by plain rendering").await;
+    wait_own_line(&mut app, "drawn by plain rendering", "sent").await;
+    app.screenshot("lean-lobby").await;
+
+    let processes = app.app_processes();
+    let web = processes
+        .iter()
+        .find(|p| p.comm.starts_with("WebKitWebProces"))
+        .expect("the window has a web process");
+    let inherited = web.environ();
+    let var = |name: &str| {
+        inherited
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(
+        var("JSC_useJIT"),
+        Some("1"),
+        "the user's setting was overridden"
+    );
+    assert_eq!(var("WEBKIT_DISABLE_COMPOSITING_MODE"), Some("1"));
+    assert_eq!(var("GDK_GL"), Some("disable"));
+
+    // Without a GPU, the app's own process never loads Mesa (and its 100 MB libLLVM): only the
+    // web process, which WebKit will not start without an EGL display, pays for it.
+    if !tack_desktop::render_env::has_render_node(std::path::Path::new("/dev/dri")) {
+        let shell = processes
+            .iter()
+            .find(|p| p.comm.starts_with("tack-desktop"))
+            .expect("the app's own process");
+        let gl: Vec<String> = shell
+            .mapped_files()
+            .into_iter()
+            .filter(|f| f.contains("libLLVM") || f.contains("_dri.so"))
+            .collect();
+        assert!(gl.is_empty(), "the app process loaded the GL stack: {gl:?}");
+    }
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn someone_entering_chatting_and_leaving_shows_in_the_window() {
     let _window = ONE_WINDOW.lock().await;
     let server = start_server(loopback_any_port()).await;

@@ -276,6 +276,34 @@ impl AppProcess {
             .unwrap_or(0);
         kb * 1024
     }
+
+    /// The environment the process was started with (what it inherited), as `NAME=value` pairs.
+    pub fn environ(&self) -> Vec<(String, String)> {
+        std::fs::read(format!("/proc/{}/environ", self.pid))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter_map(|kv| {
+                let kv = String::from_utf8_lossy(kv);
+                let (k, v) = kv.split_once('=')?;
+                Some((k.to_owned(), v.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The files the process has mapped (its libraries), one path per mapping.
+    pub fn mapped_files(&self) -> Vec<String> {
+        std::fs::read_to_string(format!("/proc/{}/maps", self.pid))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5).map(str::to_owned))
+            .collect()
+    }
+
+    /// CPU time used so far, user and system (zero once the process is gone).
+    pub fn cpu_time(&self) -> Duration {
+        let ticks = ProcStat::read(self.pid).map_or(0, |s| s.cpu_ticks);
+        Duration::from_millis(ticks * 1000 / ProcStat::TICKS_PER_S)
+    }
 }
 
 /// The fields of `/proc/<pid>/stat` the harness needs.
@@ -284,9 +312,14 @@ struct ProcStat {
     pgrp: i64,
     /// Clock ticks after boot when the process started.
     start_ticks: u64,
+    /// Clock ticks spent on the CPU so far, user and system.
+    cpu_ticks: u64,
 }
 
 impl ProcStat {
+    /// USER_HZ, the unit of the times in `stat`: 100 on every Linux this runs on.
+    const TICKS_PER_S: u64 = 100;
+
     fn read(pid: u32) -> Option<ProcStat> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // `pid (comm) state ppid pgrp ...`; comm may contain spaces, so split after `)`.
@@ -298,21 +331,22 @@ impl ProcStat {
             pgrp: fields.get(2)?.parse().ok()?,
             // Field 22 of the line, the 20th after `comm`.
             start_ticks: fields.get(19)?.parse().ok()?,
+            // Fields 14 and 15: utime and stime.
+            cpu_ticks: fields.get(11)?.parse::<u64>().ok()?
+                + fields.get(12)?.parse::<u64>().ok()?,
         })
     }
 
     /// The start as wall-clock time: the process's age is the system's uptime minus its start
     /// (both since boot, 10 ms resolution), taken back from now. (`btime` would be whole seconds.)
     fn started_at(&self) -> Option<std::time::SystemTime> {
-        // USER_HZ is 100 on every Linux this runs on.
-        const TICKS_PER_S: f64 = 100.0;
         let uptime: f64 = std::fs::read_to_string("/proc/uptime")
             .ok()?
             .split_whitespace()
             .next()?
             .parse()
             .ok()?;
-        let age = (uptime - self.start_ticks as f64 / TICKS_PER_S).max(0.0);
+        let age = (uptime - self.start_ticks as f64 / Self::TICKS_PER_S as f64).max(0.0);
         std::time::SystemTime::now().checked_sub(Duration::from_secs_f64(age))
     }
 }
