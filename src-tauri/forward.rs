@@ -16,9 +16,11 @@ use tack_client::events::{ClientEvent, EventBatch};
 /// One frame at 60 Hz.
 pub const FRAME: Duration = Duration::from_millis(16);
 
-/// Channel items per frame the window is sent: 6,250 a second at 60 frames/s, more than anyone
-/// reads and what the log draws without dropping frames on a busy machine (see BENCHMARKS.md).
-pub const RAW_PER_FRAME: usize = 100;
+/// Channel items per frame the window is sent: ~3,000 a second at 60 frames/s, still far more
+/// than anyone reads. Every item costs the webview parsing and garbage, and with JavaScriptCore's
+/// JIT off (render_env) 100 a frame held its log at ~50 frames/s on a busy machine (see
+/// BENCHMARKS.md).
+pub const RAW_PER_FRAME: usize = 50;
 
 /// The events waiting for the next frame.
 pub struct Coalescer {
