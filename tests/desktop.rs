@@ -179,20 +179,18 @@ async fn the_window_starts_lean_and_a_users_own_webkit_setting_wins() {
     assert_eq!(var("WEBKIT_DISABLE_COMPOSITING_MODE"), Some("1"));
     assert_eq!(var("GDK_GL"), Some("disable"));
 
-    // Without a GPU, the app's own process never loads Mesa (and its 100 MB libLLVM): only the
-    // web process, which WebKit will not start without an EGL display, pays for it.
-    if !tack_desktop::render_env::has_render_node(std::path::Path::new("/dev/dri")) {
-        let shell = processes
-            .iter()
-            .find(|p| p.comm.starts_with("tack-desktop"))
-            .expect("the app's own process");
-        let gl: Vec<String> = shell
-            .mapped_files()
-            .into_iter()
-            .filter(|f| f.contains("libLLVM") || f.contains("_dri.so"))
-            .collect();
-        assert!(gl.is_empty(), "the app process loaded the GL stack: {gl:?}");
-    }
+    // GTK's GL probe is off: the app's own process never loads Mesa's GLX driver (with it,
+    // libLLVM's share of the app process's memory).
+    let shell = processes
+        .iter()
+        .find(|p| p.comm.starts_with("tack-desktop"))
+        .expect("the app's own process");
+    let glx: Vec<String> = shell
+        .mapped_files()
+        .into_iter()
+        .filter(|f| f.contains("libGLX_mesa"))
+        .collect();
+    assert!(glx.is_empty(), "GTK loaded GLX in the app process: {glx:?}");
     app.quit().await;
 }
 
