@@ -109,7 +109,7 @@ pub async fn open(
         .as_deref()
         .and_then(|id| state.sessions.get(id));
     let (http, fresh) = match existing {
-        Some(http) if !http.session.outbox.kicked().is_cancelled() => (http, false),
+        Some(http) if !http.session.outbox.ended().is_cancelled() => (http, false),
         _ => {
             let (session, queue) = state.new_session(None);
             let http = HttpSession::new(session, queue);

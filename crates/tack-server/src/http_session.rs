@@ -90,7 +90,7 @@ impl HttpSession {
     }
 
     fn expired(&self, ttl: Duration, now: Instant) -> bool {
-        if self.session.outbox.kicked().is_cancelled() {
+        if self.session.outbox.ended().is_cancelled() {
             return self.holders.load(Ordering::Relaxed) == 0;
         }
         self.holders.load(Ordering::Relaxed) == 0

@@ -40,7 +40,11 @@ pub struct Joined {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<Outbound>,
-    kicked: CancellationToken,
+    /// Cancelled when the connection must end: kicked, or (for a session made `within` the
+    /// server) the server shutting down. One token, so a connection's task waits on one thing
+    /// of its own instead of also polling the server-wide token, whose lock every connection
+    /// would share on every wake-up.
+    ended: CancellationToken,
     reason: Arc<OnceLock<String>>,
     metrics: Arc<Metrics>,
 }
@@ -48,10 +52,27 @@ pub struct Outbox {
 impl Outbox {
     /// A queue of `capacity` events and its receiving end.
     pub fn new(capacity: usize, metrics: Arc<Metrics>) -> (Outbox, mpsc::Receiver<Outbound>) {
+        Outbox::build(capacity, metrics, CancellationToken::new())
+    }
+
+    /// Like [`Outbox::new`], for a session that also ends when `server` is cancelled.
+    pub fn within(
+        capacity: usize,
+        metrics: Arc<Metrics>,
+        server: &CancellationToken,
+    ) -> (Outbox, mpsc::Receiver<Outbound>) {
+        Outbox::build(capacity, metrics, server.child_token())
+    }
+
+    fn build(
+        capacity: usize,
+        metrics: Arc<Metrics>,
+        ended: CancellationToken,
+    ) -> (Outbox, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let outbox = Outbox {
             tx,
-            kicked: CancellationToken::new(),
+            ended,
             reason: Arc::new(OnceLock::new()),
             metrics,
         };
@@ -60,7 +81,9 @@ impl Outbox {
 
     /// Queues `out` without waiting. A full queue kicks the connection; returns whether queued.
     pub fn deliver(&self, out: Outbound) -> bool {
-        if self.kicked.is_cancelled() {
+        // The reason is set before the token is cancelled; reading it is one atomic load,
+        // where the token's state sits behind a lock this runs for every delivery.
+        if self.reason.get().is_some() {
             return false;
         }
         match self.tx.try_send(out) {
@@ -91,14 +114,16 @@ impl Outbox {
                 "kicking a connection"
             );
         }
-        self.kicked.cancel();
+        self.ended.cancel();
     }
 
-    /// Resolves when the connection has been kicked.
-    pub fn kicked(&self) -> &CancellationToken {
-        &self.kicked
+    /// Cancelled when the connection has been kicked or the server it lives `within` stops;
+    /// [`Outbox::kick_reason`] tells the two apart.
+    pub fn ended(&self) -> &CancellationToken {
+        &self.ended
     }
 
+    /// Why the connection was kicked; `None` if it was not (still running, or shut down).
     pub fn kick_reason(&self) -> Option<&str> {
         self.reason.get().map(String::as_str)
     }

@@ -75,10 +75,10 @@ pub async fn poll(
         // and the hold goes on.
         while events.is_empty() {
             tokio::select! {
-                _ = state.shutdown.cancelled() => break,
-                _ = session.outbox.kicked().cancelled() => {
-                    let reason = session.outbox.kick_reason().unwrap_or("disconnected").to_owned();
-                    events.push(error_event("slow_consumer", reason).to_json());
+                _ = session.outbox.ended().cancelled() => {
+                    // Ended without a kick: the server is shutting down.
+                    let Some(reason) = session.outbox.kick_reason() else { break };
+                    events.push(error_event("slow_consumer", reason.to_owned()).to_json());
                 }
                 _ = attachment.takeover.requested() => break,
                 _ = &mut deadline => break,

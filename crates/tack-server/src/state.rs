@@ -77,7 +77,8 @@ impl AppState {
 
     /// A new session with its own queue.
     pub fn new_session(&self, nick: Option<String>) -> (Arc<Session>, mpsc::Receiver<Outbound>) {
-        let (outbox, rx) = Outbox::new(self.config.queue_len, self.metrics.clone());
+        let (outbox, rx) =
+            Outbox::within(self.config.queue_len, self.metrics.clone(), &self.shutdown);
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let limits = SessionLimits {
             max_rooms: self.config.max_rooms_per_connection,

@@ -87,16 +87,18 @@ impl Streaming {
         }
         let Opened { attachment, .. } = &mut self.opened;
         tokio::select! {
-            _ = self.state.shutdown.cancelled() => {
+            _ = session.outbox.ended().cancelled() => {
                 self.finished = true;
-                sse::comment_into(crate::ws::SHUTDOWN_REASON, &mut out);
-                out.push('\n');
-            }
-            _ = session.outbox.kicked().cancelled() => {
-                self.finished = true;
-                let reason = session.outbox.kick_reason().unwrap_or("disconnected").to_owned();
-                let event = crate::http::error_event("slow_consumer", reason);
-                self.write(crate::outbox::Outbound::Event(event.to_json().into()), &mut out);
+                match session.outbox.kick_reason() {
+                    Some(reason) => {
+                        let event = crate::http::error_event("slow_consumer", reason.to_owned());
+                        self.write(crate::outbox::Outbound::Event(event.to_json().into()), &mut out);
+                    }
+                    None => {
+                        sse::comment_into(crate::ws::SHUTDOWN_REASON, &mut out);
+                        out.push('\n');
+                    }
+                }
             }
             _ = attachment.takeover.requested() => return None,
             entry = attachment.queue.recv() => {

@@ -1,7 +1,7 @@
 //! `GET /ws`: the WebSocket transport. One task per connection.
 //!
 //! The task waits on four things at once: a frame from the client, events in its queue, the
-//! server's shutdown, and its own kick. Queued events are written in batches — feed every
+//! heartbeat, and the end of its session (kicked, or the server shutting down). Queued events are written in batches — feed every
 //! frame that is already waiting, then flush once — so a busy room costs one syscall per batch
 //! rather than per event. The read buffer is kept small (4 KiB) because tungstenite's default
 //! (128 KiB) alone would cost more memory per idle connection than Tack's whole budget.
@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tack_protocol::chat::ServerEvent;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Close codes, as RFC 6455 names them.
@@ -35,7 +34,7 @@ const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
 /// How long a close frame may wait for a client that is not reading.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Frames written before a flush; bounds how long a busy connection goes without reading.
+/// Events written before a flush; bounds how long a busy connection goes without reading.
 const BATCH: usize = 64;
 
 pub async fn upgrade(
@@ -75,15 +74,16 @@ async fn connection(mut socket: WebSocket, state: AppState) {
     let heartbeat = Duration::from_secs(u64::from(state.config.heartbeat_secs.max(1)));
     let mut ticker = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
+    // Pinned once: a wake-up then costs one check of this connection's own token, not a
+    // registration with the server-wide one.
+    let ended = session.outbox.ended().cancelled();
+    tokio::pin!(ended);
+    // Taken from the queue a batch at a time: the queue hands its slots back once per batch,
+    // not once per event. Allocated on first use, so an idle connection costs nothing here.
+    let mut batch = Vec::new();
     let ending = loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => {
-                break Some((close::GOING_AWAY, SHUTDOWN_REASON.to_owned()));
-            }
-            _ = session.outbox.kicked().cancelled() => {
-                let reason = session.outbox.kick_reason().unwrap_or("disconnected").to_owned();
-                break Some((close::POLICY, reason));
-            }
+            _ = &mut ended => break Some(ending_for(&session)),
             incoming = socket.next() => {
                 last_heard = Instant::now();
                 match incoming {
@@ -101,13 +101,15 @@ async fn connection(mut socket: WebSocket, state: AppState) {
                     Some(Err(err)) => break refusal_for(&err.to_string(), state.config.max_message_bytes),
                 }
             }
-            Some(first) = queue.recv() => {
+            received = queue.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    break None;
+                }
                 // A client that stops reading blocks this write; the kick and the shutdown
                 // must still get through.
                 let written = tokio::select! {
-                    written = write_batch(&mut socket, first, &mut queue) => written,
-                    _ = session.outbox.kicked().cancelled() => continue,
-                    _ = state.shutdown.cancelled() => continue,
+                    written = write_batch(&mut socket, &mut batch) => written,
+                    _ = &mut ended => continue,
                 };
                 match written {
                     Ok(n) => state.metrics.delivered(n),
@@ -131,6 +133,15 @@ async fn connection(mut socket: WebSocket, state: AppState) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, close_with(&mut socket, code, &reason)).await;
     }
     tracing::debug!(session = %session.id, "websocket closed");
+}
+
+/// Why a connection whose outbox ended is closed: kicked (policy, with the kick's reason) or
+/// the server shutting down (going away).
+fn ending_for(session: &crate::session::Session) -> (u16, String) {
+    match session.outbox.kick_reason() {
+        Some(reason) => (close::POLICY, reason.to_owned()),
+        None => (close::GOING_AWAY, SHUTDOWN_REASON.to_owned()),
+    }
 }
 
 /// Which close code a read error deserves, from tungstenite's error text (axum wraps the
@@ -168,18 +179,14 @@ async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(
         .await
 }
 
-/// Writes `first` and everything else already queued (up to a batch), then flushes once.
+/// Writes a batch taken from the queue, then flushes once.
 async fn write_batch(
     socket: &mut WebSocket,
-    first: Outbound,
-    queue: &mut mpsc::Receiver<Outbound>,
+    batch: &mut Vec<Outbound>,
 ) -> Result<usize, axum::Error> {
-    let mut written = feed(socket, first).await?;
-    for _ in 1..BATCH {
-        match queue.try_recv() {
-            Ok(next) => written += feed(socket, next).await?,
-            Err(_) => break,
-        }
+    let mut written = 0;
+    for out in batch.drain(..) {
+        written += feed(socket, out).await?;
     }
     socket.flush().await?;
     Ok(written)

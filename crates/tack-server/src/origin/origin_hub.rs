@@ -316,7 +316,7 @@ mod tests {
                 .unwrap();
         }
         assert!(ann_queue.try_recv().is_err());
-        assert!(!ann.outbox.kicked().is_cancelled());
+        assert!(!ann.outbox.ended().is_cancelled());
     }
 
     #[tokio::test(start_paused = true)]
