@@ -181,8 +181,10 @@ w("")
 w("The rate rises ×1.5 per step on the same connections; a step passes when p99 is under the limit, nothing is "
   "lost and the publisher kept the rate. Every step starts once the server's processes are idle again (CPU "
   "measured from /proc), so an overloaded step does not spill into the next. The search goes on past one "
-  "failing step and ends after two in a row (or when less than half the offered deliveries arrive). The figure "
-  "is the deliveries/s of the highest passing step (accurate to within one step, −33 %); – means no step passed. "
+  "failing step and ends after two in a row (or when less than half the offered deliveries arrive). Then two "
+  "more steps bisect, in log scale, the gap between the highest passing rate and the rate ×1.5 above it (the "
+  "last two entries of each run's list). The figure is the deliveries/s of the highest passing step, accurate to "
+  "within one bisected step (×1.5^¼, about −10 %); – means no step passed. "
   "Pushpin gets a second search at p99 < 500 ms: it spreads one message over ~100 ms to 1,000 WebSocket "
   "subscribers, so at 100 ms it passes or fails on noise (bench/NOTES.md).")
 w("")

@@ -13,8 +13,8 @@ fanout-1k-1000|fan-out: 1,000 subscribers in one room, 1,000 msg/s, 100 B|--work
 fanout-5k-100|fan-out: 5,000 subscribers in one room, 100 msg/s, 100 B|--workload broadcast --connections 5000 --rooms 1 --rate 100 --size 100 --duration ${DURATION}|tack pushpin baseline
 fanout-5k-1000|fan-out: 5,000 subscribers in one room, 1,000 msg/s, 100 B|--workload broadcast --connections 5000 --rooms 1 --rate 1000 --size 100 --duration ${DURATION}|tack pushpin baseline
 rooms-1000x5|many rooms: 1,000 rooms x 5 members, each member chatting at 1 msg/s|--workload chat --connections 5000 --rooms 1000 --chat-rate 1 --size 100 --duration ${DURATION}|tack pushpin-tack
-saturate-1k|saturation: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 100 ms or a loss|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 100ms --max-steps 16|tack pushpin baseline
-saturate-1k-500ms|saturation at a looser limit: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 500 ms or a loss|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 500ms --max-steps 16|pushpin
+saturate-1k|saturation: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 100 ms or a loss, then 2 bisecting steps|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 100ms --max-steps 16 --refine 2|tack pushpin baseline
+saturate-1k-500ms|saturation at a looser limit: 1,000 subscribers, rate x1.5 per ${STEP} step until p99 >= 500 ms or a loss, then 2 bisecting steps|--workload saturate --connections 1000 --rooms 1 --size 100 --step ${STEP} --factor 1.5 --p99-limit 500ms --max-steps 16 --refine 2|pushpin
 LIST
 }
 

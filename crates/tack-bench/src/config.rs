@@ -57,13 +57,16 @@ pub enum Workload {
     Chat { rate_per_client: f64 },
     /// Broadcast at rising rates on the same connections, one step of `step` each. A step
     /// passes when p99 latency stays under `p99_limit` and nothing is lost; the search ends
-    /// after two failing steps in a row. The result is the highest passing step.
+    /// after two failing steps in a row. Then `refine` more steps halve (geometrically) the
+    /// gap between the highest passing rate and the rate `factor` above it. The result is the
+    /// highest passing step.
     Saturate {
         start_rate: f64,
         factor: f64,
         step: Duration,
         p99_limit: Duration,
         max_steps: usize,
+        refine: usize,
     },
     /// Connect, wait, measure the server's memory; no messages.
     Idle,

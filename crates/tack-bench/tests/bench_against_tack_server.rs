@@ -119,13 +119,17 @@ async fn a_saturation_search_climbs_and_reports_its_highest_passing_step() {
         // Generous: this checks the search, not the machine.
         p99_limit: Duration::from_secs(2),
         max_steps: 3,
+        refine: 1,
     };
     let report = tack_bench::run(cfg).await.expect("the run completes");
-    assert_eq!(report.steps.len(), 3, "{report}");
+    assert_eq!(report.steps.len(), 4, "{report}");
     let rates: Vec<f64> = report.steps.iter().map(|s| s.rate).collect();
-    assert_eq!(rates, vec![20.0, 40.0, 80.0]);
+    assert_eq!(rates[..3], [20.0, 40.0, 80.0]);
+    // The refining step bisects the gap above the highest pass (80 → 160) in log scale.
+    let refined = 80.0 * 2f64.sqrt();
+    assert!((rates[3] - refined).abs() < 1e-9, "{rates:?}");
     let top = report.saturation.clone().expect("a step passed");
-    assert_eq!(top.rate, 80.0, "{report}");
+    assert_eq!(top.rate, refined, "{report}");
     assert!(
         report
             .steps

@@ -74,6 +74,10 @@ pub struct BenchArgs {
     /// Saturation: at most this many steps.
     #[arg(long, default_value_t = 15)]
     max_steps: usize,
+    /// Saturation: steps after the search that bisect between the highest passing rate and
+    /// the rate one factor above it (each halves the figure's uncertainty, in log scale).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=6))]
+    refine: u8,
     /// The target is a plain WebSocket broadcast endpoint, not a Tack server: no subscribe
     /// frames, a socket is ready once connected. Needs --publish-url.
     #[arg(long)]
@@ -147,6 +151,7 @@ impl BenchArgs {
                 step: self.step,
                 p99_limit: self.p99_limit,
                 max_steps: self.max_steps,
+                refine: usize::from(self.refine),
             },
             BenchWorkload::Idle => Workload::Idle,
         };
