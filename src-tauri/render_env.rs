@@ -18,13 +18,13 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         // its 100 MB libLLVM into the app process. Tack draws no GL of its own.
         ("GDK_GL", "disable"),
         // The DMA-BUF renderer carries composited frames to the window; with compositing off
-        // it has nothing to carry. Together with GDK_GL: app process ~10 MB less idle.
+        // it has nothing to carry. Together with GDK_GL: app process ~6 MB less idle.
         // (WebKit still opens an EGL display in the app process to tell the web process which
         // GPU to use; naming none in WEBKIT_WEB_RENDER_DEVICE_FILE would save ~9 MB more, but
         // then the window no longer follows a dark GTK theme. See BENCHMARKS.md.)
         ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
         // JavaScriptCore's JIT keeps compiled code and an executable pool in the web process:
-        // ~9 MB idle, and under a firehose the web process grew ~80 MB/min with it where it
+        // ~7 MB idle, and under a firehose the web process grew ~80 MB/min with it where it
         // stays flat without it. The interpreter, with 50 items a frame (forward.rs), keeps
         // the log at ~60 frames/s at 10,000 messages/s; a page that cannot emit machine code is
         // a smaller target too.
