@@ -230,7 +230,9 @@ if per_run.get("tack") and per_run.get("baseline"):
         w("")
         w("Tack ÷ baseline run by run (each pair measured back to back): "
           + ", ".join(f"{x:.2f}×" for x in pairs) + f"; median {statistics.median(pairs):.2f}×. "
-          "The spread is the machine's, not the servers': the same binary's figure moved by more than 7× between runs.")
+          + "Each server's own figure moved between runs by "
+          + ", ".join(f"{max(v) / min(v):.1f}× ({t})" for t, v in per_run.items() if v and min(v) > 0)
+          + " (highest ÷ lowest run): the machine's noise, which is why only pairs measured back to back are compared.")
 w("")
 
 # ---- idle memory
