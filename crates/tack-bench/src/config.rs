@@ -11,6 +11,9 @@ pub const MAX_CONNECTIONS: usize = 50_000;
 /// A run (ramp, measurement and drain together) never lasts longer than this.
 pub const MAX_DURATION: Duration = Duration::from_secs(600);
 
+/// With `resume`, the drain goes on while deliveries still arrive, up to this long.
+pub const MAX_RESUME_DRAIN: Duration = Duration::from_secs(60);
+
 /// How each load connection talks to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -102,8 +105,12 @@ pub struct BenchConfig {
     /// Pause between "everyone is connected" and the first message, so subscriptions that
     /// cannot be confirmed (Pushpin with a plain origin) are in place.
     pub settle: Duration,
-    /// Longest wait after the last message for deliveries still on their way.
+    /// Longest wait after the last message for deliveries still on their way (with `resume`:
+    /// after the last delivery, up to [`MAX_RESUME_DRAIN`]).
     pub drain: Duration,
+    /// Tack only: a WebSocket subscriber the server closes (1008 too slow, 1001 restarting)
+    /// reconnects and watches again from the last id it saw, as Tack's own client does.
+    pub resume: bool,
     /// Where broadcast messages go; `None` picks `{url}/publish/` for Tack.
     pub publish: Option<PublishTo>,
     /// Bearer token for `/publish/` and for client connections.
@@ -133,6 +140,7 @@ impl BenchConfig {
             duration: Duration::from_secs(5),
             settle: Duration::from_millis(500),
             drain: Duration::from_secs(2),
+            resume: false,
             publish: None,
             token: None,
             prefix: default_prefix(),
@@ -152,7 +160,12 @@ impl BenchConfig {
             });
         }
         let ramp_time = Duration::from_secs_f64(self.connections as f64 / self.ramp.max(1) as f64);
-        let total = ramp_time + self.settle + self.duration + self.drain;
+        let drain = if self.resume {
+            MAX_RESUME_DRAIN
+        } else {
+            self.drain
+        };
+        let total = ramp_time + self.settle + self.duration + drain;
         if total > MAX_DURATION {
             return Err(BenchError::TooLong {
                 asked: total,
@@ -171,6 +184,17 @@ impl BenchConfig {
                 crate::payload::MIN_SIZE,
                 self.size
             )));
+        }
+        let watches = matches!(
+            self.workload,
+            Workload::Broadcast { .. } | Workload::Saturate { .. }
+        );
+        if self.resume
+            && (self.protocol != Protocol::Tack || self.transport != Transport::Ws || !watches)
+        {
+            return Err(BenchError::BadSettings(
+                "--resume is for a Tack server's WebSocket watchers (broadcast or saturate over --transport ws)".into(),
+            ));
         }
         if self.protocol == Protocol::Plain {
             if self.transport != Transport::Ws {

@@ -32,6 +32,8 @@ struct Receiver {
     ready_on: Option<&'static [u8]>,
     seen: Seen,
     firsts: Vec<u64>,
+    /// The id of the newest `raw` item seen, where a resumed watch starts (with `--resume`).
+    last_id: u64,
 }
 
 impl Receiver {
@@ -48,12 +50,18 @@ impl Receiver {
             ready_on,
             seen: Seen::default(),
             firsts: Vec::with_capacity(8),
+            last_id: 0,
         }
     }
 
     /// Counts the messages in one frame, SSE chunk or poll answer; notices the subscription
     /// being confirmed and errors the server reports.
     fn on_text(&mut self, run: &Run, text: &[u8]) {
+        if run.cfg.resume {
+            if let Some(id) = raw_id(text) {
+                self.last_id = self.last_id.max(id);
+            }
+        }
         let epoch = run.tally.epoch();
         let mut duplicates = 0;
         self.firsts.clear();
@@ -85,6 +93,21 @@ impl Receiver {
             run.tally.ready_in(self.room);
         }
     }
+}
+
+/// The `id` of a Tack `raw` event in `text`. The id comes before the payload, and a payload's
+/// own quotes are escaped, so the first unescaped `"id":` is the event's.
+fn raw_id(text: &[u8]) -> Option<u64> {
+    memmem::find(text, br#""type":"raw""#)?;
+    let start = memmem::find(text, br#""id":"#)? + 5;
+    let len = text[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&text[start..start + len])
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// The `code` of a Tack `error` event in `text`, if there is one.
@@ -156,12 +179,12 @@ impl Chatter {
     }
 }
 
-/// The frame that subscribes a Tack connection to its room.
-fn subscribe_frame(run: &Run, room: usize) -> String {
+/// The frame that subscribes a Tack connection to its room; a watch starts after `since`.
+fn subscribe_frame(run: &Run, room: usize, since: u64) -> String {
     let name = run.cfg.room_name(room);
     match run.cfg.workload {
         Workload::Chat { .. } => format!(r#"chatRoomEnter:{{"room":"{name}"}}"#),
-        _ => format!(r#"watch:{{"channel":"{name}","since":0}}"#),
+        _ => format!(r#"watch:{{"channel":"{name}","since":{since}}}"#),
     }
 }
 
@@ -191,18 +214,49 @@ pub async fn connection(run: Arc<Run>, conn: usize) {
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Most times one connection resumes in a run (`--resume`).
+const MAX_RESUMES: u32 = 1_000;
+
 async fn ws(run: &Run, conn: usize) -> Result<(), String> {
     let mut receiver = Receiver::new(run, conn);
     let mut chatter = Chatter::new(conn);
+    let mut resumes = 0;
+    loop {
+        match ws_session(run, conn, &mut receiver, &mut chatter).await {
+            // Only a session the server ended is resumed, not one that could not connect.
+            Err(Ended::ByServer(why)) if run.cfg.resume && resumes < MAX_RESUMES => {
+                resumes += 1;
+                run.tally.error(format!("resumed after: {why}"));
+            }
+            Err(Ended::ByServer(why) | Ended::Failed(why)) => return Err(why),
+            Ok(()) => return Ok(()),
+        }
+    }
+}
+
+/// Why a WebSocket session ended before the run did.
+enum Ended {
+    /// The server closed it (a close frame or a dropped connection) after it was open.
+    ByServer(String),
+    /// It could not connect or subscribe.
+    Failed(String),
+}
+
+async fn ws_session(
+    run: &Run,
+    conn: usize,
+    receiver: &mut Receiver,
+    chatter: &mut Chatter,
+) -> Result<(), Ended> {
     let mut request = run
         .ws_url
         .as_str()
         .into_client_request()
-        .map_err(|e| format!("connect: {e}"))?;
+        .map_err(|e| Ended::Failed(format!("connect: {e}")))?;
     if let Some(token) = &run.cfg.token {
-        let value = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| "connect: the token is not a valid header value".to_owned())?;
+        let value = format!("Bearer {token}").parse().map_err(|_| {
+            Ended::Failed("connect: the token is not a valid header value".to_owned())
+        })?;
         request.headers_mut().insert("authorization", value);
     }
     let config = WebSocketConfig::default()
@@ -215,19 +269,25 @@ async fn ws(run: &Run, conn: usize) -> Result<(), String> {
         tokio::select! {
             _ = run.stop.cancelled() => return Ok(()),
             done = tokio::time::timeout(CONNECT_TIMEOUT, connecting) => match done {
-                Err(_) => return Err("connect: timed out".into()),
-                Ok(Err(e)) => return Err(format!("connect: {}", ws_error_kind(&e))),
+                Err(_) => return Err(Ended::Failed("connect: timed out".into())),
+                Ok(Err(e)) => return Err(Ended::Failed(format!("connect: {}", ws_error_kind(&e)))),
                 Ok(Ok((socket, _))) => socket,
             },
         }
     };
-    run.tally.connect_took(conn, began.elapsed());
+    if !receiver.ready {
+        run.tally.connect_took(conn, began.elapsed());
+    }
     match run.cfg.protocol {
         Protocol::Plain => receiver.set_ready(run),
         Protocol::Tack => socket
-            .send(Message::text(subscribe_frame(run, receiver.room)))
+            .send(Message::text(subscribe_frame(
+                run,
+                receiver.room,
+                receiver.last_id,
+            )))
             .await
-            .map_err(|e| format!("send: {}", ws_error_kind(&e)))?,
+            .map_err(|e| Ended::ByServer(format!("send: {}", ws_error_kind(&e))))?,
     }
     loop {
         tokio::select! {
@@ -240,21 +300,21 @@ async fn ws(run: &Run, conn: usize) -> Result<(), String> {
                 socket
                     .send(Message::text(frame))
                     .await
-                    .map_err(|e| format!("send: {}", ws_error_kind(&e)))?;
+                    .map_err(|e| Ended::ByServer(format!("send: {}", ws_error_kind(&e))))?;
                 run.tally.sent_to(receiver.room, 1);
             }
             message = socket.next() => match message {
                 Some(Ok(Message::Text(text))) => receiver.on_text(run, text.as_bytes()),
                 Some(Ok(Message::Binary(bytes))) => receiver.on_text(run, &bytes),
                 Some(Ok(Message::Close(frame))) => {
-                    return Err(match frame {
+                    return Err(Ended::ByServer(match frame {
                         Some(f) => format!("closed by server: {} {}", u16::from(f.code), f.reason),
                         None => "closed by server".into(),
-                    });
+                    }));
                 }
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(format!("receive: {}", ws_error_kind(&e))),
-                None => return Err("closed by server without a close frame".into()),
+                Some(Err(e)) => return Err(Ended::ByServer(format!("receive: {}", ws_error_kind(&e)))),
+                None => return Err(Ended::ByServer("closed by server without a close frame".into())),
             },
         }
     }

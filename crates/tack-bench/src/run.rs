@@ -371,9 +371,18 @@ const MAX_IDLE_WAIT: Duration = Duration::from_secs(15);
 
 /// Waits for deliveries still on their way, up to `drain`.
 async fn drain(run: &Run) {
-    let until = Instant::now() + run.cfg.drain;
-    while run.tally.delivered() < run.tally.expected() && Instant::now() < until {
+    let began = Instant::now();
+    let mut until = began + run.cfg.drain;
+    let mut delivered = run.tally.delivered();
+    while delivered < run.tally.expected() && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(10)).await;
+        // A resuming subscriber catches up from history long after the last message: wait
+        // while deliveries still arrive.
+        let now = run.tally.delivered();
+        if run.cfg.resume && now > delivered {
+            until = (Instant::now() + run.cfg.drain).min(began + crate::config::MAX_RESUME_DRAIN);
+        }
+        delivered = now;
     }
 }
 

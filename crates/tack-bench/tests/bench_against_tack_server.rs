@@ -139,3 +139,50 @@ async fn a_saturation_search_climbs_and_reports_its_highest_passing_step() {
     );
     server.shutdown().await;
 }
+
+/// A server that kicks a subscriber as soon as 8 events wait for it, and remembers 10,000.
+async fn impatient_server() -> tack_server::ServerHandle {
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        queue_len: 8,
+        history_len: 10_000,
+        ..ServerConfig::default()
+    };
+    tack_server::spawn(config).await.expect("server starts")
+}
+
+/// Bursts of ~20 messages a millisecond: every `POST /publish/` carries more items than a
+/// subscriber's queue holds, so every subscriber is kicked (1008) again and again.
+fn burst(url: &str, resume: bool) -> BenchConfig {
+    let mut cfg = short_run(url, Transport::Ws);
+    cfg.connections = 5;
+    cfg.workload = Workload::Broadcast { rate: 20_000.0 };
+    cfg.duration = Duration::from_millis(200);
+    cfg.resume = resume;
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kicked_subscribers_that_resume_from_their_last_id_miss_nothing() {
+    let server = impatient_server().await;
+    let report = tack_bench::run(burst(&server.url(), true))
+        .await
+        .expect("the run completes");
+    assert_eq!(report.published, 4_000, "{report}");
+    assert_eq!(report.lost, 0, "{report}");
+    assert_eq!(report.duplicated, 0, "{report}");
+    assert!(
+        report
+            .errors
+            .keys()
+            .any(|kind| kind.starts_with("resumed after: closed by server: 1008")),
+        "the server should have kicked someone: {report}"
+    );
+
+    // The same burst without resuming loses what the kicked subscribers missed.
+    let report = tack_bench::run(burst(&server.url(), false))
+        .await
+        .expect("the run completes");
+    assert!(report.lost > 0, "{report}");
+    server.shutdown().await;
+}

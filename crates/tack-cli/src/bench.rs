@@ -78,6 +78,11 @@ pub struct BenchArgs {
     /// the rate one factor above it (each halves the figure's uncertainty, in log scale).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=6))]
     refine: u8,
+    /// Tack over WebSocket: a subscriber the server disconnects (1008 too slow, 1001
+    /// restarting) reconnects and watches again from the last id it saw, as Tack's client
+    /// does; the drain then waits while deliveries still arrive (up to 60 s).
+    #[arg(long)]
+    resume: bool,
     /// The target is a plain WebSocket broadcast endpoint, not a Tack server: no subscribe
     /// frames, a socket is ready once connected. Needs --publish-url.
     #[arg(long)]
@@ -162,6 +167,7 @@ impl BenchArgs {
         cfg.duration = self.duration;
         cfg.settle = self.settle;
         cfg.drain = self.drain;
+        cfg.resume = self.resume;
         cfg.token = self.token;
         if let Some(prefix) = self.prefix {
             cfg.prefix = prefix;
