@@ -188,6 +188,8 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
     let mut steps = Vec::new();
     let mut saturation = None;
     let mut rss_after = None;
+    // How long the broadcast's drain took: with `resume`, deliveries go on arriving in it.
+    let mut drained = Duration::ZERO;
     let window = match run.cfg.workload.clone() {
         Workload::Broadcast { rate } => {
             if let Some(p) = publisher.as_mut() {
@@ -195,7 +197,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
                 run.go.cancel();
                 p.publish_for(rate, duration).await;
             }
-            drain(&run).await;
+            drained = drain(&run).await;
             run.tally.window()
         }
         Workload::Chat { .. } => {
@@ -284,6 +286,13 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
         (Workload::Saturate { step, .. }, _) => step.as_secs_f64(),
         _ => duration.as_secs_f64(),
     };
+    // A resumed subscriber's deliveries arrive during the drain too; they are not counted as
+    // if they had come in the traffic window.
+    let delivery_window_s = if cfg.resume {
+        window_s + drained.as_secs_f64()
+    } else {
+        window_s
+    };
     let rate = match (&cfg.workload, &saturation) {
         (Workload::Broadcast { rate }, _) => *rate,
         (Workload::Chat { rate_per_client }, _) => rate_per_client * ready as f64,
@@ -313,7 +322,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
         delivered: window.delivered,
         lost: window.expected.saturating_sub(window.delivered),
         duplicated: window.duplicated,
-        deliveries_per_s: window.delivered as f64 / window_s,
+        deliveries_per_s: window.delivered as f64 / delivery_window_s,
         latency_ms: window.latency,
         connect_ms: window.connect,
         errors: run.tally.errors(),
@@ -370,7 +379,8 @@ const MAX_SATURATION: Duration = Duration::from_secs(300);
 const MAX_IDLE_WAIT: Duration = Duration::from_secs(15);
 
 /// Waits for deliveries still on their way, up to `drain`.
-async fn drain(run: &Run) {
+/// Waits for deliveries still on their way; returns how long it waited.
+async fn drain(run: &Run) -> Duration {
     let began = Instant::now();
     let mut until = began + run.cfg.drain;
     let mut delivered = run.tally.delivered();
@@ -384,6 +394,7 @@ async fn drain(run: &Run) {
         }
         delivered = now;
     }
+    began.elapsed()
 }
 
 /// Closes every connection and stops the progress line.
