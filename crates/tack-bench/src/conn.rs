@@ -525,6 +525,18 @@ mod tests {
     }
 
     #[test]
+    fn a_resume_starts_after_the_raw_events_own_id_not_one_in_its_payload() {
+        let text = br#"{"type":"raw","channel":"r","id":42,"ts":1,"payload":"{\"id\":7}"}"#;
+        assert_eq!(raw_id(text), Some(42));
+        assert_eq!(raw_id(br#"{"type":"presence","id":3}"#), None);
+        assert_eq!(raw_id(br#"{"type":"raw","id":"#), None);
+        assert_eq!(
+            raw_id(br#"{"type":"raw","id":99999999999999999999999}"#),
+            None
+        );
+    }
+
+    #[test]
     fn the_session_comes_from_the_welcome() {
         let text = br#"[{"type":"welcome","session":"s-123","nick":"guest-1"}]"#;
         assert_eq!(session_id(text).as_deref(), Some("s-123"));
