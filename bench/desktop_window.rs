@@ -205,7 +205,6 @@ async fn main() {
     let mut samples = Vec::new();
     // After the settle time: (seconds, MB) of the total and of each process.
     let mut settled: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    let mut cpu_used: Vec<(String, Duration)> = Vec::new();
     let mut settled_at: Option<u64> = None;
     let mut log_before: Option<u64> = None;
     while Instant::now() < deadline {
@@ -224,16 +223,10 @@ async fn main() {
         let mut by_process = serde_json::Map::new();
         let mut pss = 0;
         let mut this_sample = Vec::new();
-        cpu_used.clear();
         for p in app.app_processes() {
             let bytes = p.pss_bytes();
             pss += bytes;
             this_sample.push((p.comm.clone(), mb(bytes)));
-            let before = cpu_at_start.iter().find(|(pid, _)| *pid == p.pid);
-            let cpu = p
-                .cpu_time()
-                .saturating_sub(before.map_or(Duration::ZERO, |b| b.1));
-            cpu_used.push((p.comm.clone(), cpu));
             by_process.insert(p.comm, json!(tenths(mb(bytes))));
         }
         let log = probe["buffered"]["log"].as_u64();
@@ -285,9 +278,13 @@ async fn main() {
     }
     let load_seconds = started.elapsed().as_secs_f64();
     let mut cpu = serde_json::Map::new();
-    for (name, used) in &cpu_used {
+    for p in app.app_processes() {
+        let before = cpu_at_start.iter().find(|(pid, _)| *pid == p.pid);
+        let used = p
+            .cpu_time()
+            .saturating_sub(before.map_or(Duration::ZERO, |b| b.1));
         cpu.insert(
-            name.clone(),
+            p.comm,
             json!(tenths(used.as_secs_f64() / load_seconds * 100.0)),
         );
     }

@@ -299,10 +299,10 @@ impl AppProcess {
             .collect()
     }
 
-    /// CPU time used so far, user and system (zero once the process is gone).
+    /// CPU time used so far, user and system (zero once the process is gone); read the way
+    /// `tack bench` reads a server's.
     pub fn cpu_time(&self) -> Duration {
-        let ticks = ProcStat::read(self.pid).map_or(0, |s| s.cpu_ticks);
-        Duration::from_millis(ticks * 1000 / ProcStat::TICKS_PER_S)
+        tack_bench::procstat::cpu_time(Some(self.pid)).unwrap_or_default()
     }
 }
 
@@ -312,8 +312,6 @@ struct ProcStat {
     pgrp: i64,
     /// Clock ticks after boot when the process started.
     start_ticks: u64,
-    /// Clock ticks spent on the CPU so far, user and system.
-    cpu_ticks: u64,
 }
 
 impl ProcStat {
@@ -331,9 +329,6 @@ impl ProcStat {
             pgrp: fields.get(2)?.parse().ok()?,
             // Field 22 of the line, the 20th after `comm`.
             start_ticks: fields.get(19)?.parse().ok()?,
-            // Fields 14 and 15: utime and stime.
-            cpu_ticks: fields.get(11)?.parse::<u64>().ok()?
-                + fields.get(12)?.parse::<u64>().ok()?,
         })
     }
 
