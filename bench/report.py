@@ -119,7 +119,7 @@ w("Deliveries/s count first arrivals at the subscribers; lost = expected deliver
   "fan-out rows, 2 s after the last delivery, up to 60 s); duplicated = second arrivals "
   "of the same per-stream sequence number. Tack's fan-out subscribers run with `--resume`: one the server "
   "disconnects for falling behind (close 1008) watches again from the last id it saw, as Tack's client does, "
-  "and *resumed* counts those reconnections (median per run); its deliveries/s then spans traffic and drain. "
+  "and *resumed* counts those reconnections in each run; its deliveries/s then spans traffic and drain. "
   "The baseline and Pushpin have no history to resume from. CPU is % of one core while traffic ran (server: "
   "all its processes; for Pushpin condure + zurl + proxy + handler + origin).")
 w("")
@@ -146,18 +146,24 @@ for name, what, flags, targets in scenarios:
         f = {k: med(runs, k) for k in ["deliveries_per_s", "latency_ms.p50", "latency_ms.p90", "latency_ms.p99",
                                         "latency_ms.max", "lost", "duplicated", "connect_ms.p99",
                                         "server_cpu_pct", "load_tool_cpu_pct", "ready", "connections"]}
-        for r in runs:
-            r["resumed"] = sum(n for kind, n in (r.get("errors") or {}).items() if kind.startswith("resumed after"))
-        f["resumed"] = med(runs, "resumed")
+        # Resumes come in bursts (none in one run, thousands in the next), so every run's count
+        # is shown rather than a median that would hide them.
+        resumed = [sum(n for kind, n in (r.get("errors") or {}).items() if kind.startswith("resumed after"))
+                   for r in runs]
+        f["resumed"] = " / ".join(fmt(n) for n in resumed) if any(resumed) else "0"
+        fell_behind = sum(1 for r in runs if any(k.startswith("publish: could not keep the rate")
+                                                  for k in (r.get("errors") or {})))
         figures[t] = f
         if f["deliveries_per_s"] is not None:
             best_delivered[t] = max(best_delivered.get(t, 0), f["deliveries_per_s"])
         short = ""
         if f["ready"] is not None and f["connections"] and f["ready"] < f["connections"]:
             short = f" (only {fmt(f['ready'])} of {fmt(f['connections'])} connected)"
+        if fell_behind:
+            short += f" (the load tool fell behind and stopped publishing in {fell_behind} of {len(runs)} runs)"
         w(f"| {what} | {TARGET_NAMES.get(t, t)}{short} | {fmt(f['deliveries_per_s'])} | {fmt(f['latency_ms.p50'], 2)} ms | "
           f"{fmt(f['latency_ms.p90'], 2)} ms | {fmt(f['latency_ms.p99'], 2)} ms | {fmt(f['latency_ms.max'], 1)} ms | "
-          f"{fmt(f['lost'])} | {fmt(f['duplicated'])} | {fmt(f['resumed'])} | {fmt(f['connect_ms.p99'], 1)} ms | "
+          f"{fmt(f['lost'])} | {fmt(f['duplicated'])} | {f['resumed']} | {fmt(f['connect_ms.p99'], 1)} ms | "
           f"{fmt(f['server_cpu_pct'], 0, '%')} | {fmt(f['load_tool_cpu_pct'], 0, '%')} |")
     if "tack" in figures:
         lost_by_scenario.append((what, figures["tack"]["lost"], figures.get("baseline", {}).get("lost")))
