@@ -378,8 +378,9 @@ const MAX_SATURATION: Duration = Duration::from_secs(300);
 /// The longest a saturation step waits for the server to go idle after the previous one.
 const MAX_IDLE_WAIT: Duration = Duration::from_secs(15);
 
-/// Waits for deliveries still on their way, up to `drain`.
-/// Waits for deliveries still on their way; returns how long it waited.
+/// Waits for deliveries still on their way, up to `drain` (with `resume`: up to `drain` after
+/// the last one that arrived, at most [`MAX_RESUME_DRAIN`](crate::config::MAX_RESUME_DRAIN)
+/// in all); returns how long it waited.
 async fn drain(run: &Run) -> Duration {
     let began = Instant::now();
     let mut until = began + run.cfg.drain;

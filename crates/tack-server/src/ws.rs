@@ -3,8 +3,9 @@
 //! The task waits on four things at once: a frame from the client, events in its queue, the
 //! heartbeat, and the end of its session (kicked, or the server shutting down). Queued events
 //! are written in batches — feed every frame that is already waiting, then flush once — so a
-//! busy room costs one syscall per batch rather than per event. The read buffer is kept small (4 KiB) because tungstenite's default
-//! (128 KiB) alone would cost more memory per idle connection than Tack's whole budget.
+//! busy room costs one syscall per batch rather than per event. The read buffer is kept small
+//! (4 KiB) because tungstenite's default (128 KiB) alone would cost more memory per idle
+//! connection than Tack's whole budget.
 
 use crate::item::Transport;
 use crate::outbox::Outbound;
