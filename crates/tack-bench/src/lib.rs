@@ -2,7 +2,7 @@
 //!
 //! - [`config`] — what a run is asked to do ([`BenchConfig`]) and the bounds every run is
 //!   held to (connections, duration, loopback only unless allowed).
-//! - [`run`] — one run: ramp up, settle, drive the workload, drain, report.
+//! - [`run()`] — one run: ramp up, settle, drive the workload, drain, report.
 //! - [`conn`] — one load connection per task over raw WebSocket, SSE or long-poll sockets.
 //! - [`publish`] — the broadcast publisher (Pushpin-format `POST /publish/`, or WebSocket).
 //! - [`payload`] — the sequence number and send time every message carries.
