@@ -1,6 +1,7 @@
 //! The engine's one error type. Messages say what to do about it.
 
 use tack_protocol::chat::FrameError;
+use tack_protocol::CloseCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -75,10 +76,7 @@ impl LinkError {
     pub fn is_going_away(&self) -> bool {
         matches!(
             self,
-            LinkError::Closed {
-                code: Some(1001),
-                ..
-            }
+            LinkError::Closed { code: Some(code), .. } if *code == CloseCode::GoingAway.code()
         )
     }
 }

@@ -13,6 +13,7 @@
 //! This module owns validation of names and sizes; it never decides policy (rate limits,
 //! how many rooms a connection may join) — that is the server's.
 
+pub use crate::codes::ErrorCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -166,16 +167,16 @@ impl fmt::Display for NameProblem {
 
 impl FrameError {
     /// The stable machine-readable code for the server's `error` event.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            FrameError::TooLong { .. } => "too_large",
-            FrameError::NoName => "bad_frame",
-            FrameError::UnknownEvent(_) => "unknown_event",
-            FrameError::BadJson { .. } => "bad_json",
-            FrameError::MissingField { .. } => "missing_field",
-            FrameError::BadField { .. } => "bad_field",
-            FrameError::InvalidName { .. } => "invalid_name",
-            FrameError::CommentTooLong { .. } => "too_large",
+            FrameError::TooLong { .. } => ErrorCode::TooLarge,
+            FrameError::NoName => ErrorCode::BadFrame,
+            FrameError::UnknownEvent(_) => ErrorCode::UnknownEvent,
+            FrameError::BadJson { .. } => ErrorCode::BadJson,
+            FrameError::MissingField { .. } => ErrorCode::MissingField,
+            FrameError::BadField { .. } => ErrorCode::BadField,
+            FrameError::InvalidName { .. } => ErrorCode::InvalidName,
+            FrameError::CommentTooLong { .. } => ErrorCode::TooLarge,
         }
     }
 
@@ -440,10 +441,8 @@ pub struct Ack {
 /// A refused event. The connection stays open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorEvent {
-    /// Stable code: `bad_frame`, `unknown_event`, `bad_json`, `missing_field`, `bad_field`,
-    /// `invalid_name`, `too_large`, `rate_limited`, `too_many_rooms`, `not_in_room`,
-    /// `unknown_session`, `unauthorized`.
-    pub code: String,
+    /// Stable code, one of [`ErrorCode`]'s.
+    pub code: ErrorCode,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cid: Option<String>,
@@ -769,7 +768,7 @@ mod tests {
 
     #[test]
     fn refused_frames_say_what_is_wrong() {
-        let code = |s: &str| ClientFrame::parse(s).unwrap_err().code();
+        let code = |s: &str| ClientFrame::parse(s).unwrap_err().code().to_string();
         assert_eq!(code("hello"), "bad_frame");
         assert_eq!(code(r#"shout:{"room":"a"}"#), "unknown_event");
         assert_eq!(code("chatMessage:{nope"), "bad_json");

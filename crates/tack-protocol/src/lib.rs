@@ -1,6 +1,8 @@
 //! Tack's wire formats, in one pure crate: no IO, no tokio, no clocks.
 //!
 //! - [`chat`]: the chat protocol — client frames `name:{json}` and the server's JSON events.
+//! - [`codes`]: the vocabulary of refusals — error codes and close codes — that servers send
+//!   and clients match.
 //! - [`wsevents`]: WebSocket-over-HTTP (`application/websocket-events`), Pushpin's format.
 //! - [`grip`]: GRIP control messages, `Grip-*` headers and `Grip-Sig` verification.
 //! - [`publish`]: the body of Pushpin's `POST /publish/`.
@@ -12,10 +14,12 @@
 //! callers turn those errors into close codes or error events.
 
 pub mod chat;
+pub mod codes;
 pub mod error;
 pub mod grip;
 pub mod publish;
 pub mod sse;
 pub mod wsevents;
 
+pub use codes::{CloseCode, ErrorCode};
 pub use error::{GripError, PublishError, SseError, WsEventsError};

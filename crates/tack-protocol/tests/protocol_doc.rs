@@ -66,3 +66,29 @@ fn every_server_event_example_in_the_protocol_doc_parses() {
         assert!(kinds.contains(kind), "PROTOCOL.md has no `{kind}` example");
     }
 }
+
+/// The rows of the table under `heading`: each row's first cell, without backticks.
+fn table_keys(heading: &str) -> Vec<String> {
+    let doc = include_str!("../../../docs/PROTOCOL.md");
+    let rest = doc
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("PROTOCOL.md has no `{heading}`"))
+        .1;
+    rest.lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .skip(2) // header and separator
+        .filter_map(|line| line.split('|').nth(1))
+        .map(|cell| cell.trim().trim_matches('`').to_owned())
+        .collect()
+}
+
+#[test]
+fn the_error_code_table_lists_exactly_the_codes_the_protocol_crate_knows() {
+    let documented = table_keys("### Error codes");
+    let known: Vec<String> = tack_protocol::ErrorCode::KNOWN
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(documented, known);
+}

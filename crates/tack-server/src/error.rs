@@ -1,6 +1,7 @@
 //! The server crate's errors: the ones a user or an operator can act on.
 
 use std::path::PathBuf;
+use tack_protocol::ErrorCode;
 
 /// Why the server could not start or a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +36,9 @@ pub enum HubError {
 }
 
 impl HubError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            HubError::NotInRoom(_) => "not_in_room",
+            HubError::NotInRoom(_) => ErrorCode::NotInRoom,
         }
     }
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 use tack_protocol::chat::{ClientFrame, Enter, ErrorEvent, Hello, Positions, ServerEvent, Watch};
+use tack_protocol::ErrorCode;
 
 /// The query of `GET /stream` and `GET /poll`, on the built-in server and behind Pushpin.
 #[derive(Debug, Default, Deserialize)]
@@ -39,9 +40,9 @@ pub struct Opened {
     pub floor: Positions,
 }
 
-pub fn error_event(code: &str, message: String) -> ServerEvent {
+pub fn error_event(code: ErrorCode, message: String) -> ServerEvent {
     ServerEvent::Error(ErrorEvent {
-        code: code.to_owned(),
+        code,
         message,
         cid: None,
         event: None,
@@ -49,7 +50,7 @@ pub fn error_event(code: &str, message: String) -> ServerEvent {
 }
 
 fn bad_request(message: String) -> Response {
-    let body = format!("[{}]", error_event("bad_field", message).to_json());
+    let body = format!("[{}]", error_event(ErrorCode::BadField, message).to_json());
     json_response(StatusCode::BAD_REQUEST, body)
 }
 
@@ -86,7 +87,7 @@ pub async fn open(
             format!(
                 "[{}]",
                 error_event(
-                    "unauthorized",
+                    ErrorCode::Unauthorized,
                     "this server needs Authorization: Bearer <token>".into()
                 )
                 .to_json()

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::time::Duration;
 use tack_protocol::chat::Positions;
+use tack_protocol::ErrorCode;
 
 /// Events in one poll answer at most; the rest wait for the next poll.
 const MAX_ANSWER: usize = 512;
@@ -78,7 +79,7 @@ pub async fn poll(
                 _ = session.outbox.ended().cancelled() => {
                     // Ended without a kick: the server is shutting down.
                     let Some(reason) = session.outbox.kick_reason() else { break };
-                    events.push(error_event("slow_consumer", reason.to_owned()).to_json());
+                    events.push(error_event(ErrorCode::SlowConsumer, reason.to_owned()).to_json());
                 }
                 _ = attachment.takeover.requested() => break,
                 _ = &mut deadline => break,
@@ -111,7 +112,7 @@ pub async fn send(
 ) -> Response {
     if !state.client_authorized(&headers) {
         let event = error_event(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "this server needs Authorization: Bearer <token>".into(),
         );
         return json_response(StatusCode::UNAUTHORIZED, format!("[{}]", event.to_json()));
@@ -122,14 +123,17 @@ pub async fn send(
         .and_then(|id| state.sessions.get(id))
     else {
         let event = error_event(
-            "unknown_session",
+            ErrorCode::UnknownSession,
             "no such session (it may have expired): open /stream or /poll without `session` to start a new one".into(),
         );
         return json_response(StatusCode::NOT_FOUND, format!("[{}]", event.to_json()));
     };
     http.touch();
     let Ok(text) = std::str::from_utf8(&body) else {
-        let event = error_event("bad_frame", "request body is not valid UTF-8".into());
+        let event = error_event(
+            ErrorCode::BadFrame,
+            "request body is not valid UTF-8".into(),
+        );
         return json_response(StatusCode::BAD_REQUEST, format!("[{}]", event.to_json()));
     };
     let mut replies = Vec::new();

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tack_protocol::chat::{Ack, ClientFrame, ErrorEvent, FrameError, Pong, Positions, ServerEvent};
+use tack_protocol::ErrorCode;
 use tokio::time::Instant;
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved up.
@@ -85,13 +86,13 @@ pub fn guest_nick() -> String {
 }
 
 fn error_event(
-    code: &str,
+    code: ErrorCode,
     message: String,
     cid: Option<String>,
     event: Option<&str>,
 ) -> ServerEvent {
     ServerEvent::Error(ErrorEvent {
-        code: code.to_owned(),
+        code,
         message,
         cid,
         event: event.map(str::to_owned),
@@ -206,7 +207,7 @@ impl Session {
             ClientFrame::Leave(leave) => {
                 if !self.rooms.lock().remove(&leave.room) {
                     return Some(error_event(
-                        "not_in_room",
+                        ErrorCode::NotInRoom,
                         format!("you are not in room `{}`", leave.room),
                         None,
                         Some(event),
@@ -219,7 +220,7 @@ impl Session {
             ClientFrame::Message(msg) => {
                 if !self.rate.lock().allow() {
                     return Some(error_event(
-                        "rate_limited",
+                        ErrorCode::RateLimited,
                         format!(
                             "too many messages: at most {} a second; this one was not sent",
                             self.limits.messages_per_second
@@ -269,7 +270,7 @@ impl Session {
         let joined = self.rooms.lock().len() + self.watching.lock().len();
         (joined >= self.limits.max_rooms).then(|| {
             error_event(
-                "too_many_rooms",
+                ErrorCode::TooManyRooms,
                 format!(
                     "already in {joined} rooms and channels; the limit is {}: leave one first",
                     self.limits.max_rooms

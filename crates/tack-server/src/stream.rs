@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::convert::Infallible;
 use tack_protocol::sse;
+use tack_protocol::ErrorCode;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Interval};
 
@@ -91,7 +92,7 @@ impl Streaming {
                 self.finished = true;
                 match session.outbox.kick_reason() {
                     Some(reason) => {
-                        let event = crate::http::error_event("slow_consumer", reason.to_owned());
+                        let event = crate::http::error_event(ErrorCode::SlowConsumer, reason.to_owned());
                         self.write(crate::outbox::Outbound::Event(event.to_json().into()), &mut out);
                     }
                     None => {

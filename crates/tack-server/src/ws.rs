@@ -17,19 +17,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tack_protocol::chat::ServerEvent;
+use tack_protocol::{CloseCode, ErrorCode};
 use tokio::time::Instant;
 
-/// Close codes, as RFC 6455 names them.
-pub mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const POLICY: u16 = 1008;
-    pub const INVALID_DATA: u16 = 1007;
-    pub const TOO_BIG: u16 = 1009;
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-}
-
-/// The close reason at shutdown; clients reconnect when they see it.
-pub const SHUTDOWN_REASON: &str = "server restarting, reconnect";
+pub use tack_protocol::codes::SHUTDOWN_REASON;
 
 const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
@@ -61,7 +52,12 @@ pub async fn upgrade(
 async fn connection(mut socket: WebSocket, state: AppState) {
     // Checked after the upgrade so the client sees a close code it can act on, not a bare 503.
     let Some(_permit) = state.connection_permit() else {
-        let _ = close_with(&mut socket, close::TRY_AGAIN_LATER, "try again later").await;
+        let _ = close_with(
+            &mut socket,
+            CloseCode::TryAgainLater.code(),
+            "try again later",
+        )
+        .await;
         return;
     };
     let _gauge = state.metrics.connected(Transport::WebSocket);
@@ -119,7 +115,7 @@ async fn connection(mut socket: WebSocket, state: AppState) {
             }
             _ = ticker.tick() => {
                 if last_heard.elapsed() > heartbeat * 3 {
-                    break Some((close::GOING_AWAY, "no heartbeat from the client; reconnect".to_owned()));
+                    break Some((CloseCode::GoingAway.code(), "no heartbeat from the client; reconnect".to_owned()));
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break None;
@@ -140,8 +136,8 @@ async fn connection(mut socket: WebSocket, state: AppState) {
 /// the server shutting down (going away).
 fn ending_for(session: &crate::session::Session) -> (u16, String) {
     match session.outbox.kick_reason() {
-        Some(reason) => (close::POLICY, reason.to_owned()),
-        None => (close::GOING_AWAY, SHUTDOWN_REASON.to_owned()),
+        Some(reason) => (CloseCode::Policy.code(), reason.to_owned()),
+        None => (CloseCode::GoingAway.code(), SHUTDOWN_REASON.to_owned()),
     }
 }
 
@@ -149,10 +145,13 @@ fn ending_for(session: &crate::session::Session) -> (u16, String) {
 /// error and does not re-export tungstenite's type). Tests pin both texts.
 fn refusal_for(error: &str, limit: usize) -> Option<(u16, String)> {
     if error.contains("Space limit exceeded") {
-        Some((close::TOO_BIG, format!("message larger than {limit} bytes")))
+        Some((
+            CloseCode::TooBig.code(),
+            format!("message larger than {limit} bytes"),
+        ))
     } else if error.contains("UTF-8") {
         Some((
-            close::INVALID_DATA,
+            CloseCode::InvalidData.code(),
             "text frame is not valid UTF-8".to_owned(),
         ))
     } else {
@@ -163,7 +162,7 @@ fn refusal_for(error: &str, limit: usize) -> Option<(u16, String)> {
 
 fn binary_refused() -> ServerEvent {
     ServerEvent::Error(tack_protocol::chat::ErrorEvent {
-        code: "bad_frame".to_owned(),
+        code: ErrorCode::BadFrame,
         message: "binary frames are not part of the chat protocol; send text `name:{json}`"
             .to_owned(),
         cid: None,

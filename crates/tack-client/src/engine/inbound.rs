@@ -10,6 +10,7 @@ use crate::monitor::Record;
 use crate::transport::Dial;
 use std::time::{Duration, Instant};
 use tack_protocol::chat::{decode_legacy_comment, ServerEvent, ServerFrame};
+use tack_protocol::ErrorCode;
 
 impl Engine {
     pub(super) async fn on_frame(
@@ -64,7 +65,7 @@ impl Engine {
                     }
                 }
                 ServerEvent::Error(e) => {
-                    if e.code == "unknown_session" {
+                    if e.code == ErrorCode::UnknownSession {
                         return Some(Step::Failed(LinkError::Other(
                             "the server forgot this session; reconnecting".into(),
                         )));
@@ -85,7 +86,7 @@ impl Engine {
                     }
                     self.out
                         .push(ClientEvent::Error {
-                            code: e.code,
+                            code: e.code.to_string(),
                             message: e.message,
                             room,
                         })

@@ -14,6 +14,7 @@ use crate::item::{Item, Transport};
 use serde_json::json;
 use tack_protocol::chat::EventId;
 use tack_protocol::sse;
+use tack_protocol::CloseCode;
 
 /// A Pushpin channel name for a hub channel or session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +177,7 @@ pub fn shutdown_publish() -> String {
         "formats": {
             "ws-message": {
                 "action": "close",
-                "code": crate::ws::close::GOING_AWAY,
+                "code": CloseCode::GoingAway.code(),
                 "reason": crate::ws::SHUTDOWN_REASON,
             },
             "http-stream": { "action": "close" },

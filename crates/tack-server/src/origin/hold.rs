@@ -36,6 +36,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use tack_protocol::chat::{ClientFrame, Enter, EventId, Hello, Positions, Watch};
 use tack_protocol::grip::{self, Channel, Hold, KeepAlive, Link};
+use tack_protocol::ErrorCode;
 
 /// One event for the client: its JSON and, when numbered, the session's positions after it.
 struct Out {
@@ -52,7 +53,7 @@ fn names(list: Option<&str>) -> Vec<String> {
 }
 
 fn bad_request(message: String) -> Response {
-    let body = format!("[{}]", error_event("bad_field", message).to_json());
+    let body = format!("[{}]", error_event(ErrorCode::BadField, message).to_json());
     json_response(StatusCode::BAD_REQUEST, body)
 }
 
@@ -245,7 +246,7 @@ pub fn unauthorized(origin: &Origin, headers: &HeaderMap) -> Option<Response> {
         return None;
     }
     let event = error_event(
-        "unauthorized",
+        ErrorCode::Unauthorized,
         "this server needs Authorization: Bearer <token>".into(),
     );
     Some(json_response(
@@ -285,7 +286,7 @@ pub async fn stream(
             // The origin restarted or the session expired: end the stream so the client
             // reconnects and starts over.
             let event = error_event(
-                "unknown_session",
+                ErrorCode::UnknownSession,
                 "this session has expired; reconnect to start a new one".into(),
             );
             return (
@@ -429,14 +430,17 @@ pub async fn send(
         .and_then(|id| origin.sessions.http(id))
     else {
         let event = error_event(
-            "unknown_session",
+            ErrorCode::UnknownSession,
             "no such session (it may have expired): open /stream or /poll without `session` to start a new one".into(),
         );
         return json_response(StatusCode::NOT_FOUND, format!("[{}]", event.to_json()));
     };
     grip.touch(origin.http_ttl());
     let Ok(text) = std::str::from_utf8(&body) else {
-        let event = error_event("bad_frame", "request body is not valid UTF-8".into());
+        let event = error_event(
+            ErrorCode::BadFrame,
+            "request body is not valid UTF-8".into(),
+        );
         return json_response(StatusCode::BAD_REQUEST, format!("[{}]", event.to_json()));
     };
     let session = &grip.session;

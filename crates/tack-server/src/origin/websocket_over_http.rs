@@ -14,7 +14,7 @@ use crate::origin::channels::{PushpinChannel, SKIP_SELF};
 use crate::origin::sessions::GripSession;
 use crate::origin::{signature, Origin};
 use crate::session::frame_error;
-use crate::ws::{close, SHUTDOWN_REASON};
+use crate::ws::SHUTDOWN_REASON;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use tack_protocol::chat::{ClientFrame, ErrorEvent, ServerEvent};
 use tack_protocol::grip::{ControlMessage, CONTROL_PREFIX};
 use tack_protocol::wsevents::{decode_all, encode_all, Event};
+use tack_protocol::{CloseCode, ErrorCode};
 
 pub const CONTENT_TYPE: &str = "application/websocket-events";
 /// Tells Pushpin that every TEXT that is not a `c:` control message goes to the client as is.
@@ -89,7 +90,7 @@ pub async fn websocket_events(
                 if text.len() > max {
                     end(&origin, &connection, g).await;
                     out.push(Event::close(
-                        close::TOO_BIG,
+                        CloseCode::TooBig.code(),
                         format!("message larger than {max} bytes"),
                     ));
                     break;
@@ -125,7 +126,7 @@ pub async fn websocket_events(
         None => {
             // A connection the origin does not know (it restarted, or the connection
             // expired): tell the client to reconnect, which makes a new session.
-            out.push(Event::close(close::GOING_AWAY, SHUTDOWN_REASON));
+            out.push(Event::close(CloseCode::GoingAway.code(), SHUTDOWN_REASON));
         }
     }
 
@@ -243,7 +244,7 @@ async fn end(origin: &Origin, connection: &str, grip: &GripSession) {
 
 fn binary_refused() -> ServerEvent {
     ServerEvent::Error(ErrorEvent {
-        code: "bad_frame".to_owned(),
+        code: ErrorCode::BadFrame,
         message: "binary frames are not part of the chat protocol; send text `name:{json}`"
             .to_owned(),
         cid: None,
