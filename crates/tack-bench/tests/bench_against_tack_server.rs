@@ -144,7 +144,7 @@ async fn a_saturation_search_climbs_and_reports_its_highest_passing_step() {
 async fn impatient_server() -> tack_server::ServerHandle {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        queue_len: 8,
+        max_subscriber_lag: Some(8),
         history_len: 10_000,
         ..ServerConfig::default()
     };

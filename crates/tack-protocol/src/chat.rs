@@ -620,6 +620,23 @@ impl ServerFrame {
     }
 }
 
+/// Escapes a comment the way the original server did before broadcasting it (its pages put
+/// `comment` into HTML as it is): `&`, `<`, `>`, `"` and `'` become entities.
+pub fn encode_legacy_comment(comment: &str) -> String {
+    let mut out = String::with_capacity(comment.len());
+    for c in comment.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Decodes the HTML entities the original server put in comments (`&lt;b&gt;` → `<b>`), for a UI
 /// that renders text as text.
 pub fn decode_legacy_comment(comment: &str) -> String {

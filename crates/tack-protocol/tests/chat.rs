@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use tack_protocol::chat::{
-    ClientFrame, Enter, Hello, Leave, Ping, Positions, SendMessage, ServerFrame, Unwatch, Watch,
+    decode_legacy_comment, encode_legacy_comment, ClientFrame, Enter, Hello, Leave, Ping,
+    Positions, SendMessage, ServerFrame, Unwatch, Watch,
 };
 
 /// Room and channel names as `check_name` accepts them: 1–64 bytes, no control characters,
@@ -43,6 +44,13 @@ proptest! {
     fn positions_round_trip(entries in prop::collection::btree_map(name(), any::<u64>(), 0..8)) {
         let positions = Positions(entries);
         prop_assert_eq!(Positions::parse(&positions.encode()).unwrap(), positions);
+    }
+
+    #[test]
+    fn a_comment_escaped_for_the_original_pages_has_no_markup_and_decodes_back(comment in ".{0,60}") {
+        let escaped = encode_legacy_comment(&comment);
+        prop_assert!(!escaped.contains(['<', '>', '"', '\'']));
+        prop_assert_eq!(decode_legacy_comment(&escaped), comment);
     }
 
     #[test]

@@ -39,8 +39,17 @@ pub struct ServerConfig {
     pub message_burst: u32,
     /// Largest WebSocket message or HTTP body accepted, in bytes.
     pub max_message_bytes: usize,
-    /// Events queued for one connection before it counts as a slow consumer and is disconnected.
-    pub queue_len: usize,
+    /// How far behind a channel's newest item, in milliseconds, a subscriber may fall before
+    /// it counts as a slow consumer and is disconnected ("reconnect to resume"). A channel keeps
+    /// at least this much of its traffic, and at least `history_len` items, whatever its rate.
+    pub live_window_ms: u64,
+    /// Events a subscriber may trail a channel's newest by before it is disconnected as a slow
+    /// consumer, even while the channel still keeps them. None: only when it has fallen behind
+    /// what the channel keeps (see `live_window_ms`).
+    pub max_subscriber_lag: Option<u64>,
+    /// Bytes of items one channel keeps at most, whatever its rate and the two settings above:
+    /// the bound on a busy channel's memory.
+    pub channel_max_bytes: usize,
     /// Default and longest hold of `GET /poll`, in seconds.
     pub poll_timeout_secs: u64,
     pub poll_timeout_max_secs: u64,
@@ -74,9 +83,11 @@ impl Default for ServerConfig {
             messages_per_second: 20,
             message_burst: 40,
             max_message_bytes: tack_protocol::chat::MAX_FRAME_LEN,
-            // Deep enough for a burst in a busy room, small enough that a stalled client costs
-            // little: each slot is one pointer to a shared, already-serialized event.
-            queue_len: 1024,
+            // Subscribers read a channel's items from one shared buffer: a subscriber 2 s
+            // behind costs the channel 2 s of items, not a queue of its own.
+            live_window_ms: 2000,
+            max_subscriber_lag: None,
+            channel_max_bytes: 64 * 1024 * 1024,
             poll_timeout_secs: 25,
             poll_timeout_max_secs: 60,
             shutdown_grace_secs: 5,
@@ -154,7 +165,17 @@ impl ServerConfig {
         )?;
         parse(&env, "TACK_MESSAGE_BURST", &mut self.message_burst)?;
         parse(&env, "TACK_MAX_MESSAGE_BYTES", &mut self.max_message_bytes)?;
-        parse(&env, "TACK_QUEUE_LEN", &mut self.queue_len)?;
+        parse(&env, "TACK_LIVE_WINDOW_MS", &mut self.live_window_ms)?;
+        if let Some(value) = env("TACK_MAX_SUBSCRIBER_LAG") {
+            let mut lag = 0;
+            parse(
+                &|_| Some(value.clone()),
+                "TACK_MAX_SUBSCRIBER_LAG",
+                &mut lag,
+            )?;
+            self.max_subscriber_lag = Some(lag);
+        }
+        parse(&env, "TACK_CHANNEL_MAX_BYTES", &mut self.channel_max_bytes)?;
         if let Some(list) = env("TACK_PUSHPIN") {
             self.pushpin = list
                 .split(',')
@@ -202,7 +223,10 @@ mod tests {
         let mut config: ServerConfig =
             toml::from_str("listen = \"127.0.0.1:9000\"\nhistory_len = 10\n").unwrap();
         assert_eq!(config.history_len, 10);
-        assert_eq!(config.queue_len, ServerConfig::default().queue_len);
+        assert_eq!(
+            config.live_window_ms,
+            ServerConfig::default().live_window_ms
+        );
         config
             .apply_env(|name| (name == "TACK_HISTORY_LEN").then(|| "7".to_owned()))
             .unwrap();

@@ -1,18 +1,16 @@
-//! What `/stream` and `/poll` share: finding or creating the session, entering the rooms named
-//! in the query, resuming from `since` / `Last-Event-ID`, and turning queued events into the
-//! events one transport sends.
+//! What the HTTP transports share, on the built-in server and behind Pushpin: the query of
+//! `/stream` and `/poll`, the one rule for resume points, finding or starting the session and
+//! applying what the query asks for, `/send`, and the JSON replies.
 
-use crate::http_session::{Attachment, HttpSession};
-use crate::item::{Item, Transport};
-use crate::outbox::Outbound;
-use crate::session::{frame_error, Session};
+use crate::client_frame::{self, error_event};
+use crate::session::{Reach, Role, Session};
+use crate::sessions::HttpSession;
 use crate::state::AppState;
-use axum::extract::ws::Utf8Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
-use tack_protocol::chat::{ClientFrame, Enter, ErrorEvent, Hello, Positions, ServerEvent, Watch};
+use tack_protocol::chat::{ClientFrame, Enter, Hello, Positions, ServerEvent, Watch};
 use tack_protocol::ErrorCode;
 
 /// The query of `GET /stream` and `GET /poll`, on the built-in server and behind Pushpin.
@@ -24,36 +22,34 @@ pub struct HttpQuery {
     pub watch: Option<String>,
     pub since: Option<String>,
     pub timeout: Option<u64>,
-    /// Origin mode only: `next` when Pushpin follows the `Grip-Link` of a held stream.
+    /// Behind Pushpin: `next` when Pushpin follows the `Grip-Link` of a held stream.
     pub link: Option<String>,
 }
 
-/// A request attached to its session's queue, with what to send before the queue.
+/// The query of `POST /send`.
+#[derive(Debug, Deserialize)]
+pub struct SendQuery {
+    pub session: Option<String>,
+}
+
+/// A session found or started for a request, with what the query asked for applied.
 pub struct Opened {
-    pub attachment: Attachment,
-    pub session: Arc<Session>,
-    /// True when this request created the session.
+    pub http: Arc<HttpSession>,
+    /// True when this request started the session.
     pub fresh: bool,
-    /// Events to send first: welcome, errors for refused rooms, replays of lost responses.
-    pub prefix: Vec<Outbound>,
-    /// Per channel, the newest id the client already has: queued items up to it are skipped.
-    pub floor: Positions,
+    /// The session's `welcome`: a stream starts with it; a poll only when `fresh`.
+    pub welcome: ServerEvent,
+    /// Refusals of what the query asked for (a room name that breaks the rules, a cap).
+    pub refused: Vec<ServerEvent>,
 }
 
-pub fn error_event(code: ErrorCode, message: String) -> ServerEvent {
-    ServerEvent::Error(ErrorEvent {
-        code,
-        message,
-        cid: None,
-        event: None,
-    })
+impl Opened {
+    pub fn session(&self) -> &Arc<Session> {
+        &self.http.session
+    }
 }
 
-fn bad_request(message: String) -> Response {
-    let body = format!("[{}]", error_event(ErrorCode::BadField, message).to_json());
-    json_response(StatusCode::BAD_REQUEST, body)
-}
-
+/// A JSON array of events with the given status.
 pub fn json_response(status: StatusCode, body: String) -> Response {
     (
         status,
@@ -66,6 +62,20 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// One `error` event as a JSON array answer.
+pub fn refusal(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
+    let event = error_event(code, message.into(), None, None);
+    json_response(status, format!("[{}]", event.to_json()))
+}
+
+pub fn unauthorized() -> Response {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized,
+        "this server needs Authorization: Bearer <token>",
+    )
+}
+
 fn names(list: Option<&str>) -> Vec<String> {
     list.unwrap_or("")
         .split(',')
@@ -74,185 +84,145 @@ fn names(list: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// Finds or creates the session, attaches to its queue, enters and watches what the query
-/// names, and works out what a reconnecting client missed.
+/// Where the client says it is, per room or channel: `since`, with a `Last-Event-ID` header
+/// winning for the names it carries. One rule for both front doors: through Pushpin an event's
+/// id names only its own room, on the built-in server every room; either way the names a
+/// header does not carry keep their `since`.
+/// Refused with a message naming the bad part.
+pub fn resume_points(query: &HttpQuery, headers: &HeaderMap) -> Result<Positions, String> {
+    let mut since = match &query.since {
+        Some(text) => Positions::parse(text).map_err(|e| format!("since: {e}"))?,
+        None => Positions::default(),
+    };
+    if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        if !last.is_empty() {
+            let last = Positions::parse(last).map_err(|e| format!("Last-Event-ID: {e}"))?;
+            since.0.extend(last.0);
+        }
+    }
+    Ok(since)
+}
+
+/// Finds the session the query names, or starts one, and applies the query: its nick, the
+/// rooms to enter and channels to watch (resuming from the resume points), and for names the
+/// session already follows, where the client says it is (a client coming back after a lost
+/// answer is sent that again).
 pub async fn open(
     state: &AppState,
     query: &HttpQuery,
     headers: &HeaderMap,
 ) -> Result<Opened, Response> {
     if !state.client_authorized(headers) {
-        return Err(json_response(
-            StatusCode::UNAUTHORIZED,
+        return Err(unauthorized());
+    }
+    let since = resume_points(query, headers)
+        .map_err(|why| refusal(StatusCode::BAD_REQUEST, ErrorCode::BadField, why))?;
+    let rooms = names(query.rooms.as_deref());
+    let watch = names(query.watch.as_deref());
+    let limit = state.config.max_rooms_per_connection;
+    if rooms.len() + watch.len() > limit {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::TooManyRooms,
             format!(
-                "[{}]",
-                error_event(
-                    ErrorCode::Unauthorized,
-                    "this server needs Authorization: Bearer <token>".into()
-                )
-                .to_json()
+                "the query names {} rooms and channels; the limit is {limit}",
+                rooms.len() + watch.len()
             ),
         ));
     }
-    let mut since = match &query.since {
-        Some(text) => Positions::parse(text).map_err(|e| bad_request(format!("since: {e}")))?,
-        None => Positions::default(),
-    };
-    if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
-        if !last.is_empty() {
-            since =
-                Positions::parse(last).map_err(|e| bad_request(format!("Last-Event-ID: {e}")))?;
-        }
-    }
-
     let existing = query
         .session
         .as_deref()
-        .and_then(|id| state.sessions.get(id));
+        .and_then(|id| state.sessions.get(id))
+        .filter(|http| !http.session.outbox.ended().is_cancelled());
     let (http, fresh) = match existing {
-        Some(http) if !http.session.outbox.ended().is_cancelled() => (http, false),
-        _ => {
-            let (session, queue) = state.new_session(None);
-            let http = HttpSession::new(session, queue);
+        Some(http) => (http, false),
+        None => {
+            // Only Tack clients use the HTTP transports: comments go out as typed.
+            let session = state.new_session(Reach::Live, true);
+            let http = HttpSession::new(session, state.config.session_ttl());
             state.sessions.insert(http.clone());
             (http, true)
         }
     };
-    let session = http.session.clone();
-    let hub = state.hub.as_ref();
-    let mut prefix = Vec::new();
-    let reply = |event: Option<ServerEvent>, prefix: &mut Vec<Outbound>| {
-        if let Some(event) = event {
-            prefix.push(Outbound::Event(event.to_json().into()));
-        }
-    };
+    http.touch(state.config.session_ttl());
+    let session = &http.session;
+    let mut frames = Vec::new();
     if let Some(nick) = &query.nick {
-        let frame = ClientFrame::Hello(Hello {
+        frames.push(ClientFrame::Hello(Hello {
             nick: nick.clone(),
             client: None,
             takeover: None,
-        });
-        let answer = match frame.validate() {
-            Ok(()) => session.apply(hub, frame).await,
-            Err(err) => Some(frame_error(&err)),
-        };
-        reply(answer, &mut prefix);
+        }));
     }
-
-    let attachment = http.attach().await;
-    prefix.insert(0, Outbound::Event(state.welcome(&session).to_json().into()));
-
-    // A client coming back to its session may have lost events that were already taken from
-    // the queue (a poll answer that never arrived, a stream cut mid-write): replay those from
-    // history, and skip queued items it already has.
-    let mut floor = Positions::default();
-    if !fresh {
-        let delivered = session.positions.lock().clone();
-        for (channel, &seen) in &since.0 {
-            if !(session.is_in(channel) || session.is_watching(channel)) {
-                continue;
-            }
-            let upto = delivered.get(channel).unwrap_or(0);
-            if seen < upto {
-                let watcher = !session.is_in(channel);
-                for item in hub.history(channel, seen, upto).await {
-                    prefix.push(Outbound::Item { item, watcher });
-                }
-            }
-            floor.advance(channel, seen.max(upto));
+    session.seek(&since);
+    for room in rooms {
+        if !session.follows(&room, Role::Viewer) {
+            let since = since.get(&room);
+            frames.push(ClientFrame::Enter(Enter { room, since }));
         }
     }
-
-    for room in names(query.rooms.as_deref()) {
-        if session.is_in(&room) {
-            continue;
+    for channel in watch {
+        if !session.follows(&channel, Role::Watcher) {
+            let since = since.get(&channel);
+            frames.push(ClientFrame::Watch(Watch { channel, since }));
         }
-        let frame = ClientFrame::Enter(Enter {
-            since: since.get(&room),
-            room,
-        });
-        let answer = match frame.validate() {
-            Ok(()) => session.apply(hub, frame).await,
-            Err(err) => Some(frame_error(&err)),
-        };
-        reply(answer, &mut prefix);
     }
-    for channel in names(query.watch.as_deref()) {
-        if session.is_watching(&channel) {
-            continue;
-        }
-        let frame = ClientFrame::Watch(Watch {
-            since: since.get(&channel),
-            channel,
-        });
-        let answer = match frame.validate() {
-            Ok(()) => session.apply(hub, frame).await,
-            Err(err) => Some(frame_error(&err)),
-        };
-        reply(answer, &mut prefix);
+    let mut refused = Vec::new();
+    for frame in frames {
+        refused.extend(client_frame::apply(state, session, frame).await);
     }
-
+    let welcome = state.welcome(session);
     Ok(Opened {
-        attachment,
-        session,
+        http,
         fresh,
-        prefix,
-        floor,
+        welcome,
+        refused,
     })
 }
 
-/// Turns one queued entry into the events `transport` sends, calling `emit` with each event's
-/// text and, for numbered events, the session's positions after it (the SSE `id:`).
-/// Returns how many events were emitted.
-pub fn expand(
-    out: Outbound,
-    transport: Transport,
-    session: &Session,
-    floor: &Positions,
-    emit: &mut dyn FnMut(&Utf8Bytes, Option<&Positions>),
-) -> usize {
-    fn numbered(
-        item: &Item,
-        watcher: bool,
-        transport: Transport,
-        session: &Session,
-        emit: &mut dyn FnMut(&Utf8Bytes, Option<&Positions>),
-    ) {
-        let mut positions = session.positions.lock();
-        positions.advance(&item.channel, item.id);
-        emit(&item.frame(transport, watcher), Some(&positions));
+/// `POST /send`: frames from an HTTP client, one per line; answers their replies (acks,
+/// errors, pongs) as a JSON array.
+pub async fn send(
+    state: &AppState,
+    query: &SendQuery,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Arc<HttpSession>, Vec<ServerEvent>), Response> {
+    if !state.client_authorized(headers) {
+        return Err(unauthorized());
     }
-    match out {
-        Outbound::Item { item, watcher } => {
-            if floor.get(&item.channel).is_some_and(|seen| item.id <= seen) {
-                return 0;
-            }
-            numbered(&item, watcher, transport, session, emit);
-            1
+    let Some(http) = query
+        .session
+        .as_deref()
+        .and_then(|id| state.sessions.get(id))
+    else {
+        return Err(refusal(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownSession,
+            "no such session (it may have expired): open /stream or /poll without `session` to start a new one",
+        ));
+    };
+    http.touch(state.config.session_ttl());
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(refusal(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadFrame,
+            "request body is not valid UTF-8",
+        ));
+    };
+    let mut replies = Vec::new();
+    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
+        if line.trim().is_empty() {
+            continue;
         }
-        Outbound::Event(text) => {
-            emit(&text, None);
-            1
-        }
-        Outbound::Joined(joined) => {
-            let mut n = 0;
-            if let Some(presence) = &joined.presence {
-                emit(presence, None);
-                n += 1;
-            }
-            for item in &joined.replay {
-                numbered(item, joined.watcher, transport, session, emit);
-                n += 1;
-            }
-            if let Some(resumed) = &joined.resumed {
-                emit(resumed, None);
-                n += 1;
-            }
-            session
-                .positions
-                .lock()
-                .advance(&joined.channel, joined.last_id);
-            n
-        }
+        replies.extend(client_frame::handle_text(state, &http.session, line).await);
     }
+    Ok((http, replies))
+}
+
+/// Replies as the JSON array `/send` answers.
+pub fn replies_response(replies: &[ServerEvent]) -> Response {
+    let body: Vec<String> = replies.iter().map(ServerEvent::to_json).collect();
+    json_response(StatusCode::OK, format!("[{}]", body.join(",")))
 }

@@ -1,30 +1,29 @@
-//! The hub: rooms, channels, history, presence and idempotency — behind a trait.
+//! The hub: rooms, channels, numbering, history, presence and idempotency — behind a trait.
 //!
-//! The hub owns everything that is shared between connections: which sessions are in which
-//! room, who watches which channel, each channel's numbering and bounded history, and the
-//! `cid`s already accepted. It delivers by pushing into subscribers' [`Outbox`]es; it never
-//! touches a socket and never waits for a client.
+//! The hub owns what is shared between sessions: who is in which room, each channel's numbering
+//! and its [`Feed`] (history and live fan-out in one), and the `cid`s already accepted. It never
+//! touches a socket and never waits for a client: a subscriber gets the feed in [`Joined`] and
+//! reads it from its own cursor, in its own task.
 //!
-//! [`MemoryHub`](crate::memory_hub::MemoryHub) keeps all of this in one process. A second
-//! implementation can keep history and membership in Redis for several machines, and the
-//! Pushpin origin mode drives the same trait from GRIP requests instead of sockets.
+//! [`MemoryHub`](crate::memory_hub::MemoryHub) keeps all of this in one process. An
+//! [`ItemSink`] sees every item the hub numbers, in order: that is how the GRIP front door
+//! publishes to Pushpin without a second path through the chat logic.
 
 use crate::error::HubError;
-use crate::item::ItemBody;
-use crate::outbox::Outbox;
+use crate::feed::Feed;
+use crate::item::{Item, ItemBody};
 use async_trait::async_trait;
 use std::sync::Arc;
-use tack_protocol::chat::EventId;
+use tack_protocol::chat::{EventId, Presence, Resumed};
 
-/// A process-unique number for a connection or HTTP session.
+/// A process-unique number for a session.
 pub type SessionKey = u64;
 
-/// A session as the hub sees it: who it is and where its events go.
+/// A session as the hub sees it.
 #[derive(Debug, Clone)]
 pub struct Member {
     pub key: SessionKey,
     pub nick: Arc<str>,
-    pub outbox: Outbox,
 }
 
 /// The outcome of an accepted chat message.
@@ -33,6 +32,25 @@ pub struct Sent {
     pub id: EventId,
     /// True when this `cid` had been accepted before: nothing was broadcast this time.
     pub duplicate: bool,
+}
+
+/// What a session needs to start following a room or channel.
+#[derive(Debug)]
+pub struct Joined {
+    pub feed: Arc<Feed>,
+    /// For a viewer: who is in the room, before its own `chatRoomEnter`.
+    pub presence: Option<Presence>,
+    /// The subscriber's cursor starts here: the `since` it resumes from (or the oldest id
+    /// still kept after it), or the channel's newest id before the join.
+    pub start: EventId,
+    /// The replay: every kept item after `start` up to the channel's newest id at the join,
+    /// oldest first, taken at the join; the feed is read after it.
+    pub backfill: Vec<Arc<Item>>,
+    /// With `since`: the answer that ends the replay, sent once the cursor reaches its
+    /// `last_id`.
+    pub resumed: Option<Resumed>,
+    /// The id of the joiner's own `chatRoomEnter`, when this join announced one.
+    pub announced: Option<EventId>,
 }
 
 /// Counts for `/metrics`.
@@ -44,15 +62,27 @@ pub struct HubStats {
     pub channels: usize,
 }
 
+/// Sees every item the hub numbers, in each channel's id order, while the channel is still
+/// locked. Must not block: queue and return.
+pub trait ItemSink: Send + Sync + 'static {
+    /// `epoch` is the hub's ([`Hub::epoch`]); `sender` is the joiner of its own
+    /// `chatRoomEnter` (that subscriber already has it).
+    fn appended(&self, epoch: &str, item: &Arc<Item>, sender: Option<SessionKey>);
+}
+
 #[async_trait]
 pub trait Hub: Send + Sync + 'static {
-    /// Puts `member` in `room`. Queues to the member, in order: `presence`, then (with `since`)
-    /// every event after `since` and `resumed`; then announces `chatRoomEnter` to the room
-    /// including the member. Entering a room again replays but is not announced again.
-    async fn enter(&self, room: &str, member: &Member, since: Option<EventId>);
+    /// Puts `member` in `room` and announces `chatRoomEnter` to it (not again when the member
+    /// is there already, which only replays).
+    async fn enter(
+        &self,
+        room: &str,
+        member: &Member,
+        since: Option<EventId>,
+    ) -> Result<Joined, HubError>;
 
     /// Takes `member` out of `room` and announces `chatRoomLeave`. False if it was not there.
-    async fn leave(&self, room: &str, member: &Member) -> bool;
+    async fn leave(&self, room: &str, member: &Member) -> Result<bool, HubError>;
 
     /// Broadcasts a chat message from `member`, or finds the earlier one with the same `cid`.
     async fn message(
@@ -63,22 +93,14 @@ pub trait Hub: Send + Sync + 'static {
         cid: Option<String>,
     ) -> Result<Sent, HubError>;
 
-    /// Subscribes `member` to every item of `channel` as `raw`, replaying after `since` first.
-    async fn watch(&self, channel: &str, member: &Member, since: Option<EventId>);
+    /// A watcher's start on `channel`'s raw items, replaying after `since`.
+    async fn watch(&self, channel: &str, since: Option<EventId>) -> Result<Joined, HubError>;
 
-    /// Stops watching. False if `member` was not watching.
-    async fn unwatch(&self, channel: &str, member: &Member) -> bool;
+    /// A watcher of `channel` is gone.
+    async fn unwatch(&self, channel: &str);
 
-    /// Appends a published item to `channel` and delivers it; returns its id.
-    async fn publish(&self, channel: &str, body: ItemBody) -> EventId;
-
-    /// Items of `channel` with `after < id <= upto` still in history, oldest first.
-    async fn history(
-        &self,
-        channel: &str,
-        after: EventId,
-        upto: EventId,
-    ) -> Vec<Arc<crate::item::Item>>;
+    /// Appends a published item to `channel`; returns its id.
+    async fn publish(&self, channel: &str, body: ItemBody) -> Result<EventId, HubError>;
 
     /// Drops expired history and forgets channels nobody uses.
     async fn sweep(&self);

@@ -8,7 +8,7 @@
 use axum::extract::ws::Utf8Bytes;
 use base64::Engine;
 use std::sync::{Arc, OnceLock};
-use tack_protocol::chat::{EventId, Millis, Raw, ServerEvent};
+use tack_protocol::chat::{encode_legacy_comment, EventId, Millis, Raw, ServerEvent};
 
 /// How a subscriber is connected; decides which of a published item's formats it receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +43,19 @@ pub enum Content {
     Binary(Vec<u8>),
 }
 
+impl Content {
+    pub fn len(&self) -> usize {
+        match self {
+            Content::Text(text) => text.len(),
+            Content::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// What an item carries.
 #[derive(Debug)]
 pub enum ItemBody {
@@ -66,7 +79,10 @@ pub struct Item {
     pub body: ItemBody,
     /// The client message id of a chat message, so history trimming can forget it.
     pub cid: Option<String>,
+    /// Bytes of content, for the bounds on what a feed holds.
+    weight: usize,
     raw: [OnceLock<Utf8Bytes>; 3],
+    legacy: OnceLock<Utf8Bytes>,
 }
 
 impl Item {
@@ -77,14 +93,29 @@ impl Item {
         body: ItemBody,
         cid: Option<String>,
     ) -> Item {
+        let weight = match &body {
+            ItemBody::Chat(event) => event.len(),
+            ItemBody::Published { ws, stream, poll } => [ws, stream, poll]
+                .into_iter()
+                .flatten()
+                .map(Content::len)
+                .sum(),
+        };
         Item {
             channel,
             id,
             ts,
             body,
             cid,
+            weight,
             raw: Default::default(),
+            legacy: OnceLock::new(),
         }
+    }
+
+    /// Bytes of content this item holds (its JSON or its published formats).
+    pub fn weight(&self) -> usize {
+        self.weight
     }
 
     /// The text frame a subscriber receives: the chat event for a room member, `raw` otherwise.
@@ -93,6 +124,26 @@ impl Item {
             (ItemBody::Chat(event), false) => event.clone(),
             _ => self.raw(transport),
         }
+    }
+
+    /// The frame a viewer that never said `hello` receives: an original-system page, which
+    /// puts `comment` into HTML as it is, so a message's comment is escaped as the original
+    /// server did. Serialized on first use.
+    pub fn legacy_frame(&self) -> Utf8Bytes {
+        let ItemBody::Chat(event) = &self.body else {
+            return self.raw(Transport::WebSocket);
+        };
+        self.legacy
+            .get_or_init(
+                || match serde_json::from_str::<ServerEvent>(event.as_str()) {
+                    Ok(ServerEvent::Message(mut message)) => {
+                        message.comment = encode_legacy_comment(&message.comment);
+                        ServerEvent::Message(message).to_json().into()
+                    }
+                    _ => event.clone(),
+                },
+            )
+            .clone()
     }
 
     /// The `raw` event for `transport`, serialized on first use.

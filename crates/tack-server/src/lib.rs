@@ -2,29 +2,34 @@
 //! Events (`/stream`) and long-polling (`/poll` + `/send`), with Pushpin's publish API
 //! (`/publish/`), in one process with no outside services.
 //!
-//! Who owns what:
-//! - [`hub`] — the [`Hub`] trait: rooms, channels, numbering, bounded history, presence and
-//!   `cid` idempotency. Everything shared between connections lives behind it, so a Redis
-//!   implementation or the Pushpin origin mode can reuse the chat logic.
-//!   [`memory_hub`] is the in-process implementation.
-//! - [`session`] — one client: nick, rooms, rate limit, and the chat logic that turns a
-//!   client frame into hub calls. Knows nothing about transports.
-//! - [`outbox`] — a connection's bounded queue; a full queue kicks a slow consumer.
-//! - [`item`] — a numbered event, serialized once and shared by every subscriber.
-//! - Transports: [`ws`], [`stream`] (SSE), [`poll`] (long-poll and `/send`), sharing
-//!   [`http`] and [`http_session`] (sessions that outlive a request, expiring after a TTL).
-//! - [`publish`] — `POST /publish/`, the body and error texts from `tack_protocol::publish`.
-//! - [`origin`] — origin mode: the same chat logic behind Pushpin, as a GRIP origin.
-//! - [`server`] — the router ([`app`]), [`run`], [`spawn`] and graceful shutdown;
-//!   [`config`] — every limit; [`metrics`] — `GET /metrics`.
+//! What happens to a client frame — from any transport, on either front door — is decided in
+//! one place: [`client_frame::apply`].
 //!
-//! No transport ever holds a hub lock while writing to a socket: the hub pushes shared
-//! pointers into bounded queues, and each connection's own task writes them out.
+//! Who owns what:
+//! - [`client_frame`] — every rule about what a client frame may do.
+//! - [`session`] — one client: nick, what it follows and where it is in each, its own events
+//!   ([`outbox`]); reads what it should get next. Knows nothing about transports.
+//! - [`hub`] — the [`Hub`] trait: rooms, channels, numbering, presence and `cid` idempotency;
+//!   [`memory_hub`] is the in-process implementation.
+//! - [`feed`] — a channel's items: history and live fan-out in one buffer, read by every
+//!   subscriber from its own cursor, so a broadcast is one append.
+//! - [`item`] — a numbered event, serialized once and shared by every subscriber.
+//! - [`http`] and [`sessions`] — what the HTTP transports share: the query, resume points,
+//!   sessions that outlive a request.
+//! - The built-in front door: [`ws`], [`stream`] (SSE), [`poll`] (long-poll and `/send`).
+//! - The GRIP front door, behind Pushpin: [`origin`].
+//! - [`publish`] — `POST /publish/`, the body and error texts from `tack_protocol::publish`.
+//! - [`server`] — one skeleton for both doors: the router, [`run`], [`spawn`], the reaper and
+//!   graceful shutdown; [`config`] — every limit; [`metrics`] — `GET /metrics`.
+//!
+//! No transport ever holds a lock while writing to a socket: subscribers copy shared items
+//! out of a channel's feed and write them in their own tasks.
 
+pub mod client_frame;
 pub mod config;
 pub mod error;
+pub mod feed;
 pub mod http;
-pub mod http_session;
 pub mod hub;
 pub mod item;
 pub mod memory_hub;
@@ -35,6 +40,7 @@ pub mod poll;
 pub mod publish;
 pub mod server;
 pub mod session;
+pub mod sessions;
 pub mod state;
 pub mod stream;
 pub mod ws;
@@ -42,6 +48,6 @@ pub mod ws;
 pub use config::ServerConfig;
 pub use error::{HubError, ServerError};
 pub use hub::Hub;
-pub use origin::{Origin, OriginConfig, OriginHandle};
-pub use server::{app, run, serve, spawn, ServerHandle};
+pub use origin::{Origin, OriginConfig};
+pub use server::{app, run, spawn, spawn_on, Door, Server, ServerHandle};
 pub use state::AppState;

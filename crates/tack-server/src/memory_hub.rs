@@ -1,50 +1,40 @@
 //! The in-process [`Hub`]: every room and channel in memory, one lock per channel.
 //!
-//! A channel's lock is held while an event is numbered, stored and pushed into its
-//! subscribers' queues — that is what makes every subscriber see a channel's events in id
-//! order, and an enter's replay join the live stream with no gap and no duplicate. Pushing is a
-//! non-blocking `try_send` of a shared pointer, so the lock is held for microseconds and never
-//! across a socket write.
+//! A channel's lock is held while an event is numbered and appended to its [`Feed`] — that is
+//! what keeps a channel's ids in order and makes a join's starting point exact: the cursor a
+//! joiner gets is taken under the same lock as the appends around it. Appending wakes
+//! subscribers but writes nothing for them, so the lock is held for microseconds.
 
 use crate::error::HubError;
-use crate::hub::{Hub, HubStats, Member, Sent, SessionKey};
+use crate::feed::{Feed, Retention};
+use crate::hub::{Hub, HubStats, ItemSink, Joined, Member, Sent, SessionKey};
 use crate::item::{Item, ItemBody};
-use crate::outbox::{Joined, Outbound, Outbox};
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 use tack_protocol::chat::{
     ChatMessage, EventId, Millis, Presence, Resumed, RoomChange, ServerEvent,
 };
-use tokio::time::Instant;
-
-/// Bounds on what each channel remembers for resume.
-#[derive(Debug, Clone, Copy)]
-pub struct HistoryLimits {
-    pub len: usize,
-    pub age: Duration,
-}
 
 pub struct MemoryHub {
-    limits: HistoryLimits,
+    retention: Retention,
     /// Fresh at every start: history lives in memory, so numbering restarts with the process.
     epoch: String,
     channels: RwLock<HashMap<Arc<str>, Arc<Mutex<Channel>>>>,
+    sink: Option<Arc<dyn ItemSink>>,
 }
 
-/// One room or channel: its numbering, its history, and who receives its items.
+/// One room or channel: its feed, its viewers and the `cid`s of messages still in history.
 struct Channel {
     name: Arc<str>,
-    last_id: EventId,
-    history: VecDeque<(Instant, Arc<Item>)>,
-    /// Viewers: sessions that entered the room.
-    members: HashMap<SessionKey, Member>,
-    /// Sessions watching the channel's raw items; not viewers.
-    watchers: HashMap<SessionKey, Outbox>,
-    /// `cid` → id of the message it was accepted as, for messages still in history.
+    feed: Arc<Feed>,
+    /// Viewers: sessions that entered the room, with their nicks.
+    members: HashMap<SessionKey, Arc<str>>,
+    /// `cid` → id of the message it was accepted as, for messages the feed still holds.
     cids: HashMap<String, EventId>,
+    /// The same cids in id order, so they are forgotten with their messages.
+    cid_order: VecDeque<(EventId, String)>,
     /// Set when `sweep` has dropped this channel from the map; whoever finds it set after
     /// taking the lock looks the channel up again instead of using a forgotten one.
     retired: bool,
@@ -60,130 +50,92 @@ pub fn now_millis() -> Millis {
 impl Channel {
     fn new(name: Arc<str>) -> Channel {
         Channel {
+            feed: Arc::new(Feed::new(name.clone(), 0)),
             name,
-            last_id: 0,
-            history: VecDeque::new(),
             members: HashMap::new(),
-            watchers: HashMap::new(),
             cids: HashMap::new(),
+            cid_order: VecDeque::new(),
             retired: false,
         }
     }
 
     fn viewers(&self) -> u32 {
-        self.members.len() as u32
+        u32::try_from(self.members.len()).unwrap_or(u32::MAX)
     }
 
-    /// Forgets items beyond the count or age limit, and their `cid`s.
-    fn trim(&mut self, limits: HistoryLimits, now: Instant) {
-        while let Some((at, item)) = self.history.front() {
-            let too_many = self.history.len() > limits.len;
-            let too_old = now.saturating_duration_since(*at) > limits.age;
-            if !(too_many || too_old) {
+    fn next_id(&self) -> EventId {
+        self.feed.last_id() + 1
+    }
+
+    /// Forgets the `cid`s of messages the feed no longer holds.
+    fn forget_old_cids(&mut self) {
+        let floor = self.feed.floor();
+        while let Some((id, _)) = self.cid_order.front() {
+            if *id > floor {
                 break;
             }
-            if let Some(cid) = &item.cid {
-                if self.cids.get(cid) == Some(&item.id) {
-                    self.cids.remove(cid);
-                }
+            let (id, cid) = self.cid_order.pop_front().expect("front exists");
+            if self.cids.get(&cid) == Some(&id) {
+                self.cids.remove(&cid);
             }
-            self.history.pop_front();
         }
-    }
-
-    /// Numbers, stores and delivers a new item.
-    fn push(
-        &mut self,
-        limits: HistoryLimits,
-        body: ItemBody,
-        ts: Millis,
-        cid: Option<String>,
-    ) -> Arc<Item> {
-        self.last_id += 1;
-        let item = Arc::new(Item::new(self.name.clone(), self.last_id, ts, body, cid));
-        if let Some(cid) = &item.cid {
-            self.cids.insert(cid.clone(), item.id);
-        }
-        let now = Instant::now();
-        self.history.push_back((now, item.clone()));
-        self.trim(limits, now);
-        for member in self.members.values() {
-            member.outbox.deliver(Outbound::Item {
-                item: item.clone(),
-                watcher: false,
-            });
-        }
-        for outbox in self.watchers.values() {
-            outbox.deliver(Outbound::Item {
-                item: item.clone(),
-                watcher: true,
-            });
-        }
-        item
-    }
-
-    /// Items after `since` and whether they cover the whole gap.
-    fn replay(&self, since: EventId) -> (Vec<Arc<Item>>, bool) {
-        let items: Vec<Arc<Item>> = self
-            .history
-            .iter()
-            .filter(|(_, item)| item.id > since)
-            .map(|(_, item)| item.clone())
-            .collect();
-        let recovered = since == self.last_id || items.first().map(|i| i.id) == Some(since + 1);
-        (items, recovered)
     }
 
     fn presence(&self) -> Presence {
-        let mut users: Vec<String> = self.members.values().map(|m| m.nick.to_string()).collect();
+        let mut users: Vec<String> = self.members.values().map(|n| n.to_string()).collect();
         users.sort();
         users.dedup();
         Presence {
             room: self.name.to_string(),
             viewers: self.viewers(),
             users,
-            last_id: self.last_id,
+            last_id: self.feed.last_id(),
         }
     }
 
-    /// The joined answer: presence for a viewer, then replay and `resumed` when asked to resume.
-    fn joined(&self, watcher: bool, since: Option<EventId>) -> Joined {
-        let presence = (!watcher).then(|| ServerEvent::Presence(self.presence()).to_json().into());
-        let (replay, resumed) = match since {
-            None => (Vec::new(), None),
-            Some(since) => {
-                let (replay, recovered) = self.replay(since);
-                let resumed = ServerEvent::Resumed(Resumed {
-                    room: (!watcher).then(|| self.name.to_string()),
-                    channel: watcher.then(|| self.name.to_string()),
-                    recovered,
-                    since,
-                    last_id: self.last_id,
-                });
-                (replay, Some(resumed.to_json().into()))
-            }
+    /// Where a subscriber joining now starts, what it is replayed, and the `resumed` answer
+    /// when it resumes. The replay is taken now, under the channel's lock: the items that
+    /// follow (the joiner's own `chatRoomEnter` first) may push it out of a short feed before
+    /// the joiner reads.
+    fn start(
+        &self,
+        watcher: bool,
+        since: Option<EventId>,
+    ) -> (EventId, Vec<Arc<Item>>, Option<Resumed>) {
+        let last_id = self.feed.last_id();
+        let Some(since) = since else {
+            return (last_id, Vec::new(), None);
         };
-        Joined {
-            channel: self.name.clone(),
-            watcher,
-            presence,
-            replay,
-            resumed,
-            last_id: self.last_id,
-        }
-    }
-
-    fn is_idle(&self) -> bool {
-        self.members.is_empty() && self.watchers.is_empty() && self.history.is_empty()
+        // Ids from before a restart of this channel's numbering (or from nowhere) cannot be
+        // resumed: start from what the feed holds and say that something may be missing.
+        let floor = self.feed.floor();
+        let start = since.clamp(floor, last_id);
+        let resumed = Resumed {
+            room: (!watcher).then(|| self.name.to_string()),
+            channel: watcher.then(|| self.name.to_string()),
+            recovered: start == since,
+            since,
+            last_id,
+        };
+        (start, self.feed.range(start, last_id), Some(resumed))
     }
 }
 
 impl MemoryHub {
-    pub fn new(limits: HistoryLimits) -> MemoryHub {
+    pub fn new(retention: Retention) -> MemoryHub {
         MemoryHub {
-            limits,
+            retention,
             epoch: format!("{:016x}", rand::random::<u64>()),
             channels: RwLock::new(HashMap::new()),
+            sink: None,
+        }
+    }
+
+    /// A hub that also hands every numbered item to `sink`.
+    pub fn with_sink(retention: Retention, sink: Arc<dyn ItemSink>) -> MemoryHub {
+        MemoryHub {
+            sink: Some(sink),
+            ..MemoryHub::new(retention)
         }
     }
 
@@ -214,10 +166,32 @@ impl MemoryHub {
         self.channels.read().get(name).cloned()
     }
 
+    /// Numbers and appends a new item; hands it to the sink.
+    fn append(
+        &self,
+        channel: &mut Channel,
+        body: ItemBody,
+        ts: Millis,
+        cid: Option<String>,
+        sender: Option<SessionKey>,
+    ) -> EventId {
+        let id = channel.next_id();
+        let item = Arc::new(Item::new(channel.name.clone(), id, ts, body, cid));
+        if let Some(cid) = &item.cid {
+            channel.cids.insert(cid.clone(), id);
+            channel.cid_order.push_back((id, cid.clone()));
+        }
+        channel.feed.append(item.clone(), self.retention);
+        if let Some(sink) = &self.sink {
+            sink.appended(&self.epoch, &item, sender);
+        }
+        id
+    }
+
     fn room_change(channel: &Channel, user: &str, entered: bool) -> (ItemBody, Millis) {
         let ts = now_millis();
         let change = RoomChange {
-            id: channel.last_id + 1,
+            id: channel.next_id(),
             room: channel.name.to_string(),
             user: user.to_owned(),
             viewers: channel.viewers(),
@@ -234,31 +208,46 @@ impl MemoryHub {
 
 #[async_trait]
 impl Hub for MemoryHub {
-    async fn enter(&self, room: &str, member: &Member, since: Option<EventId>) {
-        self.with_channel(room, |channel| {
-            channel.trim(self.limits, Instant::now());
-            let already = channel.members.insert(member.key, member.clone()).is_some();
-            member
-                .outbox
-                .deliver(Outbound::Joined(Box::new(channel.joined(false, since))));
-            if !already {
+    async fn enter(
+        &self,
+        room: &str,
+        member: &Member,
+        since: Option<EventId>,
+    ) -> Result<Joined, HubError> {
+        Ok(self.with_channel(room, |channel| {
+            channel.feed.trim(self.retention);
+            let already = channel
+                .members
+                .insert(member.key, member.nick.clone())
+                .is_some();
+            let presence = channel.presence();
+            let (start, backfill, resumed) = channel.start(false, since);
+            let announced = (!already).then(|| {
                 let (body, ts) = Self::room_change(channel, &member.nick, true);
-                channel.push(self.limits, body, ts, None);
+                self.append(channel, body, ts, None, Some(member.key))
+            });
+            Joined {
+                feed: channel.feed.clone(),
+                presence: Some(presence),
+                start,
+                backfill,
+                resumed,
+                announced,
             }
-        })
+        }))
     }
 
-    async fn leave(&self, room: &str, member: &Member) -> bool {
+    async fn leave(&self, room: &str, member: &Member) -> Result<bool, HubError> {
         let Some(channel) = self.existing(room) else {
-            return false;
+            return Ok(false);
         };
         let mut channel = channel.lock();
-        let Some(was) = channel.members.remove(&member.key) else {
-            return false;
+        let Some(nick) = channel.members.remove(&member.key) else {
+            return Ok(false);
         };
-        let (body, ts) = Self::room_change(&channel, &was.nick, false);
-        channel.push(self.limits, body, ts, None);
-        true
+        let (body, ts) = Self::room_change(&channel, &nick, false);
+        self.append(&mut channel, body, ts, None, None);
+        Ok(true)
     }
 
     async fn message(
@@ -274,7 +263,7 @@ impl Hub for MemoryHub {
         if !channel.members.contains_key(&member.key) {
             return Err(not_in_room());
         }
-        channel.trim(self.limits, Instant::now());
+        channel.forget_old_cids();
         if let Some(cid) = &cid {
             if let Some(&id) = channel.cids.get(cid) {
                 return Ok(Sent {
@@ -285,65 +274,58 @@ impl Hub for MemoryHub {
         }
         let ts = now_millis();
         let event = ServerEvent::Message(ChatMessage {
-            id: channel.last_id + 1,
+            id: channel.next_id(),
             room: channel.name.to_string(),
             user: member.nick.to_string(),
             comment,
             ts,
             cid: cid.clone(),
         });
-        let item = channel.push(self.limits, ItemBody::Chat(event.to_json().into()), ts, cid);
+        let body = ItemBody::Chat(event.to_json().into());
+        let id = self.append(&mut channel, body, ts, cid, None);
         Ok(Sent {
-            id: item.id,
+            id,
             duplicate: false,
         })
     }
 
-    async fn watch(&self, channel: &str, member: &Member, since: Option<EventId>) {
-        self.with_channel(channel, |channel| {
-            channel.trim(self.limits, Instant::now());
-            channel.watchers.insert(member.key, member.outbox.clone());
-            member
-                .outbox
-                .deliver(Outbound::Joined(Box::new(channel.joined(true, since))));
-        })
+    async fn watch(&self, channel: &str, since: Option<EventId>) -> Result<Joined, HubError> {
+        Ok(self.with_channel(channel, |channel| {
+            channel.feed.trim(self.retention);
+            let (start, backfill, resumed) = channel.start(true, since);
+            Joined {
+                feed: channel.feed.clone(),
+                presence: None,
+                start,
+                backfill,
+                resumed,
+                announced: None,
+            }
+        }))
     }
 
-    async fn unwatch(&self, channel: &str, member: &Member) -> bool {
-        match self.existing(channel) {
-            Some(channel) => channel.lock().watchers.remove(&member.key).is_some(),
-            None => false,
-        }
+    async fn unwatch(&self, _channel: &str) {
+        // Watchers hold the feed itself; `sweep` sees when nobody does.
     }
 
-    async fn publish(&self, channel: &str, body: ItemBody) -> EventId {
-        self.with_channel(channel, |channel| {
-            channel.push(self.limits, body, now_millis(), None).id
-        })
-    }
-
-    async fn history(&self, channel: &str, after: EventId, upto: EventId) -> Vec<Arc<Item>> {
-        let Some(channel) = self.existing(channel) else {
-            return Vec::new();
-        };
-        let channel = channel.lock();
-        channel
-            .history
-            .iter()
-            .filter(|(_, item)| item.id > after && item.id <= upto)
-            .map(|(_, item)| item.clone())
-            .collect()
+    async fn publish(&self, channel: &str, body: ItemBody) -> Result<EventId, HubError> {
+        Ok(self.with_channel(channel, |channel| {
+            self.append(channel, body, now_millis(), None, None)
+        }))
     }
 
     async fn sweep(&self) {
-        let now = Instant::now();
         let channels: Vec<_> = self.channels.read().values().cloned().collect();
         for channel in channels {
-            channel.lock().trim(self.limits, now);
+            let mut channel = channel.lock();
+            channel.feed.trim(self.retention);
+            channel.forget_old_cids();
         }
         self.channels.write().retain(|_, channel| {
             let mut channel = channel.lock();
-            channel.retired = channel.is_idle();
+            // Only the channel itself holds the feed: no subscriber reads it.
+            let unused = Arc::strong_count(&channel.feed) == 1;
+            channel.retired = unused && channel.members.is_empty() && channel.feed.is_empty();
             !channel.retired
         });
     }

@@ -29,7 +29,13 @@ pub async fn publish(State(state): State<AppState>, headers: HeaderMap, body: By
     };
     for item in &parsed.items {
         if let Some(body) = item_body(item) {
-            state.hub.publish(&item.channel, body).await;
+            if let Err(err) = state.hub.publish(&item.channel, body).await {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("item for `{}` not published: {err}\n", item.channel),
+                )
+                    .into_response();
+            }
             state.metrics.published();
         }
     }

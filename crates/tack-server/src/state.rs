@@ -1,19 +1,24 @@
-//! What every request handler shares: config, hub, HTTP sessions, metrics, the shutdown signal
-//! and the global connection cap.
+//! What every request handler shares, on either front door: config, hub, HTTP sessions,
+//! metrics, the shutdown signal and the global connection cap.
 
 use crate::config::ServerConfig;
-use crate::http_session::HttpSessions;
+use crate::feed::Retention;
 use crate::hub::Hub;
-use crate::memory_hub::{HistoryLimits, MemoryHub};
+use crate::memory_hub::MemoryHub;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbound, Outbox};
-use crate::session::frame_error;
-use crate::session::{Session, SessionLimits};
+use crate::outbox::Outbox;
+use crate::session::{Reach, Session, SessionLimits};
+use crate::sessions::HttpSessions;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tack_protocol::chat::{ClientFrame, Hello, ServerEvent, Welcome};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tack_protocol::chat::{ServerEvent, Welcome};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+/// Own events queued for one session before it counts as not reading and is disconnected.
+/// Replies to its own frames only (room traffic is read from the feeds), which its rate limits
+/// bound.
+const OUTBOX_LEN: usize = 1024;
 
 /// The server's shared state; cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -41,14 +46,11 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// State with the in-memory hub.
     pub fn new(config: ServerConfig) -> AppState {
-        let hub = MemoryHub::new(HistoryLimits {
-            len: config.history_len,
-            age: config.history_age(),
-        });
+        let hub = MemoryHub::new(config.retention());
         AppState::with_hub(config, Arc::new(hub))
     }
 
-    /// State with another hub implementation (Redis, or one shared with the Pushpin origin).
+    /// State with another hub (one that publishes to Pushpin, or shared by tests).
     pub fn with_hub(config: ServerConfig, hub: Arc<dyn Hub>) -> AppState {
         AppState(Arc::new(Shared {
             connections: Arc::new(Semaphore::new(config.max_connections)),
@@ -75,18 +77,18 @@ impl AppState {
         permit
     }
 
-    /// A new session with its own queue.
-    pub fn new_session(&self, nick: Option<String>) -> (Arc<Session>, mpsc::Receiver<Outbound>) {
-        let (outbox, rx) =
-            Outbox::within(self.config.queue_len, self.metrics.clone(), &self.shutdown);
+    /// A new session. `greeted`: the transport is one only Tack clients use, so the client is
+    /// not an original-system page even before it says `hello`.
+    pub fn new_session(&self, reach: Reach, greeted: bool) -> Arc<Session> {
+        let outbox = Outbox::within(OUTBOX_LEN, self.metrics.clone(), &self.shutdown);
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let limits = SessionLimits {
             max_rooms: self.config.max_rooms_per_connection,
             messages_per_second: self.config.messages_per_second,
             message_burst: self.config.message_burst,
+            max_lag: self.config.max_subscriber_lag,
         };
-        let session = Session::new(crate::session::new_session_id(), key, nick, outbox, limits);
-        (Arc::new(session), rx)
+        Arc::new(Session::new(key, outbox, limits, reach, greeted))
     }
 
     /// The first event on every transport.
@@ -100,23 +102,6 @@ impl AppState {
         })
     }
 
-    /// Parses and applies one client frame; the immediate reply, if any. A `hello` that names
-    /// an earlier HTTP session of this client (`takeover`) first takes that session over.
-    pub async fn handle_text(&self, session: &Session, text: &str) -> Option<ServerEvent> {
-        let frame = match ClientFrame::parse(text) {
-            Ok(frame) => frame,
-            Err(err) => return Some(frame_error(&err)),
-        };
-        if let ClientFrame::Hello(Hello {
-            takeover: Some(old),
-            ..
-        }) = &frame
-        {
-            self.take_over(session, old);
-        }
-        session.apply(self.hub.as_ref(), frame).await
-    }
-
     /// `session` becomes the HTTP session `old_id` in every room and channel, with no leave
     /// and no enter: a client that switched transport (an upgrade to WebSocket, a reconnect)
     /// is one viewer all along, and its old session does not linger until it expires. The
@@ -124,14 +109,14 @@ impl AppState {
     /// not delivered. False (and nothing changes) when there is no such session or `session`
     /// has already joined something.
     pub fn take_over(&self, session: &Session, old_id: &str) -> bool {
-        if old_id == session.id || !session.rooms().is_empty() || !session.watching().is_empty() {
+        if old_id == session.id || session.following() > 0 {
             return false;
         }
         let Some(old) = self.sessions.remove(old_id) else {
             return false;
         };
         let adopted = session.adopt(&old.session);
-        // A stream or poll still holding the old session's queue ends now.
+        // A stream or poll still reading the old session ends now.
         old.release();
         tracing::debug!(old = %old_id, new = %session.id, adopted, "session taken over");
         adopted
@@ -143,6 +128,12 @@ impl AppState {
             None => true,
             Some(token) => bearer(headers) == Some(token.as_str()),
         }
+    }
+
+    /// Resolves when every connection has ended (all permits are back).
+    pub async fn wait_for_connections(&self) {
+        let all = u32::try_from(self.config.max_connections).unwrap_or(u32::MAX);
+        let _ = self.connections.acquire_many(all).await;
     }
 }
 
@@ -156,10 +147,14 @@ pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-impl AppState {
-    /// Resolves when every connection has ended (all permits are back).
-    pub async fn wait_for_connections(&self) {
-        let all = u32::try_from(self.config.max_connections).unwrap_or(u32::MAX);
-        let _ = self.connections.acquire_many(all).await;
+impl ServerConfig {
+    /// How long each channel's feed keeps its items.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            len: self.history_len,
+            live: std::time::Duration::from_millis(self.live_window_ms),
+            age: self.history_age(),
+            max_bytes: self.channel_max_bytes,
+        }
     }
 }

@@ -1,13 +1,14 @@
-//! `GET /stream`: Server-Sent Events.
+//! `GET /stream` on the built-in server: Server-Sent Events.
 //!
 //! The first event (`welcome`) is written at once, so a client can tell a buffering proxy from
 //! a quiet room. Numbered events carry `id:` = the session's positions in every room, so a
 //! reconnect with `Last-Event-ID` resumes all of them at once. A `:` comment every keep-alive
 //! interval keeps proxies from timing the stream out.
 
-use crate::http::{expand, open, HttpQuery, Opened};
+use crate::http::{open, HttpQuery, Opened};
 use crate::item::Transport;
 use crate::metrics::ConnectionGauge;
+use crate::sessions::Reading;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -15,8 +16,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::convert::Infallible;
-use tack_protocol::sse;
-use tack_protocol::ErrorCode;
+use tack_protocol::chat::ServerEvent;
+use tack_protocol::{sse, ErrorCode};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Interval};
 
@@ -26,6 +27,9 @@ const BATCH: usize = 64;
 struct Streaming {
     state: AppState,
     opened: Opened,
+    reading: Reading,
+    /// Written before anything else: welcome and what the query was refused.
+    first: Option<String>,
     keepalive: Interval,
     finished: bool,
     _permit: OwnedSemaphorePermit,
@@ -44,13 +48,20 @@ pub async fn stream(
         Ok(opened) => opened,
         Err(response) => return response,
     };
-    tracing::debug!(session = %opened.session.id, fresh = opened.fresh, "stream attached");
+    tracing::debug!(session = %opened.session().id, fresh = opened.fresh, "stream attached");
+    let reading = opened.http.read().await;
+    let mut first = String::new();
+    for event in std::iter::once(&opened.welcome).chain(&opened.refused) {
+        let _ = sse::encode_into(&sse::Event::data(event.to_json()), &mut first);
+    }
     let period = state.config.keepalive();
     let streaming = Streaming {
         _gauge: state.metrics.connected(Transport::Stream),
         keepalive: tokio::time::interval_at(Instant::now() + period, period),
         state,
         opened,
+        reading,
+        first: Some(first),
         finished: false,
         _permit: permit,
     };
@@ -72,69 +83,72 @@ pub async fn stream(
 impl Streaming {
     /// The next piece of the response body; None ends the stream.
     async fn next_chunk(&mut self) -> Option<String> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
         if self.finished {
             return None;
         }
-        let mut out = String::new();
-        let session = self.opened.session.clone();
-        if !self.opened.prefix.is_empty() {
-            // What the client is missing: no floor applies.
-            let floor = std::mem::take(&mut self.opened.floor);
-            for entry in std::mem::take(&mut self.opened.prefix) {
-                self.write(entry, &mut out);
-            }
-            self.opened.floor = floor;
-            return Some(out);
-        }
-        let Opened { attachment, .. } = &mut self.opened;
-        tokio::select! {
-            _ = session.outbox.ended().cancelled() => {
-                self.finished = true;
-                match session.outbox.kick_reason() {
-                    Some(reason) => {
-                        let event = crate::http::error_event(ErrorCode::SlowConsumer, reason.to_owned());
-                        self.write(crate::outbox::Outbound::Event(event.to_json().into()), &mut out);
-                    }
-                    None => {
-                        sse::comment_into(crate::ws::SHUTDOWN_REASON, &mut out);
-                        out.push('\n');
-                    }
-                }
-            }
-            _ = attachment.takeover.requested() => return None,
-            entry = attachment.queue.recv() => {
-                let first = entry?;
-                self.write(first, &mut out);
-                for _ in 1..BATCH {
-                    match self.opened.attachment.queue.try_recv() {
-                        Ok(next) => self.write(next, &mut out),
-                        Err(_) => break,
-                    }
-                }
-            }
-            _ = self.keepalive.tick() => {
-                sse::comment_into("", &mut out);
-                out.push('\n');
-            }
-        }
-        Some(out)
-    }
-
-    fn write(&self, entry: crate::outbox::Outbound, out: &mut String) {
-        let n = expand(
-            entry,
-            Transport::Stream,
-            &self.opened.session,
-            &self.opened.floor,
-            &mut |text, positions| {
+        let session = self.opened.session().clone();
+        loop {
+            let mut out = String::new();
+            let taken = session.take(Transport::Stream, BATCH, &mut |text, positions| {
                 let mut event = sse::Event::data(text.as_str());
                 if let Some(positions) = positions {
                     event = event.with_id(positions.encode());
                 }
                 // Event text is JSON (no line breaks) and ids are validated names: cannot fail.
-                let _ = sse::encode_into(&event, out);
-            },
-        );
-        self.state.metrics.delivered(n);
+                let _ = sse::encode_into(&event, &mut out);
+            });
+            match taken {
+                Ok(0) => {}
+                Ok(n) => {
+                    self.state.metrics.delivered(n);
+                    return Some(out);
+                }
+                Err(behind) => {
+                    let reason = format!(
+                        "too slow: fell behind `{}` by more than it keeps; reconnect to resume",
+                        behind.channel
+                    );
+                    session.outbox.kick(reason);
+                }
+            }
+            if !session.park() && !session.outbox.ended().is_cancelled() {
+                continue;
+            }
+            tokio::select! {
+                _ = session.outbox.ended().cancelled() => {
+                    self.finished = true;
+                    let mut out = String::new();
+                    match session.outbox.kick_reason() {
+                        Some(reason) => {
+                            let event = crate::client_frame::error_event(ErrorCode::SlowConsumer, reason.to_owned(), None, None);
+                            let _ = sse::encode_into(&sse::Event::data(event.to_json()), &mut out);
+                        }
+                        None => {
+                            sse::comment_into(crate::ws::SHUTDOWN_REASON, &mut out);
+                            out.push('\n');
+                        }
+                    }
+                    return Some(out);
+                }
+                _ = self.reading.takeover.requested() => return None,
+                _ = session.outbox.wake().notified() => {}
+                _ = self.keepalive.tick() => {
+                    let mut out = String::new();
+                    sse::comment_into("", &mut out);
+                    out.push('\n');
+                    return Some(out);
+                }
+            }
+        }
     }
+}
+
+/// An event as one SSE block.
+pub fn sse_event(event: &ServerEvent) -> String {
+    let mut out = String::new();
+    let _ = sse::encode_into(&sse::Event::data(event.to_json()), &mut out);
+    out
 }

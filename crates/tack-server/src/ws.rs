@@ -1,20 +1,22 @@
-//! `GET /ws`: the WebSocket transport. One task per connection.
+//! `GET /ws`: the WebSocket transport of the built-in server. One task per connection.
 //!
-//! The task waits on four things at once: a frame from the client, events in its queue, the
-//! heartbeat, and the end of its session (kicked, or the server shutting down). Queued events
-//! are written in batches — feed every frame that is already waiting, then flush once — so a
-//! busy room costs one syscall per batch rather than per event. The read buffer is kept small
-//! (4 KiB) because tungstenite's default (128 KiB) alone would cost more memory per idle
-//! connection than Tack's whole budget.
+//! The task reads the client's frames and writes what its session has for it: its own events
+//! and the items of its rooms and channels, which it copies from each channel's feed itself —
+//! so a broadcast's writing is spread over the connections' tasks and every core. Events go out
+//! in batches (feed every frame that is ready, then flush once), so a busy room costs one
+//! syscall per batch rather than per event. The read buffer is kept small (4 KiB) because
+//! tungstenite's default (128 KiB) alone would cost more memory per idle connection than
+//! Tack's whole budget.
 
+use crate::client_frame::{self, error_event};
 use crate::item::Transport;
-use crate::outbox::Outbound;
+use crate::session::{FellBehind, Reach, Session};
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::time::Duration;
 use tack_protocol::chat::ServerEvent;
 use tack_protocol::{CloseCode, ErrorCode};
@@ -28,6 +30,8 @@ const WRITE_BUFFER: usize = 8 * 1024;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events written before a flush; bounds how long a busy connection goes without reading.
 const BATCH: usize = 64;
+/// How often a connection whose write is blocked checks whether it has fallen behind.
+const LAG_CHECK: Duration = Duration::from_millis(250);
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -49,19 +53,18 @@ pub async fn upgrade(
         .on_upgrade(move |socket| connection(socket, state))
 }
 
+/// Why a connection ends, when the client should be told.
+type Ending = Option<(CloseCode, String)>;
+
 async fn connection(mut socket: WebSocket, state: AppState) {
     // Checked after the upgrade so the client sees a close code it can act on, not a bare 503.
     let Some(_permit) = state.connection_permit() else {
-        let _ = close_with(
-            &mut socket,
-            CloseCode::TryAgainLater.code(),
-            "try again later",
-        )
-        .await;
+        let _ = close_with(&mut socket, CloseCode::TryAgainLater, "try again later").await;
         return;
     };
     let _gauge = state.metrics.connected(Transport::WebSocket);
-    let (session, mut queue) = state.new_session(None);
+    // An original-system page never says `hello`: until it does, it gets their escaping.
+    let session = state.new_session(Reach::Live, false);
     tracing::debug!(session = %session.id, "websocket connected");
     let welcome = Message::Text(state.welcome(&session).to_json().into());
     if socket.send(welcome).await.is_err() {
@@ -75,47 +78,73 @@ async fn connection(mut socket: WebSocket, state: AppState) {
     // registration with the server-wide one.
     let ended = session.outbox.ended().cancelled();
     tokio::pin!(ended);
-    // Taken from the queue a batch at a time: the queue hands its slots back once per batch,
-    // not once per event. Allocated on first use, so an idle connection costs nothing here.
-    let mut batch = Vec::new();
-    let ending = loop {
-        tokio::select! {
-            _ = &mut ended => break Some(ending_for(&session)),
-            incoming = socket.next() => {
-                last_heard = Instant::now();
-                match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        state.metrics.message_in();
-                        if let Some(reply) = state.handle_text(&session, &text).await {
-                            session.outbox.send_event(&reply);
+    let wake = session.outbox.wake().clone();
+    // Allocated on first use, so an idle connection costs nothing here.
+    let mut batch: Vec<Utf8Bytes> = Vec::new();
+    // The reply to the client's last frame (ack, error, pong) waits until what that frame
+    // caused has been taken: a sender sees its message before the ack for it.
+    let mut reply: Option<ServerEvent> = None;
+    let ending: Ending = 'connection: loop {
+        let max = if reply.is_some() { usize::MAX } else { BATCH };
+        if let Err(behind) = session.take(Transport::WebSocket, max, &mut |text, _| {
+            batch.push(text.clone())
+        }) {
+            break too_slow(&session, &behind);
+        }
+        if let Some(reply) = reply.take() {
+            batch.push(reply.to_json().into());
+        }
+        if !batch.is_empty() {
+            // A client that stops reading blocks this write; the kick and the shutdown must
+            // still get through, and a client whose room moved on past what it keeps is told
+            // so now, not when its write finally returns.
+            let written = {
+                let write = write_batch(&mut socket, &mut batch);
+                tokio::pin!(write);
+                let mut lag_check = tokio::time::interval(LAG_CHECK);
+                loop {
+                    tokio::select! {
+                        written = &mut write => break written,
+                        _ = &mut ended => break 'connection ending_for(&session),
+                        _ = lag_check.tick() => {
+                            if let Some(behind) = session.fell_behind() {
+                                break 'connection too_slow(&session, &behind);
+                            }
                         }
                     }
-                    Some(Ok(Message::Binary(_))) => {
-                        session.outbox.send_event(&binary_refused());
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => break None,
-                    Some(Err(err)) => break refusal_for(&err.to_string(), state.config.max_message_bytes),
+                }
+            };
+            match written {
+                Ok(n) => state.metrics.delivered(n),
+                Err(_) => break None,
+            }
+            // A busy room must not keep the client's own frames waiting: read what has
+            // arrived meanwhile, without waiting for more.
+            if let Some(incoming) = socket.next().now_or_never() {
+                last_heard = Instant::now();
+                match receive(&state, &session, incoming).await {
+                    Received::Reply(answer) => reply = answer,
+                    Received::End(ending) => break 'connection ending,
                 }
             }
-            received = queue.recv_many(&mut batch, BATCH) => {
-                if received == 0 {
-                    break None;
-                }
-                // A client that stops reading blocks this write; the kick and the shutdown
-                // must still get through.
-                let written = tokio::select! {
-                    written = write_batch(&mut socket, &mut batch) => written,
-                    _ = &mut ended => continue,
-                };
-                match written {
-                    Ok(n) => state.metrics.delivered(n),
-                    Err(_) => break None,
+            continue;
+        }
+        if !session.park() {
+            continue;
+        }
+        tokio::select! {
+            _ = &mut ended => break ending_for(&session),
+            incoming = socket.next() => {
+                last_heard = Instant::now();
+                match receive(&state, &session, incoming).await {
+                    Received::Reply(answer) => reply = answer,
+                    Received::End(ending) => break ending,
                 }
             }
+            _ = wake.notified() => {}
             _ = ticker.tick() => {
                 if last_heard.elapsed() > heartbeat * 3 {
-                    break Some((CloseCode::GoingAway.code(), "no heartbeat from the client; reconnect".to_owned()));
+                    break Some((CloseCode::GoingAway, "no heartbeat from the client; reconnect".to_owned()));
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break None;
@@ -132,26 +161,64 @@ async fn connection(mut socket: WebSocket, state: AppState) {
     tracing::debug!(session = %session.id, "websocket closed");
 }
 
-/// Why a connection whose outbox ended is closed: kicked (policy, with the kick's reason) or
+/// What one thing read from the socket comes to.
+enum Received {
+    /// Go on, answering this.
+    Reply(Option<ServerEvent>),
+    /// The connection ends.
+    End(Ending),
+}
+
+/// Handles one thing read from the socket.
+async fn receive(
+    state: &AppState,
+    session: &Session,
+    incoming: Option<Result<Message, axum::Error>>,
+) -> Received {
+    match incoming {
+        Some(Ok(Message::Text(text))) => {
+            Received::Reply(client_frame::handle_text(state, session, &text).await)
+        }
+        Some(Ok(Message::Binary(_))) => Received::Reply(Some(binary_refused())),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Received::Reply(None),
+        Some(Ok(Message::Close(_))) | None => Received::End(None),
+        Some(Err(err)) => Received::End(refusal_for(
+            &err.to_string(),
+            state.config.max_message_bytes,
+        )),
+    }
+}
+
+/// The close for a session that fell behind what a channel still holds.
+fn too_slow(session: &Session, behind: &FellBehind) -> Ending {
+    let reason = format!(
+        "too slow: fell behind `{}` by more than it keeps; reconnect to resume",
+        behind.channel
+    );
+    session.outbox.kick(reason.clone());
+    Some((CloseCode::Policy, reason))
+}
+
+/// Why a connection whose session ended is closed: kicked (policy, with the kick's reason) or
 /// the server shutting down (going away).
-fn ending_for(session: &crate::session::Session) -> (u16, String) {
+fn ending_for(session: &Session) -> Ending {
     match session.outbox.kick_reason() {
-        Some(reason) => (CloseCode::Policy.code(), reason.to_owned()),
-        None => (CloseCode::GoingAway.code(), SHUTDOWN_REASON.to_owned()),
+        Some(reason) => Some((CloseCode::Policy, reason.to_owned())),
+        None => Some((CloseCode::GoingAway, SHUTDOWN_REASON.to_owned())),
     }
 }
 
 /// Which close code a read error deserves, from tungstenite's error text (axum wraps the
 /// error and does not re-export tungstenite's type). Tests pin both texts.
-fn refusal_for(error: &str, limit: usize) -> Option<(u16, String)> {
+fn refusal_for(error: &str, limit: usize) -> Ending {
     if error.contains("Space limit exceeded") {
         Some((
-            CloseCode::TooBig.code(),
+            CloseCode::TooBig,
             format!("message larger than {limit} bytes"),
         ))
     } else if error.contains("UTF-8") {
         Some((
-            CloseCode::InvalidData.code(),
+            CloseCode::InvalidData,
             "text frame is not valid UTF-8".to_owned(),
         ))
     } else {
@@ -160,69 +227,38 @@ fn refusal_for(error: &str, limit: usize) -> Option<(u16, String)> {
     }
 }
 
-fn binary_refused() -> ServerEvent {
-    ServerEvent::Error(tack_protocol::chat::ErrorEvent {
-        code: ErrorCode::BadFrame,
-        message: "binary frames are not part of the chat protocol; send text `name:{json}`"
-            .to_owned(),
-        cid: None,
-        event: None,
-    })
+/// The reply to a binary frame, on either front door.
+pub fn binary_refused() -> ServerEvent {
+    error_event(
+        ErrorCode::BadFrame,
+        "binary frames are not part of the chat protocol; send text `name:{json}`".to_owned(),
+        None,
+        None,
+    )
 }
 
-async fn close_with(socket: &mut WebSocket, code: u16, reason: &str) -> Result<(), axum::Error> {
+async fn close_with(
+    socket: &mut WebSocket,
+    code: CloseCode,
+    reason: &str,
+) -> Result<(), axum::Error> {
     socket
         .send(Message::Close(Some(CloseFrame {
-            code,
+            code: code.code(),
             reason: Utf8Bytes::from(reason),
         })))
         .await
 }
 
-/// Writes a batch taken from the queue, then flushes once.
+/// Writes a batch, then flushes once.
 async fn write_batch(
     socket: &mut WebSocket,
-    batch: &mut Vec<Outbound>,
+    batch: &mut Vec<Utf8Bytes>,
 ) -> Result<usize, axum::Error> {
-    let mut written = 0;
-    for out in batch.drain(..) {
-        written += feed(socket, out).await?;
+    let n = batch.len();
+    for text in batch.drain(..) {
+        socket.feed(Message::Text(text)).await?;
     }
     socket.flush().await?;
-    Ok(written)
-}
-
-async fn feed(socket: &mut WebSocket, out: Outbound) -> Result<usize, axum::Error> {
-    match out {
-        Outbound::Item { item, watcher } => {
-            socket
-                .feed(Message::Text(item.frame(Transport::WebSocket, watcher)))
-                .await?;
-            Ok(1)
-        }
-        Outbound::Event(text) => {
-            socket.feed(Message::Text(text)).await?;
-            Ok(1)
-        }
-        Outbound::Joined(joined) => {
-            let mut n = 0;
-            if let Some(presence) = joined.presence {
-                socket.feed(Message::Text(presence)).await?;
-                n += 1;
-            }
-            for item in &joined.replay {
-                socket
-                    .feed(Message::Text(
-                        item.frame(Transport::WebSocket, joined.watcher),
-                    ))
-                    .await?;
-                n += 1;
-            }
-            if let Some(resumed) = joined.resumed {
-                socket.feed(Message::Text(resumed)).await?;
-                n += 1;
-            }
-            Ok(n)
-        }
-    }
+    Ok(n)
 }

@@ -1,4 +1,6 @@
-//! An independent client — Python's `websockets` — sending the original system's frames verbatim.
+//! An independent client — Python's `websockets` — sending the original system's frames verbatim,
+//! and reading what an original-system page reads: a comment escaped for HTML, since those
+//! pages put it into the page as it is.
 
 mod common;
 use common::*;
@@ -12,7 +14,7 @@ async def main(url):
     async with websockets.connect(url) as ws:
         json.loads(await ws.recv())  # welcome
         await ws.send('chatRoomEnter:{"room":"test"}')
-        await ws.send('chatMessage:{"room":"test","comment":"hello"}')
+        await ws.send('chatMessage:{"room":"test","comment":"<b>hello</b> & \\"you\\""}')
         while True:
             event = json.loads(await asyncio.wait_for(ws.recv(), 10))
             if event.get("type") == "chatMessage":
@@ -51,7 +53,8 @@ async fn python_websockets_sending_the_original_frames_verbatim_is_heard() {
     let heard = listener.until("chatMessage").await;
     assert_eq!(
         (heard["room"].as_str(), heard["comment"].as_str()),
-        (Some("test"), Some("hello"))
+        (Some("test"), Some(r#"<b>hello</b> & "you""#)),
+        "a Tack client gets the comment as typed"
     );
     assert!(
         heard["user"].as_str().unwrap().starts_with("guest-"),
@@ -68,6 +71,9 @@ async fn python_websockets_sending_the_original_frames_verbatim_is_heard() {
         String::from_utf8_lossy(&out.stderr)
     );
     let line = String::from_utf8(out.stdout).unwrap();
-    assert!(line.starts_with("test hello guest-"), "{line}");
+    assert!(
+        line.starts_with("test &lt;b&gt;hello&lt;/b&gt; &amp; &quot;you&quot; guest-"),
+        "the original page gets the original server's escaping: {line}"
+    );
     server.shutdown().await;
 }

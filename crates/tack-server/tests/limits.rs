@@ -182,7 +182,8 @@ async fn the_global_connection_cap_answers_1013_and_503() {
 #[tokio::test]
 async fn a_slow_consumer_is_kicked_with_a_reason_and_nobody_else_waits() {
     let server = start_with(|c| {
-        c.queue_len = 8;
+        c.history_len = 8;
+        c.live_window_ms = 0;
         c.messages_per_second = 100_000;
         c.message_burst = 100_000;
     })

@@ -8,17 +8,16 @@ mod pushpin_support;
 use pushpin_support::KEY;
 use tack_protocol::grip::{sign, SigClaims};
 use tack_protocol::wsevents::{decode_all, encode_all, Event};
-use tack_server::origin::{Origin, OriginConfig, OriginHandle};
+use tack_server::origin::OriginConfig;
+use tack_server::{Server, ServerHandle};
 
-async fn origin() -> OriginHandle {
+async fn origin() -> ServerHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = Origin::new(
+    let server = Server::behind_pushpin(
         tack_server::ServerConfig::default(),
         OriginConfig::new(Vec::new(), KEY),
     );
-    tack_server::origin::spawn_on(listener, origin)
-        .await
-        .unwrap()
+    tack_server::spawn_on(listener, server).unwrap()
 }
 
 fn sig() -> String {
@@ -39,7 +38,7 @@ fn sig() -> String {
 
 /// One WebSocket-over-HTTP request for `connection`; the answer's headers and events.
 async fn ws(
-    origin: &OriginHandle,
+    origin: &ServerHandle,
     connection: &str,
     events: &[Event],
 ) -> (reqwest::header::HeaderMap, Vec<Event>) {
@@ -102,6 +101,7 @@ async fn a_websocket_session_as_pushpin_sees_it() {
         &origin,
         "c-1",
         &[
+            Event::text(r#"hello:{"nick":"ann"}"#),
             Event::text(r#"chatRoomEnter:{"room":"lobby"}"#),
             Event::Ping("p".into()),
         ],
@@ -119,9 +119,24 @@ async fn a_websocket_session_as_pushpin_sees_it() {
     );
     assert_eq!(events.last(), Some(&Event::Pong("p".into())));
 
+    // A page of the original system never says hello: its room channel carries comments
+    // escaped the way the original server sent them.
+    ws(&origin, "c-2", &[Event::open()]).await;
+    let (_, events) = ws(
+        &origin,
+        "c-2",
+        &[Event::text(r#"chatRoomEnter:{"room":"lobby"}"#)],
+    )
+    .await;
+    assert_eq!(
+        control(&texts(&events)[0]),
+        serde_json::json!({"type": "subscribe", "channel": "l.lobby", "filters": ["skip-self"]})
+    );
+    ws(&origin, "c-2", &[Event::close(1000, "bye")]).await;
+
     let (_, events) = ws(&origin, "c-1", &[Event::close(1000, "bye")]).await;
     assert_eq!(events, [Event::close(1000, "bye")]);
-    assert_eq!(origin.origin().app.hub.stats().rooms, 0, "left on CLOSE");
+    assert_eq!(origin.state().hub.stats().rooms, 0, "left on CLOSE");
 
     // The connection is gone (as after an origin restart): the client is told to reconnect.
     let (_, events) = ws(&origin, "c-1", &[Event::text("ping:{}")]).await;
@@ -144,7 +159,7 @@ async fn held_streams_and_polls_carry_their_grip_instructions() {
     assert_eq!(h["content-type"], "text/event-stream");
     let channels = h["grip-channel"].to_str().unwrap();
     assert!(channels.starts_with("s."), "{channels}");
-    let epoch = origin.origin().hub.epoch().to_owned();
+    let epoch = origin.state().hub.epoch().to_owned();
     assert!(
         channels.ends_with(&format!(", all, r.lobby; prev-id={epoch}-1")),
         "{channels}"

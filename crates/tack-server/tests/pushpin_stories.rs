@@ -28,7 +28,7 @@ async def main():
         await listener.send('chatRoomEnter:{"room":"test"}')
         await read_until(listener, lambda e: e.get("type") == "chatRoomEnter")
         await talker.send('chatRoomEnter:{"room":"test"}')
-        await talker.send('chatMessage:{"room":"test","comment":"hello"}')
+        await talker.send('chatMessage:{"room":"test","comment":"<b>hello</b> & \\"you\\""}')
         heard = await read_until(listener, lambda e: e.get("type") == "chatMessage")
         print(json.dumps(heard))
 
@@ -43,6 +43,9 @@ async fn the_original_systems_frames_work_from_an_independent_websocket_client()
         .await
         .close()
         .await;
+    // A Tack client in the same room, which said hello.
+    let mut tack = Client::connect(&stage.url(0), Via::WebSocket, "tack").await;
+    tack.enter("test").await;
     let url = format!("{}/ws", stage.url(0).replacen("http://", "ws://", 1));
     let output = tokio::time::timeout(
         Duration::from_secs(30),
@@ -64,8 +67,16 @@ async fn the_original_systems_frames_work_from_an_independent_websocket_client()
     let heard: serde_json::Value =
         serde_json::from_slice(&output.stdout).expect("the heard message as JSON");
     assert_eq!(heard["room"], "test");
-    assert_eq!(heard["comment"], "hello");
+    assert_eq!(
+        heard["comment"], "&lt;b&gt;hello&lt;/b&gt; &amp; &quot;you&quot;",
+        "the original page gets the original server's escaping"
+    );
     assert!(heard["user"].as_str().unwrap().starts_with("guest-"));
+    let typed = tack.until("chatMessage", |_| true).await;
+    assert_eq!(
+        typed["comment"], r#"<b>hello</b> & "you""#,
+        "a Tack client gets the comment as typed"
+    );
     stage.origin.shutdown().await;
 }
 
@@ -124,13 +135,11 @@ fn signed(key: &str) -> String {
 #[tokio::test]
 async fn requests_that_bypass_pushpin_are_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = tack_server::origin::Origin::new(
+    let server = tack_server::Server::behind_pushpin(
         tack_server::ServerConfig::default(),
         tack_server::origin::OriginConfig::new(Vec::new(), KEY),
     );
-    let origin = tack_server::origin::spawn_on(listener, origin)
-        .await
-        .unwrap();
+    let origin = tack_server::spawn_on(listener, server).unwrap();
     let base = origin.url();
     let http = reqwest::Client::new();
     let open = encode_all(&[Event::open()]);
@@ -226,7 +235,7 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
     // The origin found Pushpin 0 gone and dropped what it had queued for it (its clients went
     // with it; they get those from history when they re-enter), as its /metrics shows.
     let deadline = tokio::time::Instant::now() + WAIT;
-    while stage.origin.origin().hub.publisher().stats()[0].queued > 0 {
+    while stage.origin.origin().unwrap().publisher().stats()[0].queued > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "publishes for pushpin 0 still queued"
@@ -306,7 +315,7 @@ async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
     }
     // Only the last one reaches Pushpin 0; its prev-id says that two came before it.
     let last = last.unwrap();
-    let epoch = stage.origin.origin().hub.epoch().to_owned();
+    let epoch = stage.origin.state().hub.epoch().to_owned();
     let id = last["id"].as_u64().unwrap();
     assert_eq!(id, held + 3);
     let item = serde_json::json!({"items": [{
@@ -408,13 +417,11 @@ async fn after_an_origin_restart_chat_flows_at_once() {
             stage.origin.shutdown().await;
             ann.closed().await;
             let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-            let origin = tack_server::origin::Origin::new(
+            let server = tack_server::Server::behind_pushpin(
                 tack_server::ServerConfig::default(),
                 tack_server::origin::OriginConfig::new(publish.clone(), KEY),
             );
-            let origin = tack_server::origin::spawn_on(listener, origin)
-                .await
-                .unwrap();
+            let origin = tack_server::spawn_on(listener, server).unwrap();
             stage.origin = origin;
         }
     }

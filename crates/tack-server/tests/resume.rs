@@ -61,7 +61,12 @@ async fn a_reconnecting_websocket_gets_exactly_the_gap_then_resumed() {
 
 #[tokio::test]
 async fn a_gap_older_than_history_replays_what_is_kept_and_says_recovered_false() {
-    let server = start_with(|c| c.history_len = 3).await;
+    // No live window: the room keeps exactly its history length, however recent.
+    let server = start_with(|c| {
+        c.history_len = 3;
+        c.live_window_ms = 0;
+    })
+    .await;
     let mut ann = Ws::named(&server, "ann").await;
     ann.enter("r").await;
     for i in 0..6 {

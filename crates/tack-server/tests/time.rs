@@ -6,31 +6,37 @@ mod common;
 use axum::extract::ws::Utf8Bytes;
 use common::*;
 use std::time::Duration;
+use tack_server::feed::Retention;
 use tack_server::hub::Hub;
 use tack_server::item::ItemBody;
-use tack_server::memory_hub::{HistoryLimits, MemoryHub};
+use tack_server::memory_hub::MemoryHub;
 
 #[tokio::test(start_paused = true)]
 async fn history_older_than_its_age_is_forgotten_but_newer_items_stay() {
-    let hub = MemoryHub::new(HistoryLimits {
+    let hub = MemoryHub::new(Retention {
         len: 100,
+        live: Duration::from_secs(2),
         age: Duration::from_secs(60),
+        max_bytes: usize::MAX,
     });
     let item = || ItemBody::Chat(Utf8Bytes::from_static(r#"{"type":"chatMessage"}"#));
-    hub.publish("orders", item()).await;
-    hub.publish("orders", item()).await;
+    hub.publish("orders", item()).await.unwrap();
+    hub.publish("orders", item()).await.unwrap();
     tokio::time::advance(Duration::from_secs(45)).await;
-    let newer = hub.publish("orders", item()).await;
+    let newer = hub.publish("orders", item()).await.unwrap();
     tokio::time::advance(Duration::from_secs(20)).await;
     hub.sweep().await;
 
-    let kept: Vec<u64> = hub
-        .history("orders", 0, u64::MAX)
-        .await
+    // A watcher resuming from the start gets only what is kept, and is told so.
+    let joined = hub.watch("orders", Some(0)).await.unwrap();
+    let kept: Vec<u64> = joined
+        .feed
+        .range(joined.start, u64::MAX)
         .iter()
         .map(|i| i.id)
         .collect();
     assert_eq!(kept, [newer], "only the item younger than 60 s is kept");
+    assert!(!joined.resumed.unwrap().recovered);
 }
 
 #[tokio::test]

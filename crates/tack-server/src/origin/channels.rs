@@ -10,7 +10,7 @@
 //! header. Every item is serialized here once, for every Pushpin instance.
 
 use crate::hub::SessionKey;
-use crate::item::{Item, Transport};
+use crate::item::{Item, ItemBody, Transport};
 use serde_json::json;
 use tack_protocol::chat::EventId;
 use tack_protocol::sse;
@@ -23,6 +23,9 @@ pub enum PushpinChannel<'a> {
     Room(&'a str),
     /// Watchers of a channel: every item as `raw`.
     Watch(&'a str),
+    /// Viewers of a room that never said `hello` (original-system pages): chat events with
+    /// comments escaped as the original server did.
+    Legacy(&'a str),
     /// One HTTP session.
     Session(&'a str),
     /// Every client of the origin: how a shutdown reaches them all.
@@ -34,6 +37,7 @@ impl PushpinChannel<'_> {
         let (prefix, raw) = match self {
             PushpinChannel::Room(name) => ("r.", name),
             PushpinChannel::Watch(name) => ("w.", name),
+            PushpinChannel::Legacy(name) => ("l.", name),
             PushpinChannel::Session(id) => ("s.", id),
             PushpinChannel::Everyone => return "all".to_owned(),
         };
@@ -50,11 +54,13 @@ impl PushpinChannel<'_> {
     }
 }
 
-/// The hub channel behind a Pushpin channel name (`r.` or `w.`), for reading `Grip-Last`.
+/// The hub channel behind a Pushpin channel name (`r.`, `w.` or `l.`), for reading
+/// `Grip-Last`.
 pub fn hub_channel(pushpin_name: &str) -> Option<String> {
     let rest = pushpin_name
         .strip_prefix("r.")
-        .or_else(|| pushpin_name.strip_prefix("w."))?;
+        .or_else(|| pushpin_name.strip_prefix("w."))
+        .or_else(|| pushpin_name.strip_prefix("l."))?;
     let mut bytes = Vec::with_capacity(rest.len());
     let mut iter = rest.bytes();
     while let Some(b) = iter.next() {
@@ -104,8 +110,9 @@ pub fn sse_block(text: &str, numbered: Option<(&str, EventId)>) -> String {
 /// its session key: an item published with that key as `sender` skips that connection.
 pub const SKIP_SELF: &str = "skip-self";
 
-/// The two publish items (viewers and watchers) for one hub item, as JSON text, in all three
-/// formats, with `id` and `prev-id` so Pushpin can tell when a subscriber missed one.
+/// The publish items for one hub item, as JSON text: one for viewers and one for watchers, in
+/// all three formats, with `id` and `prev-id` so Pushpin can tell when a subscriber missed one;
+/// and for a chat event, one for original-system viewers (WebSocket only, comments escaped).
 ///
 /// `sender` is set on a joiner's own `chatRoomEnter`, which the joiner already has (it came
 /// back inline with the subscription); WebSocket subscriptions skip it with [`SKIP_SELF`].
@@ -117,32 +124,46 @@ pub const SKIP_SELF: &str = "skip-self";
 /// the room's first item 10 s late. Pushpin's sequencer holds back an item only when it
 /// remembers another last id for the channel, which it forgets when the channel's last
 /// subscriber goes, or when a stream's first hold disagrees with it.
-pub fn item_publishes(item: &Item, sender: Option<SessionKey>, epoch: &str) -> [String; 2] {
-    let one = |watcher: bool| {
-        let channel = if watcher {
-            PushpinChannel::Watch(&item.channel)
-        } else {
-            PushpinChannel::Room(&item.channel)
-        };
-        let ws = item.frame(Transport::WebSocket, watcher);
-        let stream = item.frame(Transport::Stream, watcher);
-        let poll = item.frame(Transport::Poll, watcher);
+pub fn item_publishes(item: &Item, sender: Option<SessionKey>, epoch: &str) -> Vec<String> {
+    let one = |channel: PushpinChannel, formats: serde_json::Value, viewer: bool| {
         let mut published = json!({
             "channel": channel.name(),
             "id": pushpin_id(epoch, item.id),
-            "formats": {
-                "ws-message": { "content": ws.as_str() },
-                "http-stream": { "content": sse_block(stream.as_str(), Some((&item.channel, item.id))) },
-                "http-response": { "body": format!("[{}]", poll.as_str()) },
-            }
+            "prev-id": pushpin_id(epoch, item.id.saturating_sub(1)),
+            "formats": formats,
         });
-        published["prev-id"] = json!(pushpin_id(epoch, item.id.saturating_sub(1)));
-        if let (Some(sender), false) = (sender, watcher) {
+        if let (Some(sender), true) = (sender, viewer) {
             published["meta"] = json!({ "sender": sender.to_string() });
         }
         published.to_string()
     };
-    [one(false), one(true)]
+    let all_formats = |watcher: bool| {
+        let ws = item.frame(Transport::WebSocket, watcher);
+        let stream = item.frame(Transport::Stream, watcher);
+        let poll = item.frame(Transport::Poll, watcher);
+        json!({
+            "ws-message": { "content": ws.as_str() },
+            "http-stream": { "content": sse_block(stream.as_str(), Some((&item.channel, item.id))) },
+            "http-response": { "body": format!("[{}]", poll.as_str()) },
+        })
+    };
+    let mut items = vec![
+        one(
+            PushpinChannel::Room(&item.channel),
+            all_formats(false),
+            true,
+        ),
+        one(
+            PushpinChannel::Watch(&item.channel),
+            all_formats(true),
+            false,
+        ),
+    ];
+    if matches!(item.body, ItemBody::Chat(_)) {
+        let legacy = json!({ "ws-message": { "content": item.legacy_frame().as_str() } });
+        items.push(one(PushpinChannel::Legacy(&item.channel), legacy, true));
+    }
+    items
 }
 
 /// Wakes whatever Pushpin holds for one HTTP session so it asks the origin again: a held

@@ -22,182 +22,51 @@
 //! the origin does not learn of that answer, so the next poll may repeat that item (the client
 //! drops what it already has by id).
 
-use crate::http::{error_event, json_response, HttpQuery};
+use crate::http::{self, json_response, open, replies_response, HttpQuery, SendQuery};
 use crate::item::Transport;
-use crate::origin::channels::{hub_channel, item_number, pushpin_id, sse_block, PushpinChannel};
-use crate::origin::sessions::GripSession;
+use crate::origin::channels::{hub_channel, item_number, pushpin_id, PushpinChannel};
 use crate::origin::{signature, Origin};
-use crate::session::frame_error;
+use crate::session::Session;
+use crate::sessions::HttpSession;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use std::sync::Arc;
-use tack_protocol::chat::{ClientFrame, Enter, EventId, Hello, Positions, Watch};
+use tack_protocol::chat::{Positions, ServerEvent};
 use tack_protocol::grip::{self, Channel, Hold, KeepAlive, Link};
-use tack_protocol::ErrorCode;
+use tack_protocol::{sse, ErrorCode};
 
-/// One event for the client: its JSON and, when numbered, the session's positions after it.
-struct Out {
-    text: String,
-    positions: Option<String>,
-}
+/// Events in one answer at most (a client back after a long absence gets the rest next).
+const MAX_ANSWER: usize = 4096;
 
-fn names(list: Option<&str>) -> Vec<String> {
-    list.unwrap_or("")
-        .split(',')
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn bad_request(message: String) -> Response {
-    let body = format!("[{}]", error_event(ErrorCode::BadField, message).to_json());
-    json_response(StatusCode::BAD_REQUEST, body)
-}
-
-/// Finds the session named in the query, or starts one (then `fresh` is true) and applies the
-/// query's nick, rooms and watches. Events for the client go to `out`.
-async fn open(
-    origin: &Origin,
-    query: &HttpQuery,
-    headers: &HeaderMap,
-    out: &mut Vec<Out>,
-) -> Result<(Arc<GripSession>, bool), Response> {
-    let mut since = match &query.since {
-        Some(text) => Positions::parse(text).map_err(|e| bad_request(format!("since: {e}")))?,
-        None => Positions::default(),
-    };
-    if let Some(last) = headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
-        if !last.is_empty() {
-            let last =
-                Positions::parse(last).map_err(|e| bad_request(format!("Last-Event-ID: {e}")))?;
-            // Through Pushpin an event's id names only its own room: keep the others' `since`.
-            since.0.extend(last.0);
-        }
-    }
-    let existing = query
-        .session
-        .as_deref()
-        .and_then(|id| origin.sessions.http(id));
-    let (grip, fresh) = match existing {
-        Some(grip) => (grip, false),
-        None => {
-            let (session, queue) = origin.app.new_session(None);
-            let grip = GripSession::new(session, queue, origin.http_ttl());
-            origin.sessions.add_http(grip.clone());
-            (grip, true)
-        }
-    };
-    let session = &grip.session;
-    let hub = origin.app.hub.as_ref();
-    let mut frames = Vec::new();
-    if let Some(nick) = &query.nick {
-        frames.push(ClientFrame::Hello(Hello {
-            nick: nick.clone(),
-            client: None,
-            takeover: None,
-        }));
-    }
-    if fresh {
-        out.push(Out {
-            text: String::new(), // replaced by the welcome below, once the nick is set
-            positions: None,
-        });
-    }
-    for room in names(query.rooms.as_deref()) {
-        if !session.is_in(&room) {
-            frames.push(ClientFrame::Enter(Enter {
-                since: since.get(&room),
-                room,
-            }));
-        }
-    }
-    for channel in names(query.watch.as_deref()) {
-        if !session.is_watching(&channel) {
-            frames.push(ClientFrame::Watch(Watch {
-                since: since.get(&channel),
-                channel,
-            }));
-        }
-    }
-    for frame in frames {
-        let reply = match frame.validate() {
-            Ok(()) => session.apply(hub, frame).await,
-            Err(err) => Some(frame_error(&err)),
-        };
-        if let Some(reply) = reply {
-            out.push(Out {
-                text: reply.to_json(),
-                positions: None,
-            });
-        }
-    }
-    if fresh {
-        out[0].text = origin.app.welcome(session).to_json();
-    }
-    Ok((grip, fresh))
-}
-
-/// Everything the client should get now: the session's own queue (enter answers), then every
-/// item of its rooms and channels after what it has. `grip_last` is where Pushpin says the
-/// client is (from `Grip-Last`), which wins over the session's own record.
-async fn collect(
-    origin: &Origin,
-    grip: &GripSession,
-    transport: Transport,
-    grip_last: &Positions,
-    out: &mut Vec<Out>,
-) {
-    let n = grip.drain(transport, &mut |text, positions| {
-        out.push(Out {
-            text: text.as_str().to_owned(),
-            positions: positions.map(Positions::encode),
+/// Everything the session has for the client now: its own events (enter answers), then every
+/// item of its rooms and channels after its cursors, as SSE blocks (numbered ones with the
+/// session's positions as `id:`) or poll JSON.
+fn collect(origin: &Origin, session: &Session, transport: Transport, out: &mut Vec<String>) {
+    // Behind Pushpin a session reads on from what is held when it fell behind: Pushpin's
+    // `prev-id` check and the client's resume recover the rest.
+    let n = session
+        .take(transport, MAX_ANSWER, &mut |text, positions| {
+            out.push(match transport {
+                Transport::Stream => {
+                    let mut event = sse::Event::data(text.as_str());
+                    if let Some(positions) = positions {
+                        event = event.with_id(positions.encode());
+                    }
+                    sse::encode(&event).unwrap_or_default()
+                }
+                _ => text.as_str().to_owned(),
+            })
         })
-    });
+        .unwrap_or(0);
     origin.app.metrics.delivered(n);
-    let session = &grip.session;
-    let mut channels: Vec<(String, bool)> =
-        session.rooms().into_iter().map(|r| (r, false)).collect();
-    channels.extend(
-        session
-            .watching()
-            .into_iter()
-            .filter(|c| !session.is_in(c))
-            .map(|c| (c, true)),
-    );
-    // Missed items of every channel, merged oldest first, so a client that was away sees the
-    // rooms' events in the order they happened.
-    let mut missed = Vec::new();
-    for (channel, watcher) in channels {
-        let known = session.positions.lock().get(&channel);
-        let Some(from) = grip_last.get(&channel).or(known) else {
-            continue;
-        };
-        let items = origin.app.hub.history(&channel, from, EventId::MAX).await;
-        missed.extend(items.into_iter().map(|item| (item, watcher)));
-    }
-    missed.sort_by_key(|(item, _)| item.ts);
-    for (item, watcher) in missed {
-        let positions = {
-            let mut positions = session.positions.lock();
-            positions.advance(&item.channel, item.id);
-            positions.encode()
-        };
-        out.push(Out {
-            text: item.frame(transport, watcher).as_str().to_owned(),
-            positions: Some(positions),
-        });
-        origin.app.metrics.delivered(1);
-    }
 }
 
 /// `Grip-Channel`: the session's own channel, the channel that reaches everyone, then every
 /// room and watched channel with the last id the client has.
-fn grip_channels(grip: &GripSession, epoch: &str) -> String {
-    let session = &grip.session;
-    let positions = session.positions.lock().clone();
+fn grip_channels(session: &Session, epoch: &str) -> String {
+    let positions = session.positions();
     let mut channels = vec![
         Channel::new(PushpinChannel::Session(&session.id).name()),
         Channel::new(PushpinChannel::Everyone.name()),
@@ -239,24 +108,12 @@ fn grip_last(headers: &HeaderMap, epoch: &str) -> Positions {
     positions
 }
 
-/// The client's own `Authorization: Bearer` (Pushpin passes it on), when the server has an
-/// access token: the same refusal as on the built-in server.
-pub fn unauthorized(origin: &Origin, headers: &HeaderMap) -> Option<Response> {
-    if origin.app.client_authorized(headers) {
-        return None;
-    }
-    let event = error_event(
-        ErrorCode::Unauthorized,
-        "this server needs Authorization: Bearer <token>".into(),
-    );
-    Some(json_response(
-        StatusCode::UNAUTHORIZED,
-        format!("[{}]", event.to_json()),
-    ))
-}
-
 fn header_value(text: String) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn sse_block(event: &ServerEvent) -> String {
+    sse::encode(&sse::Event::data(event.to_json())).unwrap_or_default()
 }
 
 /// `GET /stream`, from a client or from Pushpin following the `Grip-Link`.
@@ -268,12 +125,9 @@ pub async fn stream(
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
         return signature::refusal(&why);
     }
-    if let Some(refused) = unauthorized(&origin, &headers) {
-        return refused;
-    }
     let mut out = Vec::new();
     let following = query.link.as_deref() == Some("next");
-    let grip = if following {
+    let http: Arc<HttpSession> = if following {
         // Pushpin asking again for a stream it holds.
         origin
             .stream_links_followed
@@ -281,58 +135,53 @@ pub async fn stream(
         let known = query
             .session
             .as_deref()
-            .and_then(|id| origin.sessions.http(id));
-        let Some(grip) = known else {
+            .and_then(|id| origin.app.sessions.get(id));
+        let Some(http) = known else {
             // The origin restarted or the session expired: end the stream so the client
             // reconnects and starts over.
-            let event = error_event(
+            let event = crate::client_frame::error_event(
                 ErrorCode::UnknownSession,
                 "this session has expired; reconnect to start a new one".into(),
+                None,
+                None,
             );
             return (
                 [(header::CONTENT_TYPE, "text/event-stream")],
-                sse_block(&event.to_json(), None),
+                sse_block(&event),
             )
                 .into_response();
         };
-        grip
+        http.session
+            .seek(&grip_last(&headers, origin.app.hub.epoch()));
+        http
     } else {
-        match open(&origin, &query, &headers, &mut out).await {
-            Ok((grip, _)) => grip,
+        match open(&origin.app, &query, &headers).await {
+            Ok(opened) => {
+                out.push(sse_block(&opened.welcome));
+                out.extend(opened.refused.iter().map(sse_block));
+                opened.http
+            }
             Err(refused) => return refused,
         }
     };
-    grip.touch(origin.http_ttl());
-    let last = if following {
-        grip_last(&headers, origin.hub.epoch())
-    } else {
-        Positions::default()
-    };
-    collect(&origin, &grip, Transport::Stream, &last, &mut out).await;
+    http.touch(origin.http_ttl());
+    let session = &http.session;
+    collect(&origin, session, Transport::Stream, &mut out);
 
-    let mut body = String::new();
-    for event in &out {
-        let mut sse = tack_protocol::sse::Event::data(event.text.as_str());
-        if let Some(id) = &event.positions {
-            sse = sse.with_id(id.as_str());
-        }
-        let _ = tack_protocol::sse::encode_into(&sse, &mut body);
-    }
-    let session_id = grip.session.id.clone();
     let keepalive = KeepAlive {
         content: b":\n\n".to_vec(),
         timeout: Some(origin.app.config.keepalive_secs.max(1) as u32),
         mode: None,
     };
     // No timeout: followed only for a gap or a hint (see the module docs).
-    let link = Link::next(format!("/stream?session={session_id}&link=next"), None);
+    let link = Link::next(format!("/stream?session={}&link=next", session.id), None);
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
             (header::CACHE_CONTROL, "no-cache"),
             (header::HeaderName::from_static("x-accel-buffering"), "no"),
         ],
-        body,
+        out.concat(),
     )
         .into_response();
     let h = response.headers_mut();
@@ -342,7 +191,7 @@ pub async fn stream(
     );
     h.insert(
         Channel::HEADER,
-        header_value(grip_channels(&grip, origin.hub.epoch())),
+        header_value(grip_channels(session, origin.app.hub.epoch())),
     );
     h.insert(KeepAlive::HEADER, header_value(keepalive.to_header()));
     h.insert(Link::HEADER, header_value(link.to_header()));
@@ -358,37 +207,29 @@ pub async fn poll(
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
         return signature::refusal(&why);
     }
-    if let Some(refused) = unauthorized(&origin, &headers) {
-        return refused;
-    }
-    let mut out = Vec::new();
-    let (grip, fresh) = match open(&origin, &query, &headers, &mut out).await {
+    let opened = match open(&origin.app, &query, &headers).await {
         Ok(opened) => opened,
         Err(refused) => return refused,
     };
+    let mut out: Vec<String> = opened
+        .fresh
+        .then(|| opened.welcome.to_json())
+        .into_iter()
+        .chain(opened.refused.iter().map(ServerEvent::to_json))
+        .collect();
+    let session = opened.session();
     let timeout = query
         .timeout
         .unwrap_or(origin.app.config.poll_timeout_secs)
         .min(origin.app.config.poll_timeout_max_secs);
     // A held poll is the client's presence until Pushpin times it out.
-    grip.touch(origin.http_ttl() + std::time::Duration::from_secs(timeout));
-    collect(
-        &origin,
-        &grip,
-        Transport::Poll,
-        &grip_last(&headers, origin.hub.epoch()),
-        &mut out,
-    )
-    .await;
-    let body = format!(
-        "[{}]",
-        out.iter()
-            .map(|o| o.text.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let mut response = json_response(StatusCode::OK, body);
-    if fresh || !out.is_empty() {
+    opened
+        .http
+        .touch(origin.http_ttl() + std::time::Duration::from_secs(timeout));
+    session.seek(&grip_last(&headers, origin.app.hub.epoch()));
+    collect(&origin, session, Transport::Poll, &mut out);
+    let mut response = json_response(StatusCode::OK, format!("[{}]", out.join(",")));
+    if opened.fresh || !out.is_empty() {
         return response;
     }
     let h = response.headers_mut();
@@ -398,15 +239,10 @@ pub async fn poll(
     );
     h.insert(
         Channel::HEADER,
-        header_value(grip_channels(&grip, origin.hub.epoch())),
+        header_value(grip_channels(session, origin.app.hub.epoch())),
     );
     h.insert(grip::TIMEOUT_HEADER, header_value(timeout.to_string()));
     response
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SendQuery {
-    pub session: Option<String>,
 }
 
 /// `POST /send`: frames from an HTTP client; answers acks, errors and pongs. When the frames
@@ -421,42 +257,20 @@ pub async fn send(
     if let Err(why) = signature::verify(&headers, origin.grip_key()) {
         return signature::refusal(&why);
     }
-    if let Some(refused) = unauthorized(&origin, &headers) {
-        return refused;
-    }
-    let Some(grip) = query
+    let before = query
         .session
         .as_deref()
-        .and_then(|id| origin.sessions.http(id))
-    else {
-        let event = error_event(
-            ErrorCode::UnknownSession,
-            "no such session (it may have expired): open /stream or /poll without `session` to start a new one".into(),
-        );
-        return json_response(StatusCode::NOT_FOUND, format!("[{}]", event.to_json()));
-    };
-    grip.touch(origin.http_ttl());
-    let Ok(text) = std::str::from_utf8(&body) else {
-        let event = error_event(
-            ErrorCode::BadFrame,
-            "request body is not valid UTF-8".into(),
-        );
-        return json_response(StatusCode::BAD_REQUEST, format!("[{}]", event.to_json()));
-    };
-    let session = &grip.session;
-    let before = (session.rooms(), session.watching());
-    let mut replies = Vec::new();
-    for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
-        if line.trim().is_empty() {
-            continue;
+        .and_then(|id| origin.app.sessions.get(id))
+        .map(|http| (http.session.rooms(), http.session.watching()));
+    match http::send(&origin.app, &query, &headers, &body).await {
+        Ok((http, replies)) => {
+            let session = &http.session;
+            let after = (session.rooms(), session.watching());
+            if before.as_ref() != Some(&after) || !session.outbox.is_empty() {
+                origin.hint(&session.id);
+            }
+            replies_response(&replies)
         }
-        origin.app.metrics.message_in();
-        if let Some(reply) = session.handle_text(origin.app.hub.as_ref(), line).await {
-            replies.push(reply.to_json());
-        }
+        Err(refused) => refused,
     }
-    if before != (session.rooms(), session.watching()) || grip.has_pending() {
-        origin.hub.hint(&session.id);
-    }
-    json_response(StatusCode::OK, format!("[{}]", replies.join(",")))
 }

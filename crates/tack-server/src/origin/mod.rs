@@ -7,48 +7,44 @@
 //!   `c:subscribe` per room.
 //! - [`hold`] — `GET /stream` (`Grip-Hold: stream`, reliable through `Grip-Link` and
 //!   `prev-id`), `GET /poll` (`Grip-Hold: response`) and `POST /send`.
-//! - [`origin_hub`] — the hub, delivering through Pushpin: every item is published once.
+//! - [`pushpin_sink`] — every item the hub numbers is published once, to every instance.
 //! - [`publisher`] — one queue and task per Pushpin instance, with backoff.
 //! - [`channels`] — Pushpin channel names and the publish formats of an item.
-//! - [`sessions`] — sessions kept across requests, expiring unless refreshed.
+//! - [`connections`] — the WebSockets Pushpin holds, expiring unless Pushpin asks about them.
 //! - [`signature`] — `Grip-Sig`: nothing bypasses Pushpin.
+//!
+//! Sessions, frames and the hub are the built-in server's own ([`crate::client_frame`]); HTTP
+//! sessions are kept in the same registry ([`crate::sessions`]).
 //!
 //! What this module must never do: hold a client connection, or wait for one Pushpin
 //! instance while serving a request.
 
 pub mod channels;
+pub mod connections;
 pub mod hold;
-pub mod origin_hub;
 pub mod publisher;
-pub mod sessions;
+pub mod pushpin_sink;
 pub mod signature;
 pub mod websocket_over_http;
 
 use crate::config::ServerConfig;
-use crate::memory_hub::{HistoryLimits, MemoryHub};
-use crate::metrics::Metrics;
+use crate::memory_hub::MemoryHub;
+use crate::server::PUBLISH_BODY_LIMIT;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use origin_hub::OriginHub;
-use publisher::Publisher;
-use sessions::GripSessions;
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use connections::Connections;
+use publisher::{PublishItem, Publisher};
+use pushpin_sink::PushpinSink;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Largest body Pushpin may forward: a WebSocket-over-HTTP request carries several messages.
 const WS_BODY_LIMIT: usize = 1024 * 1024;
-/// Largest `POST /publish/` body (a backend publishing through the origin).
-const PUBLISH_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Pushpin 1.36 sends keep-alives no more often than this, whatever it is told.
 pub const MIN_WEBSOCKET_KEEPALIVE_SECS: u32 = 20;
@@ -121,8 +117,9 @@ impl OriginConfig {
 pub struct Origin {
     pub app: AppState,
     pub config: Arc<OriginConfig>,
-    pub hub: Arc<OriginHub>,
-    pub sessions: Arc<GripSessions>,
+    publisher: Publisher,
+    /// WebSocket connections Pushpin holds, by its `Connection-Id`.
+    pub connections: Arc<Connections>,
     /// Times Pushpin followed a held stream's `Grip-Link`: its refreshes, hints and gap
     /// recoveries. Pushpin follows links at most ten a second, so a high rate here is latency.
     pub stream_links_followed: Arc<AtomicU64>,
@@ -140,23 +137,19 @@ impl FromRef<Origin> for AppState {
 }
 
 impl Origin {
-    /// The in-memory hub, wrapped to publish through `origin.pushpin`. Starts the publisher
-    /// tasks, so call it inside a tokio runtime.
+    /// The in-memory hub, publishing every item it numbers through `origin.pushpin`. Starts
+    /// the publisher tasks, so call it inside a tokio runtime.
     pub fn new(config: ServerConfig, origin: OriginConfig) -> Origin {
         let stop = CancellationToken::new();
         let publisher = Publisher::start(&origin.pushpin, stop.clone());
-        let metrics = Arc::new(Metrics::default());
-        let inner = MemoryHub::new(HistoryLimits {
-            len: config.history_len,
-            age: config.history_age(),
-        });
-        let hub = Arc::new(OriginHub::new(Arc::new(inner), publisher, metrics));
-        let app = AppState::with_hub(config, hub.clone());
+        let sink = Arc::new(PushpinSink::new(publisher.clone()));
+        let hub = MemoryHub::with_sink(config.retention(), sink);
+        let app = AppState::with_hub(config, Arc::new(hub));
         Origin {
             app,
             config: Arc::new(origin),
-            hub,
-            sessions: Arc::new(GripSessions::default()),
+            publisher,
+            connections: Arc::default(),
             stream_links_followed: Arc::default(),
             websocket_keepalives: Arc::new(tokio::sync::watch::Sender::new(0)),
             stop,
@@ -167,6 +160,10 @@ impl Origin {
         self.config.grip_key.as_bytes()
     }
 
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
     /// How long an HTTP session lives after a request (a held poll counts until it times out).
     pub fn http_ttl(&self) -> Duration {
         self.app.config.session_ttl()
@@ -174,6 +171,63 @@ impl Origin {
 
     pub fn websocket_ttl(&self) -> Duration {
         self.config.websocket_ttl()
+    }
+
+    /// Tells every Pushpin instance to ask the origin again for HTTP session `session`.
+    pub fn hint(&self, session: &str) {
+        self.publisher
+            .send(&[PublishItem::from(channels::session_hint(session))]);
+    }
+
+    /// Tells every Pushpin instance to end the stream it holds for HTTP session `session`.
+    pub fn close_session(&self, session: &str) {
+        self.publisher
+            .send(&[PublishItem::from(channels::session_close(session))]);
+    }
+
+    /// Every client of every Pushpin: reconnect (to the next origin).
+    pub fn tell_everyone_to_reconnect(&self) {
+        self.publisher
+            .send(&[PublishItem::from(channels::shutdown_publish())]);
+    }
+
+    /// WebSockets Pushpin has not asked about for their time to live leave their rooms.
+    pub async fn reap_websockets(&self) {
+        for gone in self.connections.take_expired() {
+            tracing::debug!(session = %gone.session.id, "websocket expired: nothing heard through pushpin");
+            gone.session.leave_everything(self.app.hub.as_ref()).await;
+        }
+    }
+
+    /// At shutdown: every WebSocket leaves its rooms, and the last publishes reach Pushpin
+    /// (waiting at most `grace`, and 5 s) before the publisher stops.
+    pub async fn stop(&self, grace: Duration) {
+        for gone in self.connections.take_all() {
+            gone.session.leave_everything(self.app.hub.as_ref()).await;
+        }
+        self.publisher
+            .flushed(grace.clamp(Duration::from_secs(1), Duration::from_secs(5)))
+            .await;
+        self.stop.cancel();
+    }
+
+    /// The origin's own lines of `/metrics`.
+    pub fn render_metrics(&self, text: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(
+            text,
+            "tack_origin_websockets {}\ntack_origin_stream_links_followed_total {}\ntack_origin_websocket_keepalives_total {}",
+            self.connections.len(),
+            self.stream_links_followed.load(Ordering::Relaxed),
+            *self.websocket_keepalives.borrow()
+        );
+        for (url, s) in self.config.pushpin.iter().zip(self.publisher.stats()) {
+            let _ = writeln!(
+                text,
+                "tack_pushpin_published_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_publish_failures_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_dropped_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_queued{{pushpin=\"{url}\"}} {}",
+                s.published, s.failures, s.dropped, s.queued
+            );
+        }
     }
 }
 
@@ -201,152 +255,7 @@ pub fn app(origin: Origin) -> Router {
 }
 
 async fn metrics(State(origin): State<Origin>) -> impl IntoResponse {
-    let stats = origin.app.hub.stats();
-    let (websockets, http) = origin.sessions.counts();
-    let mut text = origin
-        .app
-        .metrics
-        .render(stats.rooms, stats.channels, websockets + http);
-    text.push_str(&format!(
-        "tack_origin_stream_links_followed_total {}\n",
-        origin.stream_links_followed.load(Ordering::Relaxed)
-    ));
-    text.push_str(&format!(
-        "tack_origin_websocket_keepalives_total {}\n",
-        *origin.websocket_keepalives.borrow()
-    ));
-    for (url, s) in origin
-        .config
-        .pushpin
-        .iter()
-        .zip(origin.hub.publisher().stats())
-    {
-        text.push_str(&format!(
-            "tack_pushpin_published_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_publish_failures_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_dropped_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_queued{{pushpin=\"{url}\"}} {}\n",
-            s.published, s.failures, s.dropped, s.queued
-        ));
-    }
-    (
-        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
-}
-
-/// Serves origin mode until `shutdown` resolves.
-pub async fn run(
-    listener: TcpListener,
-    config: ServerConfig,
-    origin: OriginConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve(listener, Origin::new(config, origin), shutdown).await
-}
-
-/// Like [`run`], with the state made by the caller.
-pub async fn serve(
-    listener: TcpListener,
-    origin: Origin,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, pushpin = ?origin.config.pushpin, "tack origin listening (clients connect through pushpin)");
-    let reaper = tokio::spawn(reap(origin.clone()));
-    let result = axum::serve(listener, app(origin.clone()))
-        .with_graceful_shutdown(shutdown)
-        .into_future()
-        .await;
-    reaper.abort();
-    // Every client is told to reconnect (to the next origin), then leaves its rooms.
-    origin
-        .hub
-        .publisher()
-        .send(&[publisher::PublishItem::from(channels::shutdown_publish())]);
-    for gone in origin.sessions.take_all() {
-        gone.session.leave_everything(origin.app.hub.as_ref()).await;
-    }
-    let grace = Duration::from_secs(origin.app.config.shutdown_grace_secs.clamp(1, 5));
-    origin.hub.publisher().flushed(grace).await;
-    origin.stop.cancel();
-    tracing::info!("tack origin stopped");
-    result
-}
-
-/// Sessions nobody has heard from leave their rooms; old history is dropped.
-async fn reap(origin: Origin) {
-    let period = (origin.http_ttl() / 4).clamp(Duration::from_millis(250), Duration::from_secs(5));
-    let mut ticker = tokio::time::interval(period);
-    loop {
-        ticker.tick().await;
-        let (websockets, http) = origin.sessions.take_expired();
-        for gone in &http {
-            origin.hub.close_session(&gone.session.id);
-        }
-        for gone in websockets.iter().chain(&http) {
-            tracing::debug!(session = %gone.session.id, "session expired: nothing heard through pushpin");
-            gone.session.leave_everything(origin.app.hub.as_ref()).await;
-        }
-        origin.app.hub.sweep().await;
-    }
-}
-
-/// An origin running in the background (tests, the desktop app).
-pub struct OriginHandle {
-    addr: SocketAddr,
-    origin: Origin,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-/// Binds `config.listen` (port 0 picks one) and serves origin mode in a background task.
-pub async fn spawn(config: ServerConfig, origin: OriginConfig) -> std::io::Result<OriginHandle> {
-    let listener = TcpListener::bind(config.listen).await?;
-    spawn_on(listener, Origin::new(config, origin)).await
-}
-
-/// Serves `origin` on an already bound listener (so the address can be known before the
-/// Pushpin that points at it starts).
-pub async fn spawn_on(listener: TcpListener, origin: Origin) -> std::io::Result<OriginHandle> {
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, origin.clone(), async move {
-        let _ = stopped.await;
-    }));
-    Ok(OriginHandle {
-        addr,
-        origin,
-        stop: Some(stop),
-        task,
-    })
-}
-
-impl OriginHandle {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `127.0.0.1:PORT`, as a Pushpin routes line wants it.
-    pub fn route_target(&self) -> String {
-        self.addr.to_string()
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match (&mut self.task).await {
-            Ok(Err(err)) => tracing::warn!(%err, "origin ended with an error"),
-            Err(err) => tracing::warn!(%err, "origin task failed"),
-            Ok(Ok(())) => {}
-        }
-    }
+    crate::server::metrics_response(&origin.app, Some(&origin))
 }
 
 #[cfg(test)]

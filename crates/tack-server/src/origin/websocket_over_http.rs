@@ -9,12 +9,13 @@
 //! exactly as the built-in server writes them, and asks for a request at least every
 //! `Keep-Alive-Interval` seconds, which keeps the connection's presence alive.
 
+use crate::client_frame;
 use crate::item::Transport;
 use crate::origin::channels::{PushpinChannel, SKIP_SELF};
-use crate::origin::sessions::GripSession;
+use crate::origin::connections::Connection;
 use crate::origin::{signature, Origin};
-use crate::session::frame_error;
-use crate::ws::SHUTDOWN_REASON;
+use crate::session::Reach;
+use crate::ws::{binary_refused, SHUTDOWN_REASON};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -22,10 +23,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use tack_protocol::chat::{ClientFrame, ErrorEvent, ServerEvent};
 use tack_protocol::grip::{ControlMessage, CONTROL_PREFIX};
 use tack_protocol::wsevents::{decode_all, encode_all, Event};
-use tack_protocol::{CloseCode, ErrorCode};
+use tack_protocol::CloseCode;
 
 pub const CONTENT_TYPE: &str = "application/websocket-events";
 /// Tells Pushpin that every TEXT that is not a `c:` control message goes to the client as is.
@@ -41,8 +41,8 @@ pub async fn websocket_events(
     }
     // Pushpin passes the client's handshake headers on with every request; refusing the
     // first one makes Pushpin refuse the handshake with this status.
-    if let Some(refused) = crate::origin::hold::unauthorized(&origin, &headers) {
-        return refused;
+    if !origin.app.client_authorized(&headers) {
+        return crate::http::unauthorized();
     }
     let Some(connection) = headers
         .get("connection-id")
@@ -72,7 +72,7 @@ pub async fn websocket_events(
     }
     let mut out: Vec<Event> = Vec::new();
     let mut opened = false;
-    let mut grip = origin.sessions.websocket(&connection);
+    let mut grip = origin.connections.get(&connection);
     for event in events {
         match event {
             Event::Open(_) => {
@@ -95,12 +95,12 @@ pub async fn websocket_events(
                     ));
                     break;
                 }
-                origin.app.metrics.message_in();
                 text_frame(&origin, g, &text, &mut out).await;
             }
             Event::Binary(_) => {
                 if let Some(g) = &grip {
-                    out.push(Event::text(binary_refused().to_json()));
+                    g.session.outbox.send_event(&binary_refused());
+                    answer(&origin, g, &mut out);
                     g.touch(origin.websocket_ttl());
                 }
             }
@@ -151,10 +151,11 @@ pub async fn websocket_events(
 }
 
 /// A new connection: its session, `OPEN`, the keep-alive and `welcome`.
-fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<GripSession> {
-    let (session, queue) = origin.app.new_session(None);
-    let grip = GripSession::new(session, queue, origin.websocket_ttl());
-    origin.sessions.add_websocket(connection, grip.clone());
+fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<Connection> {
+    // An original-system page never says `hello`: until it does, it gets their escaping.
+    let session = origin.app.new_session(Reach::UntilJoined, false);
+    let grip = Connection::new(session, origin.websocket_ttl());
+    origin.connections.insert(connection, grip.clone());
     tracing::debug!(session = %grip.session.id, %connection, "websocket connected through pushpin");
     out.push(Event::open());
     // Pushpin pings an idle client itself, as the built-in server does, so proxies between
@@ -179,32 +180,45 @@ fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<GripSess
     grip
 }
 
-/// One client frame: applied by the chat logic, then the subscriptions brought in line with
-/// the session's rooms, then what the session was answered, then the reply.
-async fn text_frame(origin: &Origin, grip: &GripSession, text: &str, out: &mut Vec<Event>) {
-    let session = &grip.session;
-    let reply = match ClientFrame::parse(text) {
-        Ok(frame) => session.apply(origin.app.hub.as_ref(), frame).await,
-        Err(err) => Some(frame_error(&err)),
-    };
+/// One client frame: applied by the session layer, then the subscriptions brought in line
+/// with the session's rooms, then what the session has to be sent, then the reply.
+async fn text_frame(origin: &Origin, grip: &Connection, text: &str, out: &mut Vec<Event>) {
+    let reply = client_frame::handle_text(&origin.app, &grip.session, text).await;
     subscriptions(grip, out);
-    let n = grip.drain(Transport::WebSocket, &mut |text, _| {
-        out.push(Event::text(text.as_str()))
-    });
-    origin.app.metrics.delivered(n);
+    answer(origin, grip, out);
     if let Some(reply) = reply {
         out.push(Event::text(reply.to_json()));
     }
 }
 
+/// What the session has for the client that Pushpin cannot deliver: its own events and what
+/// its joins answered (presence, replays, `resumed`, its own `chatRoomEnter`).
+fn answer(origin: &Origin, grip: &Connection, out: &mut Vec<Event>) {
+    // Reach::UntilJoined never falls behind: it reads only what its joins answered.
+    let n = grip
+        .session
+        .take(Transport::WebSocket, usize::MAX, &mut |text, _| {
+            out.push(Event::text(text.as_str()))
+        })
+        .unwrap_or(0);
+    origin.app.metrics.delivered(n);
+}
+
 /// `c:subscribe` / `c:unsubscribe` for the difference between the Pushpin channels the
 /// connection has and those its rooms and watches need.
-fn subscriptions(grip: &GripSession, out: &mut Vec<Event>) {
+fn subscriptions(grip: &Connection, out: &mut Vec<Event>) {
     let session = &grip.session;
+    let legacy = !session.greeted();
     let mut wanted: BTreeSet<String> = session
         .rooms()
         .iter()
-        .map(|r| PushpinChannel::Room(r).name())
+        .map(|r| {
+            if legacy {
+                PushpinChannel::Legacy(r).name()
+            } else {
+                PushpinChannel::Room(r).name()
+            }
+        })
         .collect();
     wanted.insert(PushpinChannel::Everyone.name());
     wanted.extend(
@@ -225,7 +239,7 @@ fn subscriptions(grip: &GripSession, out: &mut Vec<Event>) {
     for channel in wanted.difference(&have) {
         // Room subscriptions skip the joiner's own `chatRoomEnter`: it is already in this
         // response, and may or may not beat the subscription to Pushpin.
-        let subscribe = if channel.starts_with("r.") {
+        let subscribe = if channel.starts_with("r.") || channel.starts_with("l.") {
             json!({"type": "subscribe", "channel": channel, "filters": [SKIP_SELF]})
         } else {
             json!({"type": "subscribe", "channel": channel})
@@ -236,18 +250,8 @@ fn subscriptions(grip: &GripSession, out: &mut Vec<Event>) {
 }
 
 /// The connection is gone: leave every room so viewer counts stay right.
-async fn end(origin: &Origin, connection: &str, grip: &GripSession) {
-    origin.sessions.remove_websocket(connection);
+async fn end(origin: &Origin, connection: &str, grip: &Connection) {
+    origin.connections.remove(connection);
     grip.session.leave_everything(origin.app.hub.as_ref()).await;
     tracing::debug!(session = %grip.session.id, %connection, "websocket closed through pushpin");
-}
-
-fn binary_refused() -> ServerEvent {
-    ServerEvent::Error(ErrorEvent {
-        code: ErrorCode::BadFrame,
-        message: "binary frames are not part of the chat protocol; send text `name:{json}`"
-            .to_owned(),
-        cid: None,
-        event: None,
-    })
 }

@@ -7,8 +7,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tack_server::origin::{Origin, OriginConfig, OriginHandle};
+use tack_server::origin::OriginConfig;
 use tack_server::ServerConfig;
+use tack_server::{Server, ServerHandle};
 use tack_testkit::pushpin::{Pushpin, PushpinConfig};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -17,7 +18,7 @@ pub const WAIT: Duration = Duration::from_secs(15);
 
 /// An origin and the Pushpins in front of it.
 pub struct Stage {
-    pub origin: OriginHandle,
+    pub origin: ServerHandle,
     pub pushpins: Vec<Pushpin>,
 }
 
@@ -57,10 +58,8 @@ impl Stage {
             .collect();
         let mut origin_config = OriginConfig::new(urls, KEY);
         origin_config.websocket_keepalive_secs = config.ws_keepalive_interval_secs;
-        let origin = Origin::new(config, origin_config);
-        let origin = tack_server::origin::spawn_on(listener, origin)
-            .await
-            .unwrap();
+        let server = Server::behind_pushpin(config, origin_config);
+        let origin = tack_server::spawn_on(listener, server).unwrap();
         Stage { origin, pushpins }
     }
 
