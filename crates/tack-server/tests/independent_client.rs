@@ -1,8 +1,8 @@
 //! An independent client — Python's `websockets` — sending the original system's frames verbatim.
 
-mod common;
-use common::*;
 use std::process::Stdio;
+use tack_testkit::clients::{ws_url, Client, Via, WAIT};
+use tack_testkit::server::start;
 
 const SCRIPT: &str = r#"
 import asyncio, sys, json
@@ -39,11 +39,11 @@ async fn python_websockets_sending_the_original_frames_verbatim_is_heard() {
         return;
     };
     let server = start().await;
-    let mut listener = Ws::named(&server, "listener").await;
+    let mut listener = Client::connect(&server, Via::WebSocket, "listener").await;
     listener.enter("test").await;
 
     let child = tokio::process::Command::new(python)
-        .args(["-c", SCRIPT, &ws_url(&server)])
+        .args(["-c", SCRIPT, &ws_url(&server.url())])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

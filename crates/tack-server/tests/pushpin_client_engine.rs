@@ -1,11 +1,10 @@
 //! The client engine (`tack_client::Session`, what the CLI and the desktop app use) connects
 //! through Pushpin unchanged, on every transport, and chats with a client on another one.
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via};
 use std::time::Duration;
 use tack_client::{ClientEvent, EventBatch, Profile, SendState, Session, TransportChoice};
+use tack_testkit::clients::{Client, Via};
+use tack_testkit::stage::Stage;
 use tokio::sync::mpsc;
 
 async fn next_event(
@@ -28,7 +27,7 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
     let stage = Stage::start(1).await;
     let url = stage.url(0);
     // A plain client first: Pushpin's proxy is up once it gets through.
-    let mut bob = Client::connect(&url, Via::WebSocket, "bob").await;
+    let mut bob = Client::connect(stage.front(0), Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
 
     let mut profile = Profile::new("pushpin", url.clone());
@@ -54,11 +53,13 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
             break;
         }
     }
-    let entered = bob.until("chatRoomEnter", |e| e["user"] == "ann").await;
+    let entered = bob
+        .until_matching("chatRoomEnter", |e| e["user"] == "ann")
+        .await;
     assert_eq!(entered["viewers"], 2);
 
     let cid = ann.send("lobby", "hi bob").unwrap();
-    let heard = bob.until("chatMessage", |_| true).await;
+    let heard = bob.until("chatMessage").await;
     assert_eq!(heard["comment"], "hi bob");
     assert_eq!(heard["user"], "ann");
     assert_eq!(heard["cid"], cid.as_str());
@@ -88,7 +89,7 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
         }
     }
     ann.leave("lobby").unwrap();
-    let left = bob.until("chatRoomLeave", |_| true).await;
+    let left = bob.until("chatRoomLeave").await;
     assert_eq!(left["user"], "ann");
     assert_eq!(left["viewers"], 1);
     ann.close().await;

@@ -2,12 +2,11 @@
 //! system's frames, two Pushpins in front of one origin, the signature that keeps everyone
 //! else out, and a Pushpin restart in the middle of a conversation.
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via, KEY, WAIT};
 use std::time::Duration;
 use tack_protocol::grip::{sign, SigClaims};
 use tack_protocol::wsevents::{encode_all, Event};
+use tack_testkit::clients::{ws_url, Client, Via, WAIT};
+use tack_testkit::stage::{spawn_origin, Stage, GRIP_KEY};
 
 /// The original system's browser client, played by Python's `websockets` (Debian's
 /// python3-websockets): two clients in room `test`, one says hello, the other hears it.
@@ -39,11 +38,11 @@ asyncio.run(asyncio.wait_for(main(), 20))
 async fn the_original_systems_frames_work_from_an_independent_websocket_client() {
     let stage = Stage::start(1).await;
     // Pushpin's client port can be up before its proxy: let our own client get through first.
-    Client::connect(&stage.url(0), Via::WebSocket, "probe")
+    Client::connect(stage.front(0), Via::WebSocket, "probe")
         .await
         .close()
         .await;
-    let url = format!("{}/ws", stage.url(0).replacen("http://", "ws://", 1));
+    let url = ws_url(&stage.url(0));
     let output = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new("/usr/bin/python3")
@@ -72,9 +71,9 @@ async fn the_original_systems_frames_work_from_an_independent_websocket_client()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pushpins_in_front_of_one_origin_share_every_room() {
     let stage = Stage::start(2).await;
-    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
-    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
-    let mut cat = Client::connect(&stage.url(1), Via::Stream, "cat").await;
+    let mut ann = Client::connect(stage.front(0), Via::WebSocket, "ann").await;
+    let mut bob = Client::connect(stage.front(1), Via::WebSocket, "bob").await;
+    let mut cat = Client::connect(stage.front(1), Via::Stream, "cat").await;
     ann.enter("lobby").await;
     bob.enter("lobby").await;
     let (presence, _) = cat.enter("lobby").await;
@@ -89,7 +88,7 @@ async fn two_pushpins_in_front_of_one_origin_share_every_room() {
             _ => cat.send(&frame).await,
         };
         for client in [&mut ann, &mut bob, &mut cat] {
-            let heard = client.until("chatMessage", |_| true).await;
+            let heard = client.until("chatMessage").await;
             assert_eq!(
                 heard["comment"],
                 format!("{who} {n}"),
@@ -124,13 +123,7 @@ fn signed(key: &str) -> String {
 #[tokio::test]
 async fn requests_that_bypass_pushpin_are_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = tack_server::origin::Origin::new(
-        tack_server::ServerConfig::default(),
-        tack_server::origin::OriginConfig::new(Vec::new(), KEY),
-    );
-    let origin = tack_server::origin::spawn_on(listener, origin)
-        .await
-        .unwrap();
+    let origin = spawn_origin(listener, tack_server::ServerConfig::default(), Vec::new()).await;
     let base = origin.url();
     let http = reqwest::Client::new();
     let open = encode_all(&[Event::open()]);
@@ -167,7 +160,7 @@ async fn requests_that_bypass_pushpin_are_refused() {
         }
     }
     // With the key, the same requests get in (the poll is a fresh session: answered at once).
-    let [ws, _, poll, _] = attempts(Some(signed(KEY)));
+    let [ws, _, poll, _] = attempts(Some(signed(GRIP_KEY)));
     let ws = ws.send().await.unwrap();
     assert_eq!(ws.status(), 200);
     assert_eq!(ws.headers()["content-type"], "application/websocket-events");
@@ -188,20 +181,16 @@ async fn requests_that_bypass_pushpin_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
     let mut stage = Stage::start(2).await;
-    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
-    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
-    let mut cat = Client::connect(&stage.url(0), Via::Stream, "cat").await;
+    let mut ann = Client::connect(stage.front(0), Via::WebSocket, "ann").await;
+    let mut bob = Client::connect(stage.front(1), Via::WebSocket, "bob").await;
+    let mut cat = Client::connect(stage.front(0), Via::Stream, "cat").await;
     ann.enter("lobby").await;
     cat.enter("lobby").await;
     bob.enter("lobby").await;
     bob.send(r#"chatMessage:{"room":"lobby","comment":"before"}"#)
         .await;
-    let ann_last = ann.until("chatMessage", |_| true).await["id"]
-        .as_u64()
-        .unwrap();
-    let cat_last = cat.until("chatMessage", |_| true).await["id"]
-        .as_u64()
-        .unwrap();
+    let ann_last = ann.until("chatMessage").await["id"].as_u64().unwrap();
+    let cat_last = cat.until("chatMessage").await["id"].as_u64().unwrap();
 
     // Pushpin 0 goes away: its clients lose their connections.
     let mut pushpin = stage.pushpins.remove(0);
@@ -220,7 +209,7 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
             r#"chatMessage:{{"room":"lobby","comment":"while away {n}"}}"#
         ))
         .await;
-        bob.until("chatMessage", |_| true).await;
+        bob.until("chatMessage").await;
     }
 
     // The origin found Pushpin 0 gone and dropped what it had queued for it (its clients went
@@ -248,7 +237,7 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
         (Via::WebSocket, "ann", ann_last),
         (Via::Stream, "cat", cat_last),
     ] {
-        let mut back = Client::connect(&stage.url(0), via, nick).await;
+        let mut back = Client::connect(stage.front(0), via, nick).await;
         back.send(&format!(
             r#"chatRoomEnter:{{"room":"lobby","since":{last}}}"#
         ))
@@ -272,10 +261,11 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
             "{nick} after the restart"
         );
         // Its own chatRoomEnter follows the replay; nothing arrives twice.
-        back.until("chatRoomEnter", |e| e["user"] == nick).await;
+        back.until_matching("chatRoomEnter", |e| e["user"] == nick)
+            .await;
         bob.send(r#"chatMessage:{"room":"lobby","comment":"welcome back"}"#)
             .await;
-        let heard = back.until("chatMessage", |_| true).await;
+        let heard = back.until("chatMessage").await;
         assert_eq!(heard["comment"], "welcome back");
         assert_eq!(back.repeats, 0, "{nick} saw an event twice");
     }
@@ -288,12 +278,14 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
     let stage = Stage::start_publishing_to(2, 1, |_| {}).await;
-    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
+    let mut bob = Client::connect(stage.front(1), Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
     // Cat's stream is held by Pushpin 0, which the origin does not publish to.
-    let mut cat = Client::connect_with(&stage.url(0), Via::Stream, "cat", "&rooms=lobby").await;
-    cat.until("presence", |_| true).await;
-    let own = cat.until("chatRoomEnter", |e| e["user"] == "cat").await;
+    let mut cat = Client::connect_with(stage.front(0), Via::Stream, "cat", "rooms=lobby").await;
+    cat.until("presence").await;
+    let own = cat
+        .until_matching("chatRoomEnter", |e| e["user"] == "cat")
+        .await;
     let held = own["id"].as_u64().unwrap();
 
     let mut last = None;
@@ -302,7 +294,7 @@ async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
             r#"chatMessage:{{"room":"lobby","comment":"{comment}"}}"#
         ))
         .await;
-        last = Some(bob.until("chatMessage", |_| true).await);
+        last = Some(bob.until("chatMessage").await);
     }
     // Only the last one reaches Pushpin 0; its prev-id says that two came before it.
     let last = last.unwrap();
@@ -323,7 +315,7 @@ async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
     let mut comments = Vec::new();
     let recovered = tokio::time::timeout(WAIT, async {
         while comments.len() < 3 {
-            comments.push(cat.until("chatMessage", |_| true).await["comment"].clone());
+            comments.push(cat.until("chatMessage").await["comment"].clone());
         }
     })
     .await;
@@ -338,7 +330,7 @@ async fn a_server_with_an_access_token_refuses_clients_without_it_through_pushpi
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let stage = Stage::start_with(1, |c| c.access_token = Some("sesame".into())).await;
     let url = stage.url(0);
-    let ws = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let ws = ws_url(&url);
     let http = reqwest::Client::new();
     // Pushpin's proxy may take a moment to be ready: wait until it forwards at all.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -387,8 +379,8 @@ async fn after_an_origin_restart_chat_flows_at_once() {
     let addr = stage.origin.local_addr();
     let publish = vec![stage.pushpins[0].publish_url()];
     for round in ["before", "after"] {
-        let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
-        let mut bob = Client::connect(&stage.url(0), Via::WebSocket, "bob").await;
+        let mut ann = Client::connect(stage.front(0), Via::WebSocket, "ann").await;
+        let mut bob = Client::connect(stage.front(0), Via::WebSocket, "bob").await;
         ann.enter("lobby").await;
         bob.enter("lobby").await;
         let started = tokio::time::Instant::now();
@@ -396,7 +388,7 @@ async fn after_an_origin_restart_chat_flows_at_once() {
             r#"chatMessage:{{"room":"lobby","comment":"{round}"}}"#
         ))
         .await;
-        let heard = ann.until("chatMessage", |_| true).await;
+        let heard = ann.until("chatMessage").await;
         assert_eq!(heard["comment"], round);
         // Well under Pushpin's 5 s message_wait.
         assert!(
@@ -408,14 +400,12 @@ async fn after_an_origin_restart_chat_flows_at_once() {
             stage.origin.shutdown().await;
             ann.closed().await;
             let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-            let origin = tack_server::origin::Origin::new(
+            stage.origin = spawn_origin(
+                listener,
                 tack_server::ServerConfig::default(),
-                tack_server::origin::OriginConfig::new(publish.clone(), KEY),
-            );
-            let origin = tack_server::origin::spawn_on(listener, origin)
-                .await
-                .unwrap();
-            stage.origin = origin;
+                publish.clone(),
+            )
+            .await;
         }
     }
     stage.origin.shutdown().await;
