@@ -2,25 +2,13 @@
 //! through Pushpin unchanged, on every transport, and chats with a client on another one.
 
 use std::time::Duration;
-use tack_client::{ClientEvent, EventBatch, Profile, SendState, Session, TransportChoice};
+use tack_client::{ClientEvent, Profile, SendState, Session, TransportChoice};
 use tack_testkit::clients::{Client, Via};
+use tack_testkit::engine::{secs, Events};
 use tack_testkit::stage::Stage;
-use tokio::sync::mpsc;
 
-async fn next_event(
-    rx: &mut mpsc::Receiver<EventBatch>,
-    queue: &mut Vec<ClientEvent>,
-) -> ClientEvent {
-    loop {
-        if !queue.is_empty() {
-            return queue.remove(0);
-        }
-        let batch = tokio::time::timeout(Duration::from_secs(20), rx.recv())
-            .await
-            .expect("engine events in time")
-            .expect("engine running");
-        queue.extend(batch);
-    }
+async fn next_event(events: &mut Events) -> ClientEvent {
+    events.next(secs(20)).await.expect("engine events in time")
 }
 
 async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
@@ -37,15 +25,15 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
         poll_hold: Duration::from_secs(5),
         ..Default::default()
     };
-    let (ann, mut rx) = Session::connect(profile, options);
-    let mut queue = Vec::new();
+    let (ann, rx) = Session::connect(profile, options);
+    let mut events = Events::new(rx);
     ann.enter("lobby").unwrap();
     loop {
         if let ClientEvent::Presence {
             room,
             viewers,
             users,
-        } = next_event(&mut rx, &mut queue).await
+        } = next_event(&mut events).await
         {
             assert_eq!(room, "lobby");
             assert_eq!(viewers, 2);
@@ -68,7 +56,7 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
         .await;
     let (mut acked, mut own, mut theirs) = (false, false, false);
     while !(acked && own && theirs) {
-        match next_event(&mut rx, &mut queue).await {
+        match next_event(&mut events).await {
             ClientEvent::Send {
                 cid: c,
                 state: SendState::Sent { id: Some(id) },

@@ -38,9 +38,23 @@ impl Client {
 
     /// Like [`connect`](Self::connect), with more of an HTTP transport's query
     /// (`rooms=lobby`, `watch=feed&since=feed:0`).
-    pub async fn connect_with(front: impl Into<Front>, via: Via, nick: &str, query: &str) -> Client {
+    pub async fn connect_with(
+        front: impl Into<Front>,
+        via: Via,
+        nick: &str,
+        query: &str,
+    ) -> Client {
         let query = with_nick(nick, query, via);
-        Client::open(front.into(), Some(nick), Opening { via, query, last_event_id: None }).await
+        Client::open(
+            front.into(),
+            Some(nick),
+            Opening {
+                via,
+                query,
+                last_event_id: None,
+            },
+        )
+        .await
     }
 
     /// Connects without a name (the server calls it `guest-…`) and reads the `welcome`.
@@ -91,7 +105,10 @@ impl Client {
         };
         let welcome = client.next().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
-        client.session = welcome["session"].as_str().expect("a session id").to_owned();
+        client.session = welcome["session"]
+            .as_str()
+            .expect("a session id")
+            .to_owned();
         client.nick = welcome["nick"].as_str().expect("a nick").to_owned();
         if let Some(nick) = nick {
             if via == Via::WebSocket {
@@ -278,9 +295,9 @@ impl Client {
         loop {
             let event = self.next().await;
             if event["type"] == "closed" {
-                let code = event["code"]
-                    .as_u64()
-                    .unwrap_or_else(|| panic!("the connection ended without a close frame: {event}"));
+                let code = event["code"].as_u64().unwrap_or_else(|| {
+                    panic!("the connection ended without a close frame: {event}")
+                });
                 let reason = event["reason"].as_str().unwrap_or_default().to_owned();
                 return (code as u16, reason);
             }

@@ -8,13 +8,7 @@ use std::time::Duration;
 /// Sends `frames` (one `name:{json}` a line) for `session` with `POST /send`; returns the
 /// status and the immediate replies.
 pub async fn send(front: impl Into<Front>, session: &str, frames: &str) -> (u16, Vec<Value>) {
-    post_send(
-        &reqwest::Client::new(),
-        front.into().url(),
-        session,
-        frames,
-    )
-    .await
+    post_send(&reqwest::Client::new(), front.into().url(), session, frames).await
 }
 
 pub(super) async fn post_send(

@@ -117,9 +117,10 @@ impl Link {
                         return serde_json::from_str(&text).expect("a JSON event")
                     }
                     Some(Ok(Message::Close(frame))) => {
-                        let (code, reason) = frame.map_or((CloseCode::Status, String::new()), |f| {
-                            (f.code, f.reason.to_string())
-                        });
+                        let (code, reason) = frame
+                            .map_or((CloseCode::Status, String::new()), |f| {
+                                (f.code, f.reason.to_string())
+                            });
                         return json!({"type": "closed", "code": u16::from(code), "reason": reason});
                     }
                     Some(Ok(Message::Binary(bytes))) => {

@@ -64,7 +64,10 @@ pub fn ws_url(base: &str) -> String {
     let base = base
         .strip_prefix("https://")
         .map(|rest| format!("wss://{rest}"))
-        .or_else(|| base.strip_prefix("http://").map(|rest| format!("ws://{rest}")))
+        .or_else(|| {
+            base.strip_prefix("http://")
+                .map(|rest| format!("ws://{rest}"))
+        })
         .unwrap_or_else(|| panic!("not an http(s) base URL: {base}"));
     format!("{base}/ws")
 }
