@@ -40,7 +40,7 @@ impl Drop for FaultProxy {
 }
 
 impl FaultProxy {
-    /// Proxies 127.0.0.1:<random> to `upstream`.
+    /// Proxies a free loopback port to `upstream`.
     pub async fn start(upstream: SocketAddr) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

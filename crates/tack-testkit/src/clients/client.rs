@@ -44,17 +44,12 @@ impl Client {
         nick: &str,
         query: &str,
     ) -> Client {
-        let query = with_nick(nick, query, via);
-        Client::open(
-            front.into(),
-            Some(nick),
-            Opening {
-                via,
-                query,
-                last_event_id: None,
-            },
-        )
-        .await
+        let opening = Opening {
+            via,
+            query: with_nick(nick, query, via),
+            last_event_id: None,
+        };
+        Client::open(front.into(), Some(nick), opening).await
     }
 
     /// Connects without a name (the server calls it `guest-…`) and reads the `welcome`.
@@ -216,8 +211,8 @@ impl Client {
     }
 
     /// Enters `room`: returns the room's `presence` and this client's own `chatRoomEnter`.
-    /// Behind Pushpin a WebSocket also waits until its subscriptions are live (see
-    /// [`subscriptions_live`](Self::subscriptions_live)), so what is said next reaches it.
+    /// Behind Pushpin a WebSocket also waits until its subscriptions are live, so what is said
+    /// next reaches it.
     pub async fn enter(&mut self, room: &str) -> (Value, Value) {
         let replies = self
             .send(&format!(r#"chatRoomEnter:{{"room":"{room}"}}"#))
