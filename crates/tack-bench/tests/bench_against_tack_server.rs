@@ -3,15 +3,7 @@
 
 use std::time::Duration;
 use tack_bench::{BenchConfig, Transport, Workload};
-use tack_server::ServerConfig;
-
-async fn server() -> tack_server::ServerHandle {
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    };
-    tack_server::spawn(config).await.expect("server starts")
-}
+use tack_testkit::server::{start, start_with};
 
 fn short_run(url: &str, transport: Transport) -> BenchConfig {
     let mut cfg = BenchConfig::new(url.parse().unwrap());
@@ -28,7 +20,7 @@ fn short_run(url: &str, transport: Transport) -> BenchConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_websockets_get_every_broadcast_once_and_the_json_has_the_promised_fields() {
-    let server = server().await;
+    let server = start().await;
     let report = tack_bench::run(short_run(&server.url(), Transport::Ws))
         .await
         .expect("the run completes");
@@ -57,7 +49,7 @@ async fn fifty_websockets_get_every_broadcast_once_and_the_json_has_the_promised
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_streams_and_long_polls_get_every_broadcast_once() {
-    let server = server().await;
+    let server = start().await;
     for transport in [Transport::Stream, Transport::Poll] {
         let mut cfg = short_run(&server.url(), transport);
         cfg.connections = 20;
@@ -75,7 +67,7 @@ async fn sse_streams_and_long_polls_get_every_broadcast_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatting_members_of_many_rooms_hear_everyone_in_their_room() {
-    let server = server().await;
+    let server = start().await;
     let mut cfg = short_run(&server.url(), Transport::Ws);
     cfg.connections = 40;
     cfg.rooms = 8;
@@ -108,7 +100,7 @@ async fn a_run_beyond_the_bounds_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturation_search_climbs_and_reports_its_highest_passing_step() {
-    let server = server().await;
+    let server = start().await;
     let mut cfg = short_run(&server.url(), Transport::Ws);
     cfg.connections = 20;
     cfg.drain = Duration::from_secs(1);
@@ -142,13 +134,11 @@ async fn a_saturation_search_climbs_and_reports_its_highest_passing_step() {
 
 /// A server that kicks a subscriber as soon as 8 events wait for it, and remembers 10,000.
 async fn impatient_server() -> tack_server::ServerHandle {
-    let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        max_subscriber_lag: Some(8),
-        history_len: 10_000,
-        ..ServerConfig::default()
-    };
-    tack_server::spawn(config).await.expect("server starts")
+    start_with(|c| {
+        c.max_subscriber_lag = Some(8);
+        c.history_len = 10_000;
+    })
+    .await
 }
 
 /// Bursts of ~20 messages a millisecond: every `POST /publish/` carries more items than a

@@ -7,12 +7,7 @@ const TACK: &str = env!("CARGO_BIN_EXE_tack");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_json_reports_every_delivery_and_its_latency() {
-    let server = tack_server::spawn(tack_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let server = tack_testkit::server::start().await;
     let url = server.url();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(TACK)

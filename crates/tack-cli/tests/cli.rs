@@ -7,13 +7,7 @@ use std::time::{Duration, Instant};
 const TACK: &str = env!("CARGO_BIN_EXE_tack");
 
 async fn server(token: Option<&str>) -> tack_server::ServerHandle {
-    tack_server::spawn(tack_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        publish_token: token.map(str::to_owned),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    tack_testkit::server::start_with(|c| c.publish_token = token.map(str::to_owned)).await
 }
 
 /// Runs `tack` with a deadline; returns (exit code, stdout, stderr).

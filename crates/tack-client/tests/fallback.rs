@@ -1,11 +1,10 @@
 //! Auto mode: WebSocket first, falling back when a proxy refuses upgrades or holds back the
 //! stream, and upgrading back to WebSocket once it works again — without losing a message.
 
-mod support;
-
-use support::proxy::Proxy;
-use support::{profile, quick_options, secs, server, Events};
 use tack_client::{ClientEvent, ConnectionStatus, Session, Transport, TransportChoice};
+use tack_testkit::engine::{profile, quick_options, secs, Events};
+use tack_testkit::fault_proxy::FaultProxy;
+use tack_testkit::server::{no_rate_limit, start_with};
 
 fn connected_via(ev: &ClientEvent) -> Option<Transport> {
     match ev {
@@ -16,8 +15,8 @@ fn connected_via(ev: &ClientEvent) -> Option<Transport> {
 
 #[tokio::test]
 async fn refused_websocket_upgrades_fall_back_to_streaming_then_upgrade_back() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     proxy.refuse_ws_upgrades(true);
     let (session, rx) = Session::connect(
         profile(&proxy.url(), TransportChoice::Auto),
@@ -80,8 +79,8 @@ async fn refused_websocket_upgrades_fall_back_to_streaming_then_upgrade_back() {
 
 #[tokio::test]
 async fn a_buffering_proxy_in_front_of_the_stream_falls_back_to_long_polling() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     proxy.refuse_ws_upgrades(true);
     proxy.buffer_streams(true);
     let (session, rx) = Session::connect(
@@ -119,15 +118,11 @@ fn change_of<'a>(ev: &'a ClientEvent, who: &str) -> Option<(&'a str, Option<u32>
 async fn an_upgrade_to_websocket_is_one_viewer_all_along_for_everyone_else() {
     // Sessions expire quickly here, so an old stream session left behind would show its leave
     // within the story.
-    let server = tack_server::spawn(tack_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        session_ttl_secs: 1,
-        messages_per_second: 100_000,
-        message_burst: 100_000,
-        ..Default::default()
+    let server = start_with(|c| {
+        no_rate_limit(c);
+        c.session_ttl_secs = 1;
     })
-    .await
-    .unwrap();
+    .await;
     let mut bob_profile = profile(&server.url(), TransportChoice::Ws);
     bob_profile.nick = Some("bob".into());
     let (bob, brx) = Session::connect(bob_profile, quick_options());
@@ -139,7 +134,7 @@ async fn an_upgrade_to_websocket_is_one_viewer_all_along_for_everyone_else() {
         })
         .await;
 
-    let proxy = Proxy::start(server.local_addr()).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     proxy.refuse_ws_upgrades(true);
     let mut ann_profile = profile(&proxy.url(), TransportChoice::Auto);
     ann_profile.nick = Some("ann".into());

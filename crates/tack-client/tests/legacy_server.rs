@@ -1,10 +1,8 @@
 //! Stories against an original-system server: no welcome, no ids, no acks, no pongs.
 
-mod support;
-
-use support::legacy::LegacyServer;
-use support::{is_status, quick_options, secs, Events};
 use tack_client::{ClientEvent, ConnectionStatus, Profile, SendState, Session};
+use tack_testkit::engine::{is_status, quick_options, secs, Events};
+use tack_testkit::legacy::LegacyServer;
 
 #[tokio::test]
 async fn an_original_server_still_lets_you_enter_send_and_read_decoded_text() {

@@ -1,12 +1,11 @@
 //! The OS says the network changed, or the machine woke up: the engine checks its connection
 //! at once instead of waiting out a heartbeat, and stops waiting out a backoff.
 
-mod support;
-
 use std::time::Duration;
-use support::proxy::Proxy;
-use support::{is_status, now_ms, profile, quick_options, secs, server, Events};
 use tack_client::{BackoffPolicy, ClientEvent, ConnectionStatus, Session, TransportChoice};
+use tack_testkit::engine::{is_status, now_ms, profile, quick_options, secs, Events};
+use tack_testkit::fault_proxy::FaultProxy;
+use tack_testkit::server::{no_rate_limit, start_with};
 
 /// A heartbeat so long that only a network change can explain a quick reaction.
 fn slow_heartbeat() -> tack_client::SessionOptions {
@@ -18,8 +17,8 @@ fn slow_heartbeat() -> tack_client::SessionOptions {
 
 #[tokio::test]
 async fn a_network_change_while_waiting_an_hour_to_retry_retries_at_once() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     proxy.set_down(true);
     let mut options = quick_options();
     options.backoff = BackoffPolicy {
@@ -59,8 +58,8 @@ async fn a_network_change_while_waiting_an_hour_to_retry_retries_at_once() {
 
 #[tokio::test]
 async fn a_network_change_drops_a_dead_connection_within_seconds_and_reconnects() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let (session, rx) =
         Session::connect(profile(&proxy.url(), TransportChoice::Ws), slow_heartbeat());
     let mut events = Events::new(rx);
@@ -99,8 +98,8 @@ async fn a_network_change_drops_a_dead_connection_within_seconds_and_reconnects(
 
 #[tokio::test]
 async fn a_network_change_on_a_healthy_connection_keeps_it() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let (session, rx) =
         Session::connect(profile(&proxy.url(), TransportChoice::Ws), slow_heartbeat());
     let mut events = Events::new(rx);
@@ -151,8 +150,8 @@ fn the_kernel_reporting_a_new_address_makes_the_engine_check_its_connection() {
             .build()
             .unwrap()
             .block_on(async {
-                let server = server().await;
-                let proxy = Proxy::start(server.local_addr()).await;
+                let server = start_with(no_rate_limit).await;
+                let proxy = FaultProxy::start(server.local_addr()).await;
                 let mut options = slow_heartbeat();
                 options.watch_network = true;
                 let (session, rx) =

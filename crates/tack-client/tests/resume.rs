@@ -1,24 +1,21 @@
 //! Resume edges: history that no longer reaches back shows a gap; a restarting server's
 //! "going away" close is retried soon, spread out.
 
-mod support;
-
-use support::proxy::Proxy;
-use support::{is_status, profile, quick_options, secs, Events};
 use tack_client::{ClientEvent, ConnectionStatus, Session, TransportChoice};
+use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
+use tack_testkit::fault_proxy::FaultProxy;
+use tack_testkit::server::{no_rate_limit, start_with};
 
 #[tokio::test]
 async fn messages_older_than_the_history_show_a_gap_not_silence() {
-    let server = tack_server::spawn(tack_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        history_len: 5,
-        messages_per_second: 100_000,
-        message_burst: 100_000,
-        ..Default::default()
+    let server = start_with(|c| {
+        no_rate_limit(c);
+        c.history_len = 5;
+        // No live window: the room keeps exactly its history length, however recent.
+        c.live_window_ms = 0;
     })
-    .await
-    .unwrap();
-    let proxy = Proxy::start(server.local_addr()).await;
+    .await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let (reader, rx) =
         Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
     let mut events = Events::new(rx);
@@ -91,7 +88,7 @@ async fn messages_older_than_the_history_show_a_gap_not_silence() {
 
 #[tokio::test]
 async fn a_restarting_server_is_retried_soon_and_spread_out() {
-    let server = support::server().await;
+    let server = start_with(no_rate_limit).await;
     let addr = server.local_addr();
     let (session, rx) =
         Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
@@ -118,12 +115,7 @@ async fn a_restarting_server_is_retried_soon_and_spread_out() {
         "first retry after a restart within the spread, got {retry_in} ms"
     );
     // The server comes back on the same port; the session finds it.
-    let back = tack_server::spawn(tack_server::ServerConfig {
-        listen: addr,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let back = start_with(|c| c.listen = addr).await;
     events
         .wait_for("connected again", secs(10), |e| {
             is_status(e, ConnectionStatus::Connected)
@@ -138,7 +130,7 @@ async fn a_restarting_server_is_retried_soon_and_spread_out() {
 /// room from 1 again, and the engine dropped those events as duplicates of ids it had seen.
 #[tokio::test]
 async fn after_a_server_restart_the_nick_is_kept_and_renumbered_events_arrive() {
-    let server = support::server().await;
+    let server = start_with(no_rate_limit).await;
     let addr = server.local_addr();
     let (session, rx) =
         Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
@@ -163,12 +155,7 @@ async fn after_a_server_restart_the_nick_is_kept_and_renumbered_events_arrive() 
             is_status(e, ConnectionStatus::Reconnecting)
         })
         .await;
-    let back = tack_server::spawn(tack_server::ServerConfig {
-        listen: addr,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let back = start_with(|c| c.listen = addr).await;
     session.retry_now();
     let entered = events
         .wait_for("entering the room again", secs(10), |e| {
@@ -188,9 +175,9 @@ async fn after_a_server_restart_the_nick_is_kept_and_renumbered_events_arrive() 
 /// and claimed nothing was missing. The welcome's epoch tells the engine to start over.
 #[tokio::test]
 async fn a_restarted_server_with_new_traffic_is_resumed_from_its_start_after_a_gap() {
-    let server = support::server().await;
+    let server = start_with(no_rate_limit).await;
     let addr = server.local_addr();
-    let proxy = Proxy::start(addr).await;
+    let proxy = FaultProxy::start(addr).await;
     let (reader, rx) =
         Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
     let mut events = Events::new(rx);
@@ -218,12 +205,7 @@ async fn a_restarted_server_with_new_traffic_is_resumed_from_its_start_after_a_g
             is_status(e, ConnectionStatus::Reconnecting)
         })
         .await;
-    let restarted = tack_server::spawn(tack_server::ServerConfig {
-        listen: addr,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let restarted = start_with(|c| c.listen = addr).await;
     let (writer, wrx) = Session::connect(
         profile(&restarted.url(), TransportChoice::Ws),
         quick_options(),
@@ -297,8 +279,8 @@ fn messages_in(seen: &[ClientEvent]) -> Vec<(u64, String)> {
 
 #[tokio::test]
 async fn a_message_lost_on_the_way_is_fetched_and_everything_arrives_in_order_once() {
-    let server = support::server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let (reader, rx) =
         Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
     let mut events = Events::new(rx);
@@ -369,7 +351,7 @@ async fn a_message_lost_on_the_way_is_fetched_and_everything_arrives_in_order_on
 
 #[tokio::test]
 async fn the_first_event_after_entering_lost_on_the_way_is_fetched_too() {
-    let server = support::server().await;
+    let server = start_with(no_rate_limit).await;
     let (writer, wrx) =
         Session::connect(profile(&server.url(), TransportChoice::Ws), quick_options());
     let mut wevents = Events::new(wrx);
@@ -381,7 +363,7 @@ async fn the_first_event_after_entering_lost_on_the_way_is_fetched_too() {
         .await;
     writer.send("lobby", "before anyone came").unwrap();
 
-    let proxy = Proxy::start(server.local_addr()).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     // Like a subscription applied late behind a proxy: the reader's own enter never reaches it.
     proxy.drop_next_ws_frame_containing("chatRoomEnter");
     let (reader, rx) =

@@ -1,19 +1,18 @@
 //! Staying connected: the outbox across an outage, stall detection, and reconnects that come
 //! back spread out.
 
-mod support;
-
 use std::time::Duration;
-use support::proxy::Proxy;
-use support::{is_status, profile, quick_options, secs, server, Events};
 use tack_client::{
     Backoff, BackoffPolicy, ClientEvent, ConnectionStatus, SendState, Session, TransportChoice,
 };
+use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
+use tack_testkit::fault_proxy::FaultProxy;
+use tack_testkit::server::{no_rate_limit, start_with};
 
 #[tokio::test]
 async fn messages_typed_during_an_outage_are_delivered_exactly_once_after_reconnect() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let (writer, rx) =
         Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
     let mut events = Events::new(rx);
@@ -85,8 +84,8 @@ async fn messages_typed_during_an_outage_are_delivered_exactly_once_after_reconn
 
 #[tokio::test]
 async fn a_stalled_connection_is_detected_within_two_heartbeats() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let opts = quick_options();
     let heartbeat = opts.heartbeat;
     let (session, rx) = Session::connect(profile(&proxy.url(), TransportChoice::Ws), opts);
@@ -178,8 +177,8 @@ async fn two_hundred_clients_cut_at_once_come_back_spread_out() {
 
 #[tokio::test]
 async fn fifty_real_clients_cut_at_once_reconnect_spread_out() {
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let mut sessions = Vec::new();
     for seed in 0..50 {
         let mut opts = quick_options();

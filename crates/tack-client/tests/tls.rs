@@ -2,14 +2,13 @@
 //! self-signed certificate. With the profile's "accept invalid certificates" every transport
 //! works; without it the user is told what is wrong with the certificate, once, in words.
 
-mod support;
-
-use support::tls::TlsFront;
-use support::{is_status, profile, quick_options, secs, server, Events};
 use tack_client::{ClientEvent, ConnectionStatus, Session, TransportChoice};
+use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
+use tack_testkit::server::{no_rate_limit, start_with};
+use tack_testkit::tls::TlsFront;
 
 async fn chat_through(transport: TransportChoice) {
-    let server = server().await;
+    let server = start_with(no_rate_limit).await;
     let front = TlsFront::start(server.local_addr()).await;
     let mut p = profile(&front.url(), transport);
     p.insecure_tls = true;
@@ -49,7 +48,7 @@ async fn a_self_signed_server_works_over_https_polling_when_the_profile_accepts_
 }
 
 async fn refused(transport: TransportChoice) {
-    let server = server().await;
+    let server = start_with(no_rate_limit).await;
     let front = TlsFront::start(server.local_addr()).await;
     let (session, rx) = Session::connect(profile(&front.url(), transport), quick_options());
     let mut events = Events::new(rx);

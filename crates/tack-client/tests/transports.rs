@@ -1,14 +1,13 @@
 //! Each transport forced, against the real server: chat works, and a cut while messages keep
 //! coming loses nothing and doubles nothing.
 
-mod support;
-
-use support::proxy::Proxy;
-use support::{is_status, profile, quick_options, secs, server, Events};
 use tack_client::{ClientEvent, ConnectionStatus, SendState, Session, TransportChoice};
+use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
+use tack_testkit::fault_proxy::FaultProxy;
+use tack_testkit::server::{no_rate_limit, start_with};
 
 async fn chat_round_trip(transport: TransportChoice) {
-    let server = server().await;
+    let server = start_with(no_rate_limit).await;
     let mut p = profile(&server.url(), transport);
     p.nick = Some("ann".into());
     let (session, rx) = Session::connect(p, quick_options());
@@ -74,8 +73,8 @@ async fn chat_over_long_polling() {
 /// reader's connection (through the proxy) is cut twice.
 async fn cut_while_publishing(transport: TransportChoice) {
     const N: usize = 200;
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let (reader, rx) = Session::connect(profile(&proxy.url(), transport), quick_options());
     let mut events = Events::new(rx);
     reader.enter("news").unwrap();

@@ -1,12 +1,11 @@
 //! Watching a channel: raw items published through `/publish/` arrive exactly once across a
 //! cut, monitoring figures follow, and the ring buffer exports as JSON Lines.
 
-mod support;
-
-use support::proxy::Proxy;
-use support::{profile, quick_options, secs, server, Events};
 use tack_client::{ClientEvent, Session, TransportChoice};
 use tack_protocol::publish::{Item, PublishBody};
+use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
+use tack_testkit::fault_proxy::FaultProxy;
+use tack_testkit::server::{no_rate_limit, start_with};
 
 async fn publish(base: &str, channel: &str, text: &str) {
     let body = PublishBody {
@@ -24,8 +23,8 @@ async fn publish(base: &str, channel: &str, text: &str) {
 
 async fn watch_across_a_cut(transport: TransportChoice) {
     const N: usize = 60;
-    let server = server().await;
-    let proxy = Proxy::start(server.local_addr()).await;
+    let server = start_with(no_rate_limit).await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
     let mut opts = quick_options();
     opts.ring_capacity = 40;
     let (session, rx) = Session::connect(profile(&proxy.url(), transport), opts);
@@ -33,7 +32,7 @@ async fn watch_across_a_cut(transport: TransportChoice) {
     session.watch("orders").unwrap();
     events
         .wait_for("connected", secs(10), |e| {
-            support::is_status(e, tack_client::ConnectionStatus::Connected)
+            is_status(e, tack_client::ConnectionStatus::Connected)
         })
         .await;
     // The watch is sent right after the handshake; the first item proves it is in place.

@@ -1,16 +1,16 @@
 //! 1,000 WebSocket clients in one room each receive one broadcast, none lost.
 
-mod common;
-use common::*;
 use futures_util::StreamExt;
 use std::time::Duration;
+use tack_testkit::clients::{ws_url, Client, Via};
+use tack_testkit::server::start_with;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_websocket_clients_in_one_room_each_receive_one_broadcast() {
     const CLIENTS: usize = 1_000;
     let server = start_with(|c| c.max_connections = CLIENTS + 10).await;
-    let url = ws_url(&server);
+    let url = ws_url(&server.url());
     let mut readers = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
         let (mut socket, _) = tokio_tungstenite::connect_async(&url)
@@ -53,7 +53,7 @@ async fn a_thousand_websocket_clients_in_one_room_each_receive_one_broadcast() {
             .await
             .expect("everyone entered in time");
     }
-    let mut speaker = Ws::connect(&server).await;
+    let mut speaker = Client::guest(&server, Via::WebSocket).await;
     speaker.enter("big").await;
     speaker
         .send(r#"chatMessage:{"room":"big","comment":"to everyone"}"#)

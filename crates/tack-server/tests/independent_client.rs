@@ -2,9 +2,9 @@
 //! and reading what an original-system page reads: a comment escaped for HTML, since those
 //! pages put it into the page as it is.
 
-mod common;
-use common::*;
 use std::process::Stdio;
+use tack_testkit::clients::{ws_url, Client, Via, WAIT};
+use tack_testkit::server::start;
 
 const SCRIPT: &str = r#"
 import asyncio, sys, json
@@ -41,11 +41,11 @@ async fn python_websockets_sending_the_original_frames_verbatim_is_heard() {
         return;
     };
     let server = start().await;
-    let mut listener = Ws::named(&server, "listener").await;
+    let mut listener = Client::connect(&server, Via::WebSocket, "listener").await;
     listener.enter("test").await;
 
     let child = tokio::process::Command::new(python)
-        .args(["-c", SCRIPT, &ws_url(&server)])
+        .args(["-c", SCRIPT, &ws_url(&server.url())])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

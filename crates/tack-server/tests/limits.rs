@@ -1,11 +1,10 @@
 //! Every limit and malformed input: the specific error, and the connection still works after.
 
-mod common;
-use common::*;
-use futures_util::SinkExt;
+use tack_testkit::clients::{poll, send, ws_url, Client, Via};
+use tack_testkit::server::{start, start_with};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn still_works(ws: &mut Ws) {
+async fn still_works(ws: &mut Client) {
     ws.send(r#"ping:{"t":99}"#).await;
     assert_eq!(ws.until("pong").await["t"], 99);
 }
@@ -13,7 +12,7 @@ async fn still_works(ws: &mut Ws) {
 #[tokio::test]
 async fn malformed_frames_get_a_named_error_and_the_socket_stays_open() {
     let server = start().await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.enter("ok").await;
     let long_room = "x".repeat(65);
     let cases = [
@@ -41,10 +40,7 @@ async fn malformed_frames_get_a_named_error_and_the_socket_stays_open() {
         still_works(&mut ws).await;
     }
     // A binary frame is refused the same way.
-    ws.socket
-        .send(Message::binary(vec![1, 2, 3]))
-        .await
-        .unwrap();
+    ws.send_message(Message::binary(vec![1, 2, 3])).await;
     assert_eq!(ws.until("error").await["code"], "bad_frame");
     still_works(&mut ws).await;
     server.shutdown().await;
@@ -53,16 +49,16 @@ async fn malformed_frames_get_a_named_error_and_the_socket_stays_open() {
 #[tokio::test]
 async fn a_message_over_the_limit_closes_with_1009() {
     let server = start().await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.send(&format!(
         r#"chatMessage:{{"room":"a","comment":"{}"}}"#,
         "x".repeat(20_000)
     ))
     .await;
-    let (code, reason) = ws.closed().await;
+    let (code, reason) = ws.close_frame().await;
     assert_eq!(code, 1009, "{reason}");
     // The server is fine: a new connection works.
-    let mut again = Ws::connect(&server).await;
+    let mut again = Client::guest(&server, Via::WebSocket).await;
     still_works(&mut again).await;
     server.shutdown().await;
 }
@@ -70,7 +66,7 @@ async fn a_message_over_the_limit_closes_with_1009() {
 #[tokio::test]
 async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
     let server = start().await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     // A text frame whose bytes are not UTF-8; tungstenite's client sends it as-is.
     let bad = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
         vec![b'p', 0xff, 0xfe],
@@ -79,10 +75,10 @@ async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
         ),
         true,
     );
-    ws.socket.send(Message::Frame(bad)).await.unwrap();
-    let (code, _) = ws.closed().await;
+    ws.send_message(Message::Frame(bad)).await;
+    let (code, _) = ws.close_frame().await;
     assert_eq!(code, 1007);
-    let mut again = Ws::connect(&server).await;
+    let mut again = Client::guest(&server, Via::WebSocket).await;
     still_works(&mut again).await;
     server.shutdown().await;
 }
@@ -124,7 +120,7 @@ async fn too_many_messages_a_second_are_rate_limited_not_disconnected() {
         c.message_burst = 2;
     })
     .await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.enter("r").await;
     for i in 0..3 {
         ws.send(&format!(
@@ -144,7 +140,7 @@ async fn too_many_messages_a_second_are_rate_limited_not_disconnected() {
 #[tokio::test]
 async fn joining_more_rooms_than_allowed_is_refused_with_too_many_rooms() {
     let server = start_with(|c| c.max_rooms_per_connection = 2).await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.enter("a").await;
     ws.enter("b").await;
     ws.send(r#"watch:{"channel":"c"}"#).await;
@@ -158,8 +154,8 @@ async fn joining_more_rooms_than_allowed_is_refused_with_too_many_rooms() {
 #[tokio::test]
 async fn the_global_connection_cap_answers_1013_and_503() {
     let server = start_with(|c| c.max_connections = 1).await;
-    let mut first = Ws::connect(&server).await;
-    let (mut second, _) = tokio_tungstenite::connect_async(ws_url(&server))
+    let mut first = Client::guest(&server, Via::WebSocket).await;
+    let (mut second, _) = tokio_tungstenite::connect_async(ws_url(&server.url()))
         .await
         .unwrap();
     use futures_util::StreamExt;
@@ -188,10 +184,10 @@ async fn a_slow_consumer_is_kicked_with_a_reason_and_nobody_else_waits() {
         c.message_burst = 100_000;
     })
     .await;
-    let mut fast = Ws::named(&server, "fast").await;
+    let mut fast = Client::connect(&server, Via::WebSocket, "fast").await;
     fast.enter("busy").await;
     // The slow client enters and then never reads.
-    let mut slow = Ws::named(&server, "slow").await;
+    let mut slow = Client::connect(&server, Via::WebSocket, "slow").await;
     slow.enter("busy").await;
     fast.until("chatRoomEnter").await;
     // Enough traffic to fill the slow client's socket buffers and then its queue.
@@ -231,7 +227,7 @@ async fn a_slow_consumer_is_kicked_with_a_reason_and_nobody_else_waits() {
         "{metrics}"
     );
     // The slow client, once it reads, finds a close with the reason.
-    let (code, reason) = slow.closed().await;
+    let (code, reason) = slow.close_frame().await;
     assert_eq!(code, 1008);
     assert!(reason.contains("too slow"), "{reason}");
     server.shutdown().await;

@@ -1,8 +1,7 @@
 //! `POST /publish/` with Pushpin's body reaches every kind of watcher; bad bodies get Pushpin's texts.
 
-mod common;
-use common::*;
-
+use tack_testkit::clients::{of_type, poll, Client, Via};
+use tack_testkit::server::{start, start_with};
 const BODY: &str = r#"{"items":[{"channel":"orders","id":"7","prev-id":"6","formats":{
   "ws-message":{"content":"ws text"},
   "http-stream":{"content":"event: x\ndata: stream text\n\n"},
@@ -27,11 +26,11 @@ async fn publish(
 #[tokio::test]
 async fn a_pushpin_publish_reaches_websocket_stream_and_poll_watchers_in_their_format() {
     let server = start().await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.send(r#"watch:{"channel":"orders"}"#).await;
     ws.send("ping:{}").await;
     ws.until("pong").await; // the watch is in place
-    let mut sse = Sse::open(&server, "watch=orders").await;
+    let mut sse = Client::guest_with(&server, Via::Stream, "watch=orders").await;
     let first = poll(&server, "watch=orders").await;
     let poller = first[0]["session"].as_str().unwrap().to_owned();
 
@@ -58,7 +57,7 @@ async fn a_pushpin_publish_reaches_websocket_stream_and_poll_watchers_in_their_f
 #[tokio::test]
 async fn an_item_without_a_transports_format_still_reaches_its_watchers() {
     let server = start().await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.send(r#"watch:{"channel":"feed"}"#).await;
     ws.send("ping:{}").await;
     ws.until("pong").await;

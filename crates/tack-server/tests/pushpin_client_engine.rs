@@ -1,34 +1,21 @@
 //! The client engine (`tack_client::Session`, what the CLI and the desktop app use) connects
 //! through Pushpin unchanged, on every transport, and chats with a client on another one.
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via};
 use std::time::Duration;
-use tack_client::{ClientEvent, EventBatch, Profile, SendState, Session, TransportChoice};
-use tokio::sync::mpsc;
+use tack_client::{ClientEvent, Profile, SendState, Session, TransportChoice};
+use tack_testkit::clients::{Client, Via};
+use tack_testkit::engine::{secs, Events};
+use tack_testkit::stage::Stage;
 
-async fn next_event(
-    rx: &mut mpsc::Receiver<EventBatch>,
-    queue: &mut Vec<ClientEvent>,
-) -> ClientEvent {
-    loop {
-        if !queue.is_empty() {
-            return queue.remove(0);
-        }
-        let batch = tokio::time::timeout(Duration::from_secs(20), rx.recv())
-            .await
-            .expect("engine events in time")
-            .expect("engine running");
-        queue.extend(batch);
-    }
+async fn next_event(events: &mut Events) -> ClientEvent {
+    events.next(secs(20)).await.expect("engine events in time")
 }
 
 async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
     let stage = Stage::start(1).await;
     let url = stage.url(0);
     // A plain client first: Pushpin's proxy is up once it gets through.
-    let mut bob = Client::connect(&url, Via::WebSocket, "bob").await;
+    let mut bob = Client::connect(stage.front(0), Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
 
     let mut profile = Profile::new("pushpin", url.clone());
@@ -38,15 +25,15 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
         poll_hold: Duration::from_secs(5),
         ..Default::default()
     };
-    let (ann, mut rx) = Session::connect(profile, options);
-    let mut queue = Vec::new();
+    let (ann, rx) = Session::connect(profile, options);
+    let mut events = Events::new(rx);
     ann.enter("lobby").unwrap();
     loop {
         if let ClientEvent::Presence {
             room,
             viewers,
             users,
-        } = next_event(&mut rx, &mut queue).await
+        } = next_event(&mut events).await
         {
             assert_eq!(room, "lobby");
             assert_eq!(viewers, 2);
@@ -54,11 +41,13 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
             break;
         }
     }
-    let entered = bob.until("chatRoomEnter", |e| e["user"] == "ann").await;
+    let entered = bob
+        .until_matching("chatRoomEnter", |e| e["user"] == "ann")
+        .await;
     assert_eq!(entered["viewers"], 2);
 
     let cid = ann.send("lobby", "hi bob").unwrap();
-    let heard = bob.until("chatMessage", |_| true).await;
+    let heard = bob.until("chatMessage").await;
     assert_eq!(heard["comment"], "hi bob");
     assert_eq!(heard["user"], "ann");
     assert_eq!(heard["cid"], cid.as_str());
@@ -67,7 +56,7 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
         .await;
     let (mut acked, mut own, mut theirs) = (false, false, false);
     while !(acked && own && theirs) {
-        match next_event(&mut rx, &mut queue).await {
+        match next_event(&mut events).await {
             ClientEvent::Send {
                 cid: c,
                 state: SendState::Sent { id: Some(id) },
@@ -88,7 +77,7 @@ async fn the_engine_chats_through_pushpin(transport: TransportChoice) {
         }
     }
     ann.leave("lobby").unwrap();
-    let left = bob.until("chatRoomLeave", |_| true).await;
+    let left = bob.until("chatRoomLeave").await;
     assert_eq!(left["user"], "ann");
     assert_eq!(left["viewers"], 1);
     ann.close().await;

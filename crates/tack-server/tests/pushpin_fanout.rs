@@ -4,11 +4,10 @@
 //! 20,000 of 20,000 at 50 messages/s (p50 46 ms, p99 164 ms) and 20,000 of 20,000 at
 //! 200 messages/s (p50 435 ms, p99 1.2 s: Pushpin's own ceiling, ~55 µs of CPU per delivery).
 
-mod pushpin_support;
-
 use futures_util::{SinkExt, StreamExt};
-use pushpin_support::{Client, Stage, Via};
 use std::time::{Duration, Instant};
+use tack_testkit::clients::{ws_url, Client, Via};
+use tack_testkit::stage::Stage;
 use tokio_tungstenite::tungstenite::Message;
 
 const SUBSCRIBERS: usize = 100;
@@ -23,9 +22,9 @@ async fn fanout_latency_through_pushpin() {
         c.message_burst = 100_000;
     })
     .await;
-    let url = stage.url(0);
-    Client::connect(&url, Via::WebSocket, "probe").await;
-    let ws = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let front = stage.front(0);
+    Client::connect(&front, Via::WebSocket, "probe").await;
+    let ws = ws_url(front.url());
     let mut sockets = Vec::new();
     for _ in 0..SUBSCRIBERS {
         let (mut s, _) = tokio_tungstenite::connect_async(&ws).await.unwrap();
@@ -54,7 +53,7 @@ async fn fanout_latency_through_pushpin() {
         });
     }
     drop(tx);
-    let mut sender = Client::connect(&url, Via::WebSocket, "sender").await;
+    let mut sender = Client::connect(&front, Via::WebSocket, "sender").await;
     sender.enter("bench").await;
     let started = tokio::time::Instant::now();
     for i in 1..=MESSAGES {

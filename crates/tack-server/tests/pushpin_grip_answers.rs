@@ -3,21 +3,15 @@
 //! what a held stream and poll look like. The stories through the real Pushpin check that
 //! Pushpin acts on them; these pin the details.
 
-mod pushpin_support;
-
-use pushpin_support::KEY;
 use tack_protocol::grip::{sign, SigClaims};
 use tack_protocol::wsevents::{decode_all, encode_all, Event};
-use tack_server::origin::OriginConfig;
-use tack_server::{Server, ServerHandle};
+use tack_server::ServerHandle;
+use tack_testkit::stage::{spawn_origin, GRIP_KEY};
 
+/// An origin with no Pushpin to publish to: these stories play Pushpin's part themselves.
 async fn origin() -> ServerHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = Server::behind_pushpin(
-        tack_server::ServerConfig::default(),
-        OriginConfig::new(Vec::new(), KEY),
-    );
-    tack_server::spawn_on(listener, server).unwrap()
+    spawn_origin(listener, tack_server::ServerConfig::default(), Vec::new()).await
 }
 
 fn sig() -> String {
@@ -31,7 +25,7 @@ fn sig() -> String {
             iss: "pushpin".into(),
             exp,
         },
-        KEY.as_bytes(),
+        GRIP_KEY.as_bytes(),
     )
     .unwrap()
 }

@@ -2,10 +2,9 @@
 //! WebSocket through the real Pushpin makes Pushpin ask the origin every
 //! `ws_keepalive_interval_secs` (`--ws-keepalive-interval`), not at its own 20 s.
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via};
 use std::time::{Duration, Instant};
+use tack_testkit::clients::{Client, Via};
+use tack_testkit::stage::Stage;
 
 /// Longer than Pushpin's minimum (and the default), so an early keep-alive tells them apart.
 const INTERVAL: u32 = 24;
@@ -19,7 +18,7 @@ async fn an_idle_websocket_is_kept_at_the_configured_interval() {
         .unwrap()
         .websocket_keepalives
         .subscribe();
-    let client = Client::connect(&stage.url(0), Via::WebSocket, "idle").await;
+    let client = Client::connect(stage.front(0), Via::WebSocket, "idle").await;
     // From here on the client says nothing: the next request is Pushpin's keep-alive.
     let idle_since = Instant::now();
     tokio::time::timeout(Duration::from_secs(40), keepalives.wait_for(|n| *n >= 1))

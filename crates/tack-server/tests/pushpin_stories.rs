@@ -2,12 +2,11 @@
 //! system's frames, two Pushpins in front of one origin, the signature that keeps everyone
 //! else out, and a Pushpin restart in the middle of a conversation.
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via, KEY, WAIT};
 use std::time::Duration;
 use tack_protocol::grip::{sign, SigClaims};
 use tack_protocol::wsevents::{encode_all, Event};
+use tack_testkit::clients::{ws_url, Client, Via, WAIT};
+use tack_testkit::stage::{spawn_origin, Stage, GRIP_KEY};
 
 /// The original system's browser client, played by Python's `websockets` (Debian's
 /// python3-websockets): two clients in room `test`, one says hello, the other hears it.
@@ -39,14 +38,14 @@ asyncio.run(asyncio.wait_for(main(), 20))
 async fn the_original_systems_frames_work_from_an_independent_websocket_client() {
     let stage = Stage::start(1).await;
     // Pushpin's client port can be up before its proxy: let our own client get through first.
-    Client::connect(&stage.url(0), Via::WebSocket, "probe")
+    Client::connect(stage.front(0), Via::WebSocket, "probe")
         .await
         .close()
         .await;
     // A Tack client in the same room, which said hello.
-    let mut tack = Client::connect(&stage.url(0), Via::WebSocket, "tack").await;
+    let mut tack = Client::connect(stage.front(0), Via::WebSocket, "tack").await;
     tack.enter("test").await;
-    let url = format!("{}/ws", stage.url(0).replacen("http://", "ws://", 1));
+    let url = ws_url(&stage.url(0));
     let output = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new("/usr/bin/python3")
@@ -72,7 +71,7 @@ async fn the_original_systems_frames_work_from_an_independent_websocket_client()
         "the original page gets the original server's escaping"
     );
     assert!(heard["user"].as_str().unwrap().starts_with("guest-"));
-    let typed = tack.until("chatMessage", |_| true).await;
+    let typed = tack.until("chatMessage").await;
     assert_eq!(
         typed["comment"], r#"<b>hello</b> & "you""#,
         "a Tack client gets the comment as typed"
@@ -83,9 +82,9 @@ async fn the_original_systems_frames_work_from_an_independent_websocket_client()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pushpins_in_front_of_one_origin_share_every_room() {
     let stage = Stage::start(2).await;
-    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
-    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
-    let mut cat = Client::connect(&stage.url(1), Via::Stream, "cat").await;
+    let mut ann = Client::connect(stage.front(0), Via::WebSocket, "ann").await;
+    let mut bob = Client::connect(stage.front(1), Via::WebSocket, "bob").await;
+    let mut cat = Client::connect(stage.front(1), Via::Stream, "cat").await;
     ann.enter("lobby").await;
     bob.enter("lobby").await;
     let (presence, _) = cat.enter("lobby").await;
@@ -100,7 +99,7 @@ async fn two_pushpins_in_front_of_one_origin_share_every_room() {
             _ => cat.send(&frame).await,
         };
         for client in [&mut ann, &mut bob, &mut cat] {
-            let heard = client.until("chatMessage", |_| true).await;
+            let heard = client.until("chatMessage").await;
             assert_eq!(
                 heard["comment"],
                 format!("{who} {n}"),
@@ -135,11 +134,7 @@ fn signed(key: &str) -> String {
 #[tokio::test]
 async fn requests_that_bypass_pushpin_are_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = tack_server::Server::behind_pushpin(
-        tack_server::ServerConfig::default(),
-        tack_server::origin::OriginConfig::new(Vec::new(), KEY),
-    );
-    let origin = tack_server::spawn_on(listener, server).unwrap();
+    let origin = spawn_origin(listener, tack_server::ServerConfig::default(), Vec::new()).await;
     let base = origin.url();
     let http = reqwest::Client::new();
     let open = encode_all(&[Event::open()]);
@@ -176,7 +171,7 @@ async fn requests_that_bypass_pushpin_are_refused() {
         }
     }
     // With the key, the same requests get in (the poll is a fresh session: answered at once).
-    let [ws, _, poll, _] = attempts(Some(signed(KEY)));
+    let [ws, _, poll, _] = attempts(Some(signed(GRIP_KEY)));
     let ws = ws.send().await.unwrap();
     assert_eq!(ws.status(), 200);
     assert_eq!(ws.headers()["content-type"], "application/websocket-events");
@@ -197,20 +192,16 @@ async fn requests_that_bypass_pushpin_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
     let mut stage = Stage::start(2).await;
-    let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
-    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
-    let mut cat = Client::connect(&stage.url(0), Via::Stream, "cat").await;
+    let mut ann = Client::connect(stage.front(0), Via::WebSocket, "ann").await;
+    let mut bob = Client::connect(stage.front(1), Via::WebSocket, "bob").await;
+    let mut cat = Client::connect(stage.front(0), Via::Stream, "cat").await;
     ann.enter("lobby").await;
     cat.enter("lobby").await;
     bob.enter("lobby").await;
     bob.send(r#"chatMessage:{"room":"lobby","comment":"before"}"#)
         .await;
-    let ann_last = ann.until("chatMessage", |_| true).await["id"]
-        .as_u64()
-        .unwrap();
-    let cat_last = cat.until("chatMessage", |_| true).await["id"]
-        .as_u64()
-        .unwrap();
+    let ann_last = ann.until("chatMessage").await["id"].as_u64().unwrap();
+    let cat_last = cat.until("chatMessage").await["id"].as_u64().unwrap();
 
     // Pushpin 0 goes away: its clients lose their connections.
     let mut pushpin = stage.pushpins.remove(0);
@@ -229,7 +220,7 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
             r#"chatMessage:{{"room":"lobby","comment":"while away {n}"}}"#
         ))
         .await;
-        bob.until("chatMessage", |_| true).await;
+        bob.until("chatMessage").await;
     }
 
     // The origin found Pushpin 0 gone and dropped what it had queued for it (its clients went
@@ -257,7 +248,7 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
         (Via::WebSocket, "ann", ann_last),
         (Via::Stream, "cat", cat_last),
     ] {
-        let mut back = Client::connect(&stage.url(0), via, nick).await;
+        let mut back = Client::connect(stage.front(0), via, nick).await;
         back.send(&format!(
             r#"chatRoomEnter:{{"room":"lobby","since":{last}}}"#
         ))
@@ -281,10 +272,11 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
             "{nick} after the restart"
         );
         // Its own chatRoomEnter follows the replay; nothing arrives twice.
-        back.until("chatRoomEnter", |e| e["user"] == nick).await;
+        back.until_matching("chatRoomEnter", |e| e["user"] == nick)
+            .await;
         bob.send(r#"chatMessage:{"room":"lobby","comment":"welcome back"}"#)
             .await;
-        let heard = back.until("chatMessage", |_| true).await;
+        let heard = back.until("chatMessage").await;
         assert_eq!(heard["comment"], "welcome back");
         assert_eq!(back.repeats, 0, "{nick} saw an event twice");
     }
@@ -297,12 +289,14 @@ async fn after_a_pushpin_restart_clients_get_what_they_missed_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
     let stage = Stage::start_publishing_to(2, 1, |_| {}).await;
-    let mut bob = Client::connect(&stage.url(1), Via::WebSocket, "bob").await;
+    let mut bob = Client::connect(stage.front(1), Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
     // Cat's stream is held by Pushpin 0, which the origin does not publish to.
-    let mut cat = Client::connect_with(&stage.url(0), Via::Stream, "cat", "&rooms=lobby").await;
-    cat.until("presence", |_| true).await;
-    let own = cat.until("chatRoomEnter", |e| e["user"] == "cat").await;
+    let mut cat = Client::connect_with(stage.front(0), Via::Stream, "cat", "rooms=lobby").await;
+    cat.until("presence").await;
+    let own = cat
+        .until_matching("chatRoomEnter", |e| e["user"] == "cat")
+        .await;
     let held = own["id"].as_u64().unwrap();
 
     let mut last = None;
@@ -311,7 +305,7 @@ async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
             r#"chatMessage:{{"room":"lobby","comment":"{comment}"}}"#
         ))
         .await;
-        last = Some(bob.until("chatMessage", |_| true).await);
+        last = Some(bob.until("chatMessage").await);
     }
     // Only the last one reaches Pushpin 0; its prev-id says that two came before it.
     let last = last.unwrap();
@@ -332,7 +326,7 @@ async fn a_stream_that_missed_publishes_recovers_them_through_the_grip_link() {
     let mut comments = Vec::new();
     let recovered = tokio::time::timeout(WAIT, async {
         while comments.len() < 3 {
-            comments.push(cat.until("chatMessage", |_| true).await["comment"].clone());
+            comments.push(cat.until("chatMessage").await["comment"].clone());
         }
     })
     .await;
@@ -347,7 +341,7 @@ async fn a_server_with_an_access_token_refuses_clients_without_it_through_pushpi
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let stage = Stage::start_with(1, |c| c.access_token = Some("sesame".into())).await;
     let url = stage.url(0);
-    let ws = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let ws = ws_url(&url);
     let http = reqwest::Client::new();
     // Pushpin's proxy may take a moment to be ready: wait until it forwards at all.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -396,8 +390,8 @@ async fn after_an_origin_restart_chat_flows_at_once() {
     let addr = stage.origin.local_addr();
     let publish = vec![stage.pushpins[0].publish_url()];
     for round in ["before", "after"] {
-        let mut ann = Client::connect(&stage.url(0), Via::WebSocket, "ann").await;
-        let mut bob = Client::connect(&stage.url(0), Via::WebSocket, "bob").await;
+        let mut ann = Client::connect(stage.front(0), Via::WebSocket, "ann").await;
+        let mut bob = Client::connect(stage.front(0), Via::WebSocket, "bob").await;
         ann.enter("lobby").await;
         bob.enter("lobby").await;
         let started = tokio::time::Instant::now();
@@ -405,7 +399,7 @@ async fn after_an_origin_restart_chat_flows_at_once() {
             r#"chatMessage:{{"room":"lobby","comment":"{round}"}}"#
         ))
         .await;
-        let heard = ann.until("chatMessage", |_| true).await;
+        let heard = ann.until("chatMessage").await;
         assert_eq!(heard["comment"], round);
         // Well under Pushpin's 5 s message_wait.
         assert!(
@@ -417,12 +411,12 @@ async fn after_an_origin_restart_chat_flows_at_once() {
             stage.origin.shutdown().await;
             ann.closed().await;
             let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-            let server = tack_server::Server::behind_pushpin(
+            stage.origin = spawn_origin(
+                listener,
                 tack_server::ServerConfig::default(),
-                tack_server::origin::OriginConfig::new(publish.clone(), KEY),
-            );
-            let origin = tack_server::spawn_on(listener, server).unwrap();
-            stage.origin = origin;
+                publish.clone(),
+            )
+            .await;
         }
     }
     stage.origin.shutdown().await;

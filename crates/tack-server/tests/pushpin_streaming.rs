@@ -5,10 +5,9 @@
 //! second for the whole proxy — see origin/channels.rs. The stream's story checks that Pushpin
 //! never followed the stream's link.)
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via};
 use std::time::Duration;
+use tack_testkit::clients::{Client, Via};
+use tack_testkit::stage::Stage;
 
 const ITEMS: u64 = 200;
 /// 50 items a second: a steady rate Pushpin carries with room to spare.
@@ -37,7 +36,9 @@ async fn publish_steadily(origin_url: String) {
 /// Reads the `raw` items `items` of `feed`; every item must be the next one.
 async fn every_item_in_order(client: &mut Client, items: std::ops::RangeInclusive<u64>) {
     for n in items {
-        let raw = client.until("raw", |e| e["channel"] == "feed").await;
+        let raw = client
+            .until_matching("raw", |e| e["channel"] == "feed")
+            .await;
         assert_eq!(
             raw["id"], n,
             "{}: expected item {n}, got {raw}",
@@ -64,8 +65,10 @@ async fn links_followed(stage: &Stage) -> u64 {
 
 async fn a_monitor_story(via: Via) {
     let stage = Stage::start(1).await;
-    let mut eye = Client::connect_with(&stage.url(0), via, "eye", "&watch=feed&since=feed:0").await;
-    let resumed = eye.until("resumed", |e| e["channel"] == "feed").await;
+    let mut eye = Client::connect_with(stage.front(0), via, "eye", "watch=feed&since=feed:0").await;
+    let resumed = eye
+        .until_matching("resumed", |e| e["channel"] == "feed")
+        .await;
     assert_eq!(resumed["last_id"], 0, "the channel starts empty: {resumed}");
 
     let publisher = tokio::spawn(publish_steadily(stage.origin.url()));

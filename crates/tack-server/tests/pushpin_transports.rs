@@ -1,33 +1,34 @@
 //! Chat through the real Pushpin on each transport: enter, see others come and go with the
 //! right viewer counts, chat, leave — the same events as on the built-in server.
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via};
+use tack_testkit::clients::{Client, Via};
+use tack_testkit::stage::Stage;
 
 async fn a_room_story(via: Via) {
     let stage = Stage::start(1).await;
-    let url = stage.url(0);
+    let front = stage.front(0);
     let room = "lobby";
 
-    let mut ann = Client::connect(&url, via, "ann").await;
+    let mut ann = Client::connect(&front, via, "ann").await;
     let (presence, entered) = ann.enter(room).await;
     assert_eq!(presence["viewers"], 1, "{presence}");
     assert_eq!(entered["viewers"], 1, "{entered}");
 
-    let mut bob = Client::connect(&url, via, "bob").await;
+    let mut bob = Client::connect(&front, via, "bob").await;
     let (presence, entered) = bob.enter(room).await;
     assert_eq!(presence["viewers"], 2, "{presence}");
     assert_eq!(presence["users"], serde_json::json!(["ann", "bob"]));
     assert_eq!(entered["viewers"], 2);
 
-    let seen = ann.until("chatRoomEnter", |e| e["user"] == "bob").await;
+    let seen = ann
+        .until_matching("chatRoomEnter", |e| e["user"] == "bob")
+        .await;
     assert_eq!(seen["viewers"], 2, "{seen}");
 
     let replies = bob
         .send(r#"chatMessage:{"room":"lobby","comment":"hello ann","cid":"b-1"}"#)
         .await;
-    let message = ann.until("chatMessage", |_| true).await;
+    let message = ann.until("chatMessage").await;
     assert_eq!(message["user"], "bob");
     assert_eq!(message["comment"], "hello ann");
     assert_eq!(message["id"], seen["id"].as_u64().unwrap() + 1);
@@ -48,7 +49,7 @@ async fn a_room_story(via: Via) {
     assert_eq!(bob.repeats, 0, "bob saw an event twice");
 
     bob.send(r#"chatRoomLeave:{"room":"lobby"}"#).await;
-    let left = ann.until("chatRoomLeave", |_| true).await;
+    let left = ann.until("chatRoomLeave").await;
     assert_eq!(left["user"], "bob");
     assert_eq!(left["viewers"], 1, "{left}");
     assert_eq!(ann.repeats, 0, "ann saw an event twice");

@@ -1,24 +1,25 @@
 //! Monitors behind Pushpin: a watcher on each transport gets what a backend publishes to the
 //! origin's `/publish/` — each in its own transport's format — and a room's chat as `raw`.
 
-mod pushpin_support;
-
-use pushpin_support::{Client, Stage, Via};
+use tack_testkit::clients::{Client, Via};
+use tack_testkit::stage::Stage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchers_on_every_transport_see_published_items_and_room_traffic() {
     let stage = Stage::start(1).await;
-    let url = stage.url(0);
+    let front = stage.front(0);
     let mut watchers = Vec::new();
     for (via, nick) in [
         (Via::WebSocket, "ws-eye"),
         (Via::Stream, "stream-eye"),
         (Via::Poll, "poll-eye"),
     ] {
-        let mut client = Client::connect(&url, via, nick).await;
+        let mut client = Client::connect(&front, via, nick).await;
         let replies = client.send(r#"watch:{"channel":"orders","since":0}"#).await;
         assert!(replies.is_empty(), "{replies:?}");
-        client.until("resumed", |e| e["channel"] == "orders").await;
+        client
+            .until_matching("resumed", |e| e["channel"] == "orders")
+            .await;
         client.send(r#"watch:{"channel":"lobby"}"#).await;
         watchers.push((via, client));
     }
@@ -36,7 +37,7 @@ async fn watchers_on_every_transport_see_published_items_and_room_traffic() {
         .unwrap();
     assert_eq!(published.status(), 200);
 
-    let mut talker = Client::connect(&url, Via::WebSocket, "talker").await;
+    let mut talker = Client::connect(&front, Via::WebSocket, "talker").await;
     talker.enter("lobby").await;
     talker
         .send(r#"chatMessage:{"room":"lobby","comment":"seen by monitors"}"#)
@@ -51,7 +52,7 @@ async fn watchers_on_every_transport_see_published_items_and_room_traffic() {
         // The two channels' events may interleave either way; each arrives once.
         let (mut published, mut chat) = (None, None);
         while published.is_none() || chat.is_none() {
-            let raw = client.until("raw", |_| true).await;
+            let raw = client.until("raw").await;
             let payload = raw["payload"].as_str().unwrap().to_owned();
             if raw["channel"] == "orders" {
                 assert_eq!(payload, expected, "{via:?}: {raw}");

@@ -1,9 +1,8 @@
 //! Resume with `since`, `recovered: false` after trimming, idempotent resends.
 
-mod common;
-use common::*;
-
-async fn say(ws: &mut Ws, room: &str, text: &str) -> u64 {
+use tack_testkit::clients::{of_type, poll, send, Client, Via};
+use tack_testkit::server::{start, start_with};
+async fn say(ws: &mut Client, room: &str, text: &str) -> u64 {
     ws.send(&format!(
         r#"chatMessage:{{"room":"{room}","comment":"{text}"}}"#
     ))
@@ -19,17 +18,17 @@ async fn say(ws: &mut Ws, room: &str, text: &str) -> u64 {
 #[tokio::test]
 async fn a_reconnecting_websocket_gets_exactly_the_gap_then_resumed() {
     let server = start().await;
-    let mut ann = Ws::named(&server, "ann").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
     ann.enter("r").await;
     let seen = say(&mut ann, "r", "one").await;
     drop(ann);
 
-    let mut bob = Ws::named(&server, "bob").await;
+    let mut bob = Client::connect(&server, Via::WebSocket, "bob").await;
     bob.enter("r").await;
     say(&mut bob, "r", "two").await;
     say(&mut bob, "r", "three").await;
 
-    let mut ann = Ws::named(&server, "ann").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
     ann.send(&format!(r#"chatRoomEnter:{{"room":"r","since":{seen}}}"#))
         .await;
     let presence = ann.next().await;
@@ -67,12 +66,12 @@ async fn a_gap_older_than_history_replays_what_is_kept_and_says_recovered_false(
         c.live_window_ms = 0;
     })
     .await;
-    let mut ann = Ws::named(&server, "ann").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
     ann.enter("r").await;
     for i in 0..6 {
         say(&mut ann, "r", &format!("m{i}")).await;
     }
-    let mut late = Ws::named(&server, "late").await;
+    let mut late = Client::connect(&server, Via::WebSocket, "late").await;
     late.send(r#"chatRoomEnter:{"room":"r","since":1}"#).await;
     late.until("presence").await;
     let mut replayed = Vec::new();
@@ -91,9 +90,9 @@ async fn a_gap_older_than_history_replays_what_is_kept_and_says_recovered_false(
 #[tokio::test]
 async fn an_idempotent_resend_is_acked_with_the_original_id_and_broadcast_once() {
     let server = start().await;
-    let mut ann = Ws::named(&server, "ann").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
     ann.enter("r").await;
-    let mut bob = Ws::named(&server, "bob").await;
+    let mut bob = Client::connect(&server, Via::WebSocket, "bob").await;
     bob.enter("r").await;
     ann.until("chatRoomEnter").await;
 
@@ -115,18 +114,18 @@ async fn an_idempotent_resend_is_acked_with_the_original_id_and_broadcast_once()
 #[tokio::test]
 async fn an_sse_reconnect_with_last_event_id_resumes_every_room() {
     let server = start().await;
-    let mut sse = Sse::open(&server, "nick=sam&rooms=a,b").await;
+    let mut sse = Client::connect_with(&server, Via::Stream, "sam", "rooms=a,b").await;
     sse.until("chatRoomEnter").await;
     sse.until("chatRoomEnter").await;
-    let last = sse.last_id.clone().unwrap();
+    let last = sse.last_event_id().unwrap().to_owned();
     assert_eq!(last, "a:1,b:1");
     drop(sse);
 
-    let mut ws = Ws::named(&server, "wes").await;
+    let mut ws = Client::connect(&server, Via::WebSocket, "wes").await;
     ws.enter("a").await;
     say(&mut ws, "a", "while away").await;
 
-    let mut back = Sse::open_with(&server, "nick=sam&rooms=a,b", Some(&last)).await;
+    let mut back = Client::stream_resuming(&server, "sam", "rooms=a,b", &last).await;
     let mut comments = Vec::new();
     let mut resumed = 0;
     while resumed < 2 {
@@ -167,9 +166,9 @@ async fn a_lost_poll_answer_is_replayed_when_the_poller_comes_back_with_its_old_
 #[tokio::test]
 async fn a_watcher_gets_raw_chat_items_and_resumes_like_a_viewer() {
     let server = start().await;
-    let mut ann = Ws::named(&server, "ann").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
     ann.enter("lobby").await;
-    let mut mon = Ws::connect(&server).await;
+    let mut mon = Client::guest(&server, Via::WebSocket).await;
     mon.send(r#"watch:{"channel":"lobby","since":0}"#).await;
     let replay = mon.next().await;
     assert_eq!(replay["type"], "raw");
@@ -186,7 +185,8 @@ async fn a_watcher_gets_raw_chat_items_and_resumes_like_a_viewer() {
     let raw = mon.until("raw").await;
     assert!(raw["payload"].as_str().unwrap().contains("watched"));
     // A watcher is not a viewer.
-    let mut bob = Ws::named(&server, "bob").await;
-    assert_eq!(bob.enter("lobby").await["viewers"], 2);
+    let mut bob = Client::connect(&server, Via::WebSocket, "bob").await;
+    let (_, entered) = bob.enter("lobby").await;
+    assert_eq!(entered["viewers"], 2);
     server.shutdown().await;
 }

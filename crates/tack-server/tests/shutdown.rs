@@ -1,12 +1,11 @@
 //! Graceful shutdown: WebSockets get 1001 with a reason; held polls are answered.
 
-mod common;
-use common::*;
-
+use tack_testkit::clients::{poll, Client, Via, WAIT};
+use tack_testkit::server::start;
 #[tokio::test]
 async fn shutdown_closes_websockets_with_1001_and_answers_held_polls() {
     let server = start().await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.enter("r").await;
     let first = poll(&server, "rooms=r").await;
     let session = first[0]["session"].as_str().unwrap().to_owned();
@@ -22,11 +21,11 @@ async fn shutdown_closes_websockets_with_1001_and_answers_held_polls() {
     });
     // ws sees the poller's enter; the poll is then holding with nothing new.
     ws.until("chatRoomEnter").await;
-    let mut sse = Sse::open(&server, "rooms=s").await;
+    let mut sse = Client::guest_with(&server, Via::Stream, "rooms=s").await;
     sse.until("chatRoomEnter").await;
 
     let stopping = tokio::spawn(server.shutdown());
-    let (code, reason) = ws.closed().await;
+    let (code, reason) = ws.close_frame().await;
     assert_eq!(
         (code, reason.as_str()),
         (1001, "server restarting, reconnect")
@@ -39,6 +38,6 @@ async fn shutdown_closes_websockets_with_1001_and_answers_held_polls() {
         events.iter().all(|e| e["type"] == "chatRoomLeave"),
         "{body}"
     );
-    sse.ended().await;
+    sse.closed().await;
     tokio::time::timeout(WAIT, stopping).await.unwrap().unwrap();
 }

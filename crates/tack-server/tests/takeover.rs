@@ -1,15 +1,14 @@
 //! `hello.takeover`: a client moving from an HTTP session to a new one (an upgrade to
 //! WebSocket, a reconnect) stays one viewer; nobody sees it leave and come back.
 
-mod common;
-use common::*;
-
+use tack_testkit::clients::{send, Client, Via};
+use tack_testkit::server::start;
 #[tokio::test]
 async fn a_websocket_takes_over_a_stream_session_without_a_leave_or_an_enter() {
     let server = start().await;
-    let mut bob = Ws::named(&server, "bob").await;
+    let mut bob = Client::connect(&server, Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
-    let mut stream = Sse::open(&server, "nick=ann&rooms=lobby").await;
+    let mut stream = Client::connect_with(&server, Via::Stream, "ann", "rooms=lobby").await;
     let entered = bob.until("chatRoomEnter").await;
     assert_eq!(
         (entered["user"].as_str(), entered["viewers"].as_u64()),
@@ -25,7 +24,7 @@ async fn a_websocket_takes_over_a_stream_session_without_a_leave_or_an_enter() {
     let said = bob.until("chatMessage").await;
     let seen = said["id"].as_u64().unwrap();
 
-    let mut ann = Ws::connect(&server).await;
+    let mut ann = Client::guest(&server, Via::WebSocket).await;
     ann.send(&format!(
         r#"hello:{{"nick":"ann","takeover":"{}"}}"#,
         stream.session
@@ -39,7 +38,7 @@ async fn a_websocket_takes_over_a_stream_session_without_a_leave_or_an_enter() {
     assert_eq!(presence["viewers"], 2, "ann once, bob once: {presence}");
     let resumed = ann.until("resumed").await;
     assert_eq!(resumed["recovered"], true);
-    stream.ended().await;
+    stream.closed().await;
     let (status, _) = send(&server, &stream.session, "ping:").await;
     assert_eq!(status, 404, "the old session is gone at once");
 
@@ -64,8 +63,8 @@ async fn a_websocket_takes_over_a_stream_session_without_a_leave_or_an_enter() {
 #[tokio::test]
 async fn a_takeover_after_entering_a_room_is_ignored() {
     let server = start().await;
-    let stream = Sse::open(&server, "nick=ann&rooms=lobby").await;
-    let mut other = Ws::named(&server, "ann").await;
+    let stream = Client::connect_with(&server, Via::Stream, "ann", "rooms=lobby").await;
+    let mut other = Client::connect(&server, Via::WebSocket, "ann").await;
     other.enter("hall").await;
     other
         .send(&format!(
@@ -83,7 +82,7 @@ async fn a_takeover_after_entering_a_room_is_ignored() {
 #[tokio::test]
 async fn a_takeover_naming_no_session_is_a_plain_hello_and_a_bad_id_is_refused() {
     let server = start().await;
-    let mut ann = Ws::connect(&server).await;
+    let mut ann = Client::guest(&server, Via::WebSocket).await;
     ann.send(r#"hello:{"nick":"ann","takeover":"0000"}"#).await;
     ann.nick = "ann".into();
     ann.enter("lobby").await;

@@ -1,15 +1,14 @@
 //! Where time is the subject: history that ages out, HTTP clients whose presence expires when
 //! they stop polling, and the stream's keep-alive comments.
 
-mod common;
-
 use axum::extract::ws::Utf8Bytes;
-use common::*;
 use std::time::Duration;
 use tack_server::feed::Retention;
 use tack_server::hub::Hub;
 use tack_server::item::ItemBody;
 use tack_server::memory_hub::MemoryHub;
+use tack_testkit::clients::{of_type, poll, Client, Via};
+use tack_testkit::server::start_with;
 
 #[tokio::test(start_paused = true)]
 async fn history_older_than_its_age_is_forgotten_but_newer_items_stay() {
@@ -42,7 +41,7 @@ async fn history_older_than_its_age_is_forgotten_but_newer_items_stay() {
 #[tokio::test]
 async fn a_poller_that_stops_polling_leaves_its_rooms_after_the_ttl() {
     let server = start_with(|c| c.session_ttl_secs = 1).await;
-    let mut ann = Ws::named(&server, "ann").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
     ann.enter("lobby").await;
 
     let first = poll(&server, "nick=pat&rooms=lobby").await;
@@ -64,7 +63,7 @@ async fn a_poller_that_stops_polling_leaves_its_rooms_after_the_ttl() {
 #[tokio::test]
 async fn a_quiet_stream_gets_keep_alive_comments() {
     let server = start_with(|c| c.keepalive_secs = 1).await;
-    let mut sse = Sse::open(&server, "rooms=quiet").await;
+    let mut sse = Client::guest_with(&server, Via::Stream, "rooms=quiet").await;
     loop {
         let item = sse.next_item().await;
         if item.get("sse_comment").is_some() {
@@ -72,7 +71,7 @@ async fn a_quiet_stream_gets_keep_alive_comments() {
         }
     }
     // The stream is still good for events after the keep-alive.
-    let mut ann = Ws::named(&server, "ann").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
     ann.enter("quiet").await;
     assert_eq!(sse.until("chatRoomEnter").await["user"], "ann");
     server.shutdown().await;

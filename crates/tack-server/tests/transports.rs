@@ -1,13 +1,12 @@
 //! The same chat story on each transport, and mixed transports in one room.
 
-mod common;
-use common::*;
-
+use tack_testkit::clients::{of_type, poll, send, Client, Via};
+use tack_testkit::server::start;
 #[tokio::test]
 async fn on_a_websocket_ann_enters_chats_and_leaves() {
     let server = start().await;
-    let mut ann = Ws::named(&server, "ann").await;
-    let entered = ann.enter("lobby").await;
+    let mut ann = Client::connect(&server, Via::WebSocket, "ann").await;
+    let (_, entered) = ann.enter("lobby").await;
     assert_eq!(entered["id"], 1);
     assert_eq!(entered["viewers"], 1);
 
@@ -24,7 +23,7 @@ async fn on_a_websocket_ann_enters_chats_and_leaves() {
         (Some("c1"), Some(2))
     );
 
-    let mut bob = Ws::named(&server, "bob").await;
+    let mut bob = Client::connect(&server, Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
     ann.send(r#"chatRoomLeave:{"room":"lobby"}"#).await;
     let left = bob.until("chatRoomLeave").await;
@@ -41,7 +40,7 @@ async fn on_a_websocket_ann_enters_chats_and_leaves() {
 #[tokio::test]
 async fn on_a_stream_ann_enters_chats_and_leaves() {
     let server = start().await;
-    let mut ann = Sse::open(&server, "nick=ann&rooms=lobby").await;
+    let mut ann = Client::connect_with(&server, Via::Stream, "ann", "rooms=lobby").await;
     let presence = ann.next().await;
     assert_eq!(presence["type"], "presence");
     assert_eq!(presence["viewers"], 1);
@@ -50,7 +49,7 @@ async fn on_a_stream_ann_enters_chats_and_leaves() {
         (entered["type"].as_str(), entered["user"].as_str()),
         (Some("chatRoomEnter"), Some("ann"))
     );
-    assert_eq!(ann.last_id.as_deref(), Some("lobby:1"));
+    assert_eq!(ann.last_event_id(), Some("lobby:1"));
 
     let (status, replies) = send(
         &server,
@@ -68,9 +67,9 @@ async fn on_a_stream_ann_enters_chats_and_leaves() {
         (Some("hello"), Some(2))
     );
     assert!(message["ts"].as_u64().is_some());
-    assert_eq!(ann.last_id.as_deref(), Some("lobby:2"));
+    assert_eq!(ann.last_event_id(), Some("lobby:2"));
 
-    let mut bob = Ws::named(&server, "bob").await;
+    let mut bob = Client::connect(&server, Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
     let (_, replies) = send(&server, &ann.session, r#"chatRoomLeave:{"room":"lobby"}"#).await;
     assert!(replies.is_empty(), "{replies:?}");
@@ -103,7 +102,7 @@ async fn by_long_polling_ann_enters_chats_and_leaves() {
     assert_eq!(events[0]["id"], 2);
 
     // Nothing new: the poll holds, and a message from someone else ends the hold.
-    let mut bob = Ws::named(&server, "bob").await;
+    let mut bob = Client::connect(&server, Via::WebSocket, "bob").await;
     bob.enter("lobby").await;
     let events = poll(&server, &format!("session={session}&since=lobby:2")).await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -141,10 +140,11 @@ async fn by_long_polling_ann_enters_chats_and_leaves() {
 #[tokio::test]
 async fn mixed_transports_in_one_room_see_each_other_with_the_right_viewer_counts() {
     let server = start().await;
-    let mut ws = Ws::named(&server, "wes").await;
-    assert_eq!(ws.enter("mix").await["viewers"], 1);
+    let mut ws = Client::connect(&server, Via::WebSocket, "wes").await;
+    let (_, entered) = ws.enter("mix").await;
+    assert_eq!(entered["viewers"], 1);
 
-    let mut sse = Sse::open(&server, "nick=sam&rooms=mix").await;
+    let mut sse = Client::connect_with(&server, Via::Stream, "sam", "rooms=mix").await;
     assert_eq!(sse.until("presence").await["viewers"], 2);
     let entered = ws.until("chatRoomEnter").await;
     assert_eq!(
@@ -218,7 +218,7 @@ async fn mixed_transports_in_one_room_see_each_other_with_the_right_viewer_count
 #[tokio::test]
 async fn health_and_metrics_answer() {
     let server = start().await;
-    let mut ws = Ws::connect(&server).await;
+    let mut ws = Client::guest(&server, Via::WebSocket).await;
     ws.enter("counted").await;
     let health = reqwest::get(format!("{}/healthz", server.url()))
         .await

@@ -1,14 +1,34 @@
-//! Real outside services for tests, started on free loopback ports and stopped on drop.
+//! Tack's test kit: everything a story stands up besides the code it is about, started on
+//! free loopback ports and stopped on drop.
 //!
+//! Outside services, real and from the Debian packages:
 //! - [`pushpin`]: Pushpin 1.36 with zurl, routing to an origin you name.
 //! - [`redis`]: a throwaway Redis server.
+//!
+//! Tack's own servers and the fronts a user puts before them:
+//! - [`server`]: the built-in server.
+//! - [`stage`]: a Tack origin behind one or more real Pushpins.
+//! - [`tls`]: a TLS front with a self-signed certificate.
+//! - [`fault_proxy`]: a TCP proxy that cuts, stalls, refuses upgrades and drops a frame.
+//! - [`legacy`]: a server of the original system, which the client must still talk to.
+//!
+//! Clients:
+//! - [`clients`]: small WebSocket, SSE and long-poll clients of the wire protocol.
+//! - [`engine`]: the client engine's events, read with deadlines, and short timings for it.
 //!
 //! Readiness is awaited by asking the service itself (a request through Pushpin's proxy, a
 //! connection to Redis's port), never by sleeping a fixed time.
 
+pub mod clients;
+pub mod engine;
+pub mod fault_proxy;
 pub mod http_probe;
+pub mod legacy;
 pub mod pushpin;
 pub mod redis;
+pub mod server;
+pub mod stage;
+pub mod tls;
 
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

@@ -1,20 +1,19 @@
-//! Test helpers: a fault-injecting TCP proxy, an original-system (legacy) chat server, and
-//! small helpers for waiting on engine events.
-#![allow(dead_code)]
+//! The client engine (`tack_client::Session`) in a story: options with short timings, a
+//! profile for a URL, and its events read one at a time with a deadline on every wait.
 
-pub mod legacy;
-pub mod proxy;
-pub mod tls;
-
+use std::collections::VecDeque;
 use std::time::Duration;
-use tack_client::{ClientEvent, EventBatch};
+use tack_client::{
+    BackoffPolicy, ClientEvent, ConnectionStatus, EventBatch, Profile, SessionOptions,
+    TransportChoice,
+};
 use tokio::sync::mpsc;
 
 /// The events of a session, one at a time, with a deadline on every wait.
 pub struct Events {
     rx: mpsc::Receiver<EventBatch>,
-    queue: std::collections::VecDeque<ClientEvent>,
-    /// Everything seen so far, for assertions about history.
+    queue: VecDeque<ClientEvent>,
+    /// Everything handed out so far, for assertions about history.
     pub seen: Vec<ClientEvent>,
 }
 
@@ -22,11 +21,12 @@ impl Events {
     pub fn new(rx: mpsc::Receiver<EventBatch>) -> Events {
         Events {
             rx,
-            queue: Default::default(),
+            queue: VecDeque::new(),
             seen: Vec::new(),
         }
     }
 
+    /// The next event, or None when none comes `within` (or the session ended).
     pub async fn next(&mut self, within: Duration) -> Option<ClientEvent> {
         loop {
             if let Some(ev) = self.queue.pop_front() {
@@ -63,7 +63,7 @@ impl Events {
 }
 
 /// True for a `State` event with the given status.
-pub fn is_status(ev: &ClientEvent, status: tack_client::ConnectionStatus) -> bool {
+pub fn is_status(ev: &ClientEvent, status: ConnectionStatus) -> bool {
     matches!(ev, ClientEvent::State(s) if s.status == status)
 }
 
@@ -72,10 +72,10 @@ pub fn secs(n: u64) -> Duration {
 }
 
 /// Short timings so the stories run in seconds.
-pub fn quick_options() -> tack_client::SessionOptions {
-    tack_client::SessionOptions {
+pub fn quick_options() -> SessionOptions {
+    SessionOptions {
         heartbeat: Duration::from_secs(1),
-        backoff: tack_client::BackoffPolicy {
+        backoff: BackoffPolicy {
             base: Duration::from_millis(50),
             cap: Duration::from_millis(400),
             stable_after: Duration::from_secs(2),
@@ -94,20 +94,9 @@ pub fn quick_options() -> tack_client::SessionOptions {
     }
 }
 
-/// A server on 127.0.0.1 with limits lifted for tests.
-pub async fn server() -> tack_server::ServerHandle {
-    tack_server::spawn(tack_server::ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        messages_per_second: 100_000,
-        message_burst: 100_000,
-        ..Default::default()
-    })
-    .await
-    .expect("the test server starts")
-}
-
-pub fn profile(url: &str, transport: tack_client::TransportChoice) -> tack_client::Profile {
-    let mut p = tack_client::Profile::new("test", url);
+/// A profile named `test` for `url`, on `transport`.
+pub fn profile(url: &str, transport: TransportChoice) -> Profile {
+    let mut p = Profile::new("test", url);
     p.transport = transport;
     p
 }
@@ -116,6 +105,6 @@ pub fn profile(url: &str, transport: tack_client::TransportChoice) -> tack_clien
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
+        .expect("the clock is past 1970")
         .as_millis() as u64
 }

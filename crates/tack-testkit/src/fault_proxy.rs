@@ -1,11 +1,12 @@
-//! A TCP proxy that can cut, stall, delay, refuse WebSocket upgrades, hold back streams the
-//! way a buffering reverse proxy does, and refuse every connection (an outage).
+//! A TCP proxy between a client and a server that fails the way networks and proxies do: it
+//! cuts every connection, stalls, refuses WebSocket upgrades, holds back streams the way a
+//! buffering reverse proxy does, loses one WebSocket frame, and refuses every connection (an
+//! outage).
 
 use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -16,7 +17,6 @@ struct Faults {
     down: AtomicBool,
     refuse_ws: AtomicBool,
     buffer_streams: AtomicBool,
-    delay_ms: AtomicU64,
     /// The next server → client WebSocket frame containing this is dropped (then it is cleared).
     drop_ws_frame: Mutex<Option<Vec<u8>>>,
     accepted: AtomicU64,
@@ -24,7 +24,7 @@ struct Faults {
     accepted_at: Mutex<Vec<tokio::time::Instant>>,
 }
 
-pub struct Proxy {
+pub struct FaultProxy {
     addr: SocketAddr,
     faults: Arc<Faults>,
     stalled: watch::Sender<bool>,
@@ -32,16 +32,16 @@ pub struct Proxy {
     accept: AbortHandle,
 }
 
-impl Drop for Proxy {
+impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.accept.abort();
         self.cut();
     }
 }
 
-impl Proxy {
-    /// Proxies 127.0.0.1:<random> to `upstream`.
-    pub async fn start(upstream: SocketAddr) -> Proxy {
+impl FaultProxy {
+    /// Proxies a free loopback port to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let faults = Arc::new(Faults::default());
@@ -68,7 +68,7 @@ impl Proxy {
             })
             .abort_handle()
         };
-        Proxy {
+        FaultProxy {
             addr,
             faults,
             stalled,
@@ -79,10 +79,6 @@ impl Proxy {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// Closes every open connection at once.
@@ -109,12 +105,6 @@ impl Proxy {
     /// Holds back the response to `GET /stream` (a buffering reverse proxy).
     pub fn buffer_streams(&self, buffer: bool) {
         self.faults.buffer_streams.store(buffer, Ordering::SeqCst);
-    }
-
-    pub fn delay(&self, d: Duration) {
-        self.faults
-            .delay_ms
-            .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Drops the next WebSocket frame from the server whose payload contains `marker`, once:
@@ -171,7 +161,6 @@ async fn relay(
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up = {
-        let faults = faults.clone();
         let stall = stall.clone();
         async move {
             let mut buf = vec![0u8; 16 * 1024];
@@ -180,7 +169,7 @@ async fn relay(
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                pause(&faults, stall.clone()).await;
+                pause(stall.clone()).await;
                 if sw.write_all(&buf[..n]).await.is_err() {
                     return;
                 }
@@ -207,7 +196,7 @@ async fn relay(
                 held.clear();
                 continue;
             }
-            pause(&faults, stall.clone()).await;
+            pause(stall.clone()).await;
             let out = if is_ws {
                 held.extend_from_slice(&buf[..n]);
                 frames.pass(&mut held, &faults.drop_ws_frame)
@@ -225,11 +214,8 @@ async fn relay(
     }
 }
 
-async fn pause(faults: &Faults, mut stall: watch::Receiver<bool>) {
-    let d = faults.delay_ms.load(Ordering::SeqCst);
-    if d > 0 {
-        tokio::time::sleep(Duration::from_millis(d)).await;
-    }
+/// Waits while the proxy is stalled.
+async fn pause(mut stall: watch::Receiver<bool>) {
     let _ = stall.wait_for(|s| !*s).await;
 }
 

@@ -1,0 +1,73 @@
+//! Small real clients for Tack's wire protocol, speaking it the way any client written
+//! elsewhere would: WebSocket (tokio-tungstenite), HTTP streaming (SSE) and long-polling
+//! (reqwest), reading every event as JSON. They connect to either front door — the built-in
+//! server or a Pushpin in front of an origin (a [`Front`]) — and every wait is bounded by
+//! [`WAIT`].
+//!
+//! They are not the client engine: no reconnect, no outbox, no fallback. Stories about the
+//! engine run `tack_client::Session` itself, with [`crate::engine`].
+
+mod client;
+mod http;
+mod link;
+
+pub use client::Client;
+pub use http::{of_type, poll, send};
+
+use std::time::Duration;
+
+/// How long one wait in a story (an event, an answer, a close) may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Which transport a client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    WebSocket,
+    Stream,
+    Poll,
+}
+
+/// Where a client connects, and what answers there. A client reads the two differently (see
+/// [`Client`]): Pushpin may deliver a numbered event again, and applies a WebSocket's
+/// subscriptions after the answer that asked for them.
+#[derive(Debug, Clone)]
+pub enum Front {
+    /// A Tack server answering clients itself, at `http://HOST:PORT`.
+    Tack(String),
+    /// A Pushpin in front of a Tack origin, at its client port `http://HOST:PORT`.
+    Pushpin(String),
+}
+
+impl Front {
+    /// The base URL clients use: `http://HOST:PORT`.
+    pub fn url(&self) -> &str {
+        match self {
+            Front::Tack(url) | Front::Pushpin(url) => url,
+        }
+    }
+}
+
+impl From<&Front> for Front {
+    fn from(front: &Front) -> Front {
+        front.clone()
+    }
+}
+
+impl From<&crate::pushpin::Pushpin> for Front {
+    fn from(pushpin: &crate::pushpin::Pushpin) -> Front {
+        Front::Pushpin(pushpin.url())
+    }
+}
+
+/// The WebSocket endpoint under an `http(s)://` base URL.
+pub fn ws_url(base: &str) -> String {
+    let base = base
+        .strip_prefix("https://")
+        .map(|rest| format!("wss://{rest}"))
+        .or_else(|| {
+            base.strip_prefix("http://")
+                .map(|rest| format!("ws://{rest}"))
+        })
+        .unwrap_or_else(|| panic!("not an http(s) base URL: {base}"));
+    format!("{base}/ws")
+}

@@ -1,0 +1,92 @@
+//! The origin-mode stage: a Tack origin and one or more real Pushpins in front of it, each
+//! routing every request to the origin and taking its publishes. Clients connect to a
+//! Pushpin, never to the origin ([`Stage::front`]).
+
+use crate::clients::Front;
+use crate::pushpin::{Pushpin, PushpinConfig};
+use tack_server::origin::OriginConfig;
+use tack_server::{Server, ServerConfig, ServerHandle};
+use tokio::net::TcpListener;
+
+/// The key Pushpin signs its requests to the origin with (`Grip-Sig`), and the origin checks.
+pub const GRIP_KEY: &str = "tack-test-grip-key";
+
+/// An origin and the Pushpins in front of it.
+pub struct Stage {
+    pub origin: ServerHandle,
+    pub pushpins: Vec<Pushpin>,
+}
+
+impl Stage {
+    /// `instances` Pushpins in front of an origin with the default configuration.
+    pub async fn start(instances: usize) -> Stage {
+        Stage::start_with(instances, |_| {}).await
+    }
+
+    /// `instances` Pushpins in front of an origin configured by `tune`.
+    pub async fn start_with(instances: usize, tune: impl FnOnce(&mut ServerConfig)) -> Stage {
+        Stage::start_publishing_to(instances, instances, tune).await
+    }
+
+    /// `instances` Pushpins, of which only the last `published` get the origin's publishes
+    /// (the others only forward requests): a stage for losing publishes on purpose.
+    pub async fn start_publishing_to(
+        instances: usize,
+        published: usize,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> Stage {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port for the origin");
+        let target = listener.local_addr().expect("bound").to_string();
+        // Starting Pushpin waits (blocking) until it proxies.
+        let pushpins = tokio::task::spawn_blocking(move || {
+            (0..instances)
+                .map(|_| Pushpin::start(&PushpinConfig::new(target.clone(), GRIP_KEY)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("pushpins start");
+        let mut config = ServerConfig::default();
+        tune(&mut config);
+        let publish_to = pushpins[instances - published..]
+            .iter()
+            .map(Pushpin::publish_url)
+            .collect();
+        let origin = spawn_origin(listener, config, publish_to).await;
+        Stage { origin, pushpins }
+    }
+
+    /// Pushpin instance `n`, where clients connect.
+    pub fn front(&self, n: usize) -> Front {
+        Front::from(&self.pushpins[n])
+    }
+
+    /// `http://127.0.0.1:P` of Pushpin instance `n`, for clients other than [`crate::clients`].
+    pub fn url(&self, n: usize) -> String {
+        self.pushpins[n].url()
+    }
+
+    /// Every Pushpin's log, for a failing story to print.
+    pub fn logs(&self) -> String {
+        self.pushpins
+            .iter()
+            .map(Pushpin::log)
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    }
+}
+
+/// Serves a Tack origin on `listener` that checks [`GRIP_KEY`] and publishes to the Pushpins
+/// at `publish_to` (their `http://HOST:PORT`). The one place here that knows how tack-server
+/// starts an origin.
+pub async fn spawn_origin(
+    listener: TcpListener,
+    config: ServerConfig,
+    publish_to: Vec<String>,
+) -> ServerHandle {
+    let mut origin_config = OriginConfig::new(publish_to, GRIP_KEY);
+    origin_config.websocket_keepalive_secs = config.ws_keepalive_interval_secs;
+    tack_server::spawn_on(listener, Server::behind_pushpin(config, origin_config))
+        .expect("the origin starts")
+}
