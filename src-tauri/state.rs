@@ -9,9 +9,6 @@ use tack_server::{ServerConfig, ServerHandle};
 use tauri::ipc::Channel;
 use tokio::sync::Mutex;
 
-/// Items per channel the engine keeps for export: the window log's capacity.
-const EXPORT_CAPACITY: usize = 50_000;
-
 pub struct AppState {
     pub initial: Profile,
     /// Started on first use and kept for the app's lifetime: switching away and back to
@@ -59,13 +56,9 @@ impl AppState {
         if let Some(old) = old {
             old.close().await;
         }
-        let options = SessionOptions {
-            // The window's log may be a sample at extreme rates (see `forward`); the export
-            // writes the engine's ring, which keeps as many items as the window's log holds.
-            ring_capacity: EXPORT_CAPACITY,
-            ..SessionOptions::default()
-        };
-        let (session, mut events) = Session::connect(profile, options);
+        // The window's log may be a sample at extreme rates (see `forward`); the export writes
+        // what the engine kept, every item of the last 64 MB (its default budget).
+        let (session, mut events) = Session::connect(profile, SessionOptions::default());
         *self.session.lock().await = Some(session);
         tauri::async_runtime::spawn(async move {
             let mut pending = Coalescer::new(RAW_PER_FRAME);
