@@ -2,6 +2,8 @@
 
 use crate::forward::{Coalescer, FRAME, RAW_PER_FRAME};
 use crate::startup::BUILTIN_URL;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use tack_client::events::EventBatch;
 use tack_client::profile::Profile;
 use tack_client::{Session, SessionOptions};
@@ -91,6 +93,20 @@ impl AppState {
         if let Some(old) = self.session.lock().await.take() {
             old.close().await;
         }
+    }
+
+    /// Writes the engine's kept items for `channels` as JSON Lines to `path`; answers how many
+    /// lines were written.
+    pub async fn export_jsonl(&self, path: &str, channels: &[String]) -> Result<usize, String> {
+        let file = File::create(path).map_err(|e| format!("can't write {path}: {e}"))?;
+        let mut out = BufWriter::new(file);
+        let lines = self
+            .with_session(|s| Ok(s.export_jsonl(channels, &mut out)))
+            .await?
+            .map_err(|e| format!("can't write {path}: {e}"))?;
+        out.flush()
+            .map_err(|e| format!("can't write {path}: {e}"))?;
+        Ok(lines)
     }
 
     /// Runs `f` on the active session, or says plainly that there is none.
