@@ -26,8 +26,6 @@ export interface LogGap {
   kind: 'gap';
   channel: string;
   after_id: number | null;
-  /** When the window learned of it. */
-  received: number;
   seq: number;
 }
 
@@ -169,7 +167,7 @@ export class Monitor {
   /** A marker in the log where `channel`'s history could not be recovered, in arrival order. */
   #gap(channel: string, afterId: number | null): void {
     if (!this.channel(channel)) return;
-    const gap: LogGap = { kind: 'gap', channel, after_id: afterId, received: Date.now(), seq: ++this.#seq };
+    const gap: LogGap = { kind: 'gap', channel, after_id: afterId, seq: ++this.#seq };
     if (this.paused) this.#held.push(gap);
     else this.#log(gap);
     this.#dirty = true;
