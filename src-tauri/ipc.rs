@@ -68,12 +68,16 @@ ts_type! {
     tauri::ipc::Channel<tack_client::EventBatch> => "(batch: EventBatch) => void",
 }
 
+/// Writes a type in TypeScript (a `TsType::ts`).
+pub type Ts = fn() -> String;
+
 /// One command of the table, as `typescript` needs it.
 pub struct Command {
     pub name: &'static str,
     pub doc: &'static [&'static str],
-    pub args: &'static [(&'static str, fn() -> String)],
-    pub reply: fn() -> String,
+    /// Each argument's name and type.
+    pub args: &'static [(&'static str, Ts)],
+    pub reply: Ts,
 }
 
 /// `retry_send` → `retrySend` (Tauri's own renaming of argument names, applied to commands too).
