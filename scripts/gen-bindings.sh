@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the UI's TypeScript types from the engine's Rust event contract.
+# Regenerates the UI's TypeScript from Rust: the engine's event contract (bindings.ts) and the
+# shell's commands (commands.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo run -q -p tack-client --features ts --example ts_bindings > ui/src/lib/backend/bindings.ts
+cargo run -q --example ts_commands > ui/src/lib/backend/commands.ts

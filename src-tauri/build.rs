@@ -1,19 +1,16 @@
-/// The app's own commands. Declaring them makes Tauri generate one permission per command
-/// (`allow-connect`, ...), so the capability file grants exactly these and nothing more.
-const COMMANDS: &[&str] = &[
-    "initial_profile",
-    "connect",
-    "disconnect",
-    "enter",
-    "leave",
-    "send",
-    "retry_send",
-    "watch",
-    "unwatch",
-    "set_nick",
-    "retry_now",
-    "export_jsonl",
-];
+/// Takes the names out of the command table (`commands.rs`, included below): the Tauri build
+/// step makes one permission of each (`allow-connect`, ...), so the capability file grants
+/// exactly these and nothing more. Types and bodies are only tokens here, never compiled.
+macro_rules! commands {
+    ($(
+        $(#[doc = $doc:literal])*
+        fn $name:ident($($injected:tt)*) -> $reply:ty $body:block
+    )*) => {
+        const COMMANDS: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+include!("commands.rs");
 
 fn main() {
     let attrs = tauri_build::Attributes::new()

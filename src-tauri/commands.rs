@@ -1,93 +1,82 @@
-//! The commands the UI may call. Each is one or two lines into the engine; the TypeScript side
-//! is `ui/src/lib/backend/index.ts`, the only UI module that talks to Tauri.
+// The commands the UI may call: one table, read by two macros. `ipc.rs` makes the Tauri
+// commands and the UI's TypeScript of it; `build.rs` includes this file too and takes the names
+// for the permissions. So: no `use` lines and no inner docs here (paths are written in full),
+// and each body is a line or two into the crates.
 
-use crate::state::AppState;
-use std::fs::File;
-use std::io::BufWriter;
-use tack_client::events::EventBatch;
-use tack_client::profile::Profile;
-use tauri::ipc::Channel;
-use tauri::State;
+commands! {
+    /// The profile to start on: the built-in server, or the one from `--connect` /
+    /// `TACK_CONNECT`.
+    fn initial_profile(state: tauri::State<'_, crate::state::AppState>;) -> tack_client::Profile {
+        Ok(state.initial.clone())
+    }
 
-type Reply<T> = Result<T, String>;
+    /// (Re)connects the one active session. Engine events arrive in batches on `onEvent` until
+    /// the next `connect` or `disconnect`.
+    fn connect(
+        state: tauri::State<'_, crate::state::AppState>;
+        profile: tack_client::Profile,
+        on_event: tauri::ipc::Channel<tack_client::EventBatch>
+    ) -> () {
+        state.connect(profile, on_event).await
+    }
 
-#[tauri::command]
-pub fn initial_profile(state: State<'_, AppState>) -> Profile {
-    state.initial.clone()
-}
+    fn disconnect(state: tauri::State<'_, crate::state::AppState>;) -> () {
+        state.disconnect().await;
+        Ok(())
+    }
 
-#[tauri::command]
-pub async fn connect(
-    state: State<'_, AppState>,
-    profile: Profile,
-    on_event: Channel<EventBatch>,
-) -> Reply<()> {
-    state.connect(profile, on_event).await
-}
+    fn enter(state: tauri::State<'_, crate::state::AppState>; room: String) -> () {
+        state.with_session(|s| s.enter(&room)).await
+    }
 
-#[tauri::command]
-pub async fn disconnect(state: State<'_, AppState>) -> Reply<()> {
-    state.disconnect().await;
-    Ok(())
-}
+    fn leave(state: tauri::State<'_, crate::state::AppState>; room: String) -> () {
+        state.with_session(|s| s.leave(&room)).await
+    }
 
-#[tauri::command]
-pub async fn enter(state: State<'_, AppState>, room: String) -> Reply<()> {
-    state.with_session(|s| s.enter(&room)).await
-}
+    /// Queues a chat message; returns its client id. `send` events follow: pending → sent |
+    /// failed.
+    fn send(state: tauri::State<'_, crate::state::AppState>; room: String, comment: String) -> String {
+        state.with_session(|s| s.send(&room, &comment)).await
+    }
 
-#[tauri::command]
-pub async fn leave(state: State<'_, AppState>, room: String) -> Reply<()> {
-    state.with_session(|s| s.leave(&room)).await
-}
+    fn retry_send(state: tauri::State<'_, crate::state::AppState>; cid: String) -> () {
+        state.with_session(|s| s.retry_send(&cid)).await
+    }
 
-#[tauri::command]
-pub async fn send(state: State<'_, AppState>, room: String, comment: String) -> Reply<String> {
-    state.with_session(|s| s.send(&room, &comment)).await
-}
+    fn watch(state: tauri::State<'_, crate::state::AppState>; channel: String) -> () {
+        state.with_session(|s| s.watch(&channel)).await
+    }
 
-#[tauri::command]
-pub async fn retry_send(state: State<'_, AppState>, cid: String) -> Reply<()> {
-    state.with_session(|s| s.retry_send(&cid)).await
-}
+    fn unwatch(state: tauri::State<'_, crate::state::AppState>; channel: String) -> () {
+        state.with_session(|s| s.unwatch(&channel)).await
+    }
 
-#[tauri::command]
-pub async fn watch(state: State<'_, AppState>, channel: String) -> Reply<()> {
-    state.with_session(|s| s.watch(&channel)).await
-}
+    fn set_nick(state: tauri::State<'_, crate::state::AppState>; nick: String) -> () {
+        state.with_session(|s| s.set_nick(&nick)).await
+    }
 
-#[tauri::command]
-pub async fn unwatch(state: State<'_, AppState>, channel: String) -> Reply<()> {
-    state.with_session(|s| s.unwatch(&channel)).await
-}
+    /// Skips the reconnect back-off and tries now.
+    fn retry_now(state: tauri::State<'_, crate::state::AppState>;) -> () {
+        state
+            .with_session(|s| {
+                s.retry_now();
+                Ok(())
+            })
+            .await
+    }
 
-#[tauri::command]
-pub async fn set_nick(state: State<'_, AppState>, nick: String) -> Reply<()> {
-    state.with_session(|s| s.set_nick(&nick)).await
-}
+    /// Writes the engine's kept items of `channels` as JSON Lines to `path` (chosen by the user
+    /// in the save dialog); answers how many lines were written.
+    fn export_jsonl(
+        state: tauri::State<'_, crate::state::AppState>;
+        path: String,
+        channels: Vec<String>
+    ) -> usize {
+        state.export_jsonl(&path, &channels).await
+    }
 
-#[tauri::command]
-pub async fn retry_now(state: State<'_, AppState>) -> Reply<()> {
-    state
-        .with_session(|s| {
-            s.retry_now();
-            Ok(())
-        })
-        .await
-}
-
-/// Writes the engine's ring buffers for `channels` as JSON Lines to `path` (chosen by the user
-/// in the save dialog); answers how many lines were written.
-#[tauri::command]
-pub async fn export_jsonl(
-    state: State<'_, AppState>,
-    path: String,
-    channels: Vec<String>,
-) -> Reply<usize> {
-    let mut out =
-        BufWriter::new(File::create(&path).map_err(|e| format!("can't write {path}: {e}"))?);
-    state
-        .with_session(|s| Ok(s.export_jsonl(&channels, &mut out)))
-        .await?
-        .map_err(|e| format!("can't write {path}: {e}"))
+    /// Shows a desktop notification; `body` is plain text and shows as typed.
+    fn notify(app: tauri::AppHandle; title: String, body: String) -> () {
+        crate::notify::show(&app, title, body).await
+    }
 }

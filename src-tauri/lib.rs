@@ -3,15 +3,22 @@
 //! - [`startup`]: which server the window opens on (`--connect URL`, `TACK_CONNECT`, or the
 //!   built-in one).
 //! - [`state`]: the one active engine session and the in-process built-in server.
-//! - [`commands`]: what the UI may call; each is a line or two into `tack-client`.
+//! - [`commands`]: what the UI may call, one table read by `ipc` (the Tauri commands and the
+//!   UI's TypeScript) and by `build.rs` (their permissions).
+//! - `notify`: desktop notifications whose text shows as typed.
 //! - [`forward`]: engine events to the window, one batch per frame.
 //! - [`render_env`]: how GTK and WebKit are told to draw (set before anything starts).
 //!
 //! No protocol logic lives here: the engine (`tack-client`) owns connections, resume and the
 //! outbox; the server (`tack-server`) owns rooms. This file only wires plugins and state.
 
-mod commands;
+#[macro_use]
+mod ipc;
+/// What the UI may call; each is a line or two into `tack-client`. (The module is the command
+/// table `commands!` reads; see `ipc`.)
+pub mod commands;
 mod forward;
+mod notify;
 #[cfg(target_os = "linux")]
 pub mod render_env;
 mod startup;
@@ -28,20 +35,7 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         .manage(AppState::new(initial))
-        .invoke_handler(tauri::generate_handler![
-            commands::initial_profile,
-            commands::connect,
-            commands::disconnect,
-            commands::enter,
-            commands::leave,
-            commands::send,
-            commands::retry_send,
-            commands::watch,
-            commands::unwatch,
-            commands::set_nick,
-            commands::retry_now,
-            commands::export_jsonl,
-        ])
+        .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .expect("Tack could not start its window");
 }

@@ -2,15 +2,14 @@
 
 use crate::forward::{Coalescer, FRAME, RAW_PER_FRAME};
 use crate::startup::BUILTIN_URL;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use tack_client::events::EventBatch;
 use tack_client::profile::Profile;
 use tack_client::{Session, SessionOptions};
 use tack_server::{ServerConfig, ServerHandle};
 use tauri::ipc::Channel;
 use tokio::sync::Mutex;
-
-/// Items per channel the engine keeps for export: the window log's capacity.
-const EXPORT_CAPACITY: usize = 50_000;
 
 pub struct AppState {
     pub initial: Profile,
@@ -59,13 +58,9 @@ impl AppState {
         if let Some(old) = old {
             old.close().await;
         }
-        let options = SessionOptions {
-            // The window's log may be a sample at extreme rates (see `forward`); the export
-            // writes the engine's ring, which keeps as many items as the window's log holds.
-            ring_capacity: EXPORT_CAPACITY,
-            ..SessionOptions::default()
-        };
-        let (session, mut events) = Session::connect(profile, options);
+        // The window's log may be a sample at extreme rates (see `forward`); the export writes
+        // what the engine kept, every item of the last 64 MB (its default budget).
+        let (session, mut events) = Session::connect(profile, SessionOptions::default());
         *self.session.lock().await = Some(session);
         tauri::async_runtime::spawn(async move {
             let mut pending = Coalescer::new(RAW_PER_FRAME);
@@ -98,6 +93,20 @@ impl AppState {
         if let Some(old) = self.session.lock().await.take() {
             old.close().await;
         }
+    }
+
+    /// Writes the engine's kept items for `channels` as JSON Lines to `path`; answers how many
+    /// lines were written.
+    pub async fn export_jsonl(&self, path: &str, channels: &[String]) -> Result<usize, String> {
+        let file = File::create(path).map_err(|e| format!("can't write {path}: {e}"))?;
+        let mut out = BufWriter::new(file);
+        let lines = self
+            .with_session(|s| Ok(s.export_jsonl(channels, &mut out)))
+            .await?
+            .map_err(|e| format!("can't write {path}: {e}"))?;
+        out.flush()
+            .map_err(|e| format!("can't write {path}: {e}"))?;
+        Ok(lines)
     }
 
     /// Runs `f` on the active session, or says plainly that there is none.

@@ -10,6 +10,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::desktop::Desktop;
+use support::lossy_link::LossyLink;
 use tack_client::events::ClientEvent;
 use tack_client::{Profile, Session, SessionOptions};
 use tack_server::{ServerConfig, ServerHandle};
@@ -96,6 +97,41 @@ async fn wait_own_line(app: &mut Desktop, text: &str, state: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Publishes `text` to `channel` the way a backend does.
+async fn publish(url: &str, channel: &str, text: &str) {
+    let body = json!({"items": [{
+        "channel": channel,
+        "formats": {"ws-message": {"content": text}},
+    }]});
+    let reply = reqwest::Client::new()
+        .post(format!("{url}/publish/"))
+        .json(&body)
+        .send()
+        .await
+        .expect("publish reaches the server");
+    assert!(
+        reply.status().is_success(),
+        "publish answered {}",
+        reply.status()
+    );
+}
+
+/// The monitor log's lines in order: each row's payload, or "gap in <channel>: <its words>" for
+/// a gap marker. (Read from the DOM: WebDriver's visible text leaves out clipped columns.)
+async fn monitor_lines(app: &Desktop) -> Vec<String> {
+    let lines = app
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-testid=\"monitor-row\"], [data-testid=\"monitor-gap\"]')) \
+               .map(r => (r.dataset.testid === 'monitor-gap' ? `gap in ${r.querySelector('.c').textContent}: ` : '') \
+                 + r.querySelector('.p').textContent)",
+            vec![],
+        )
+        .await
+        .expect("the page answers a script");
+    serde_json::from_value(lines).expect("a list of strings")
 }
 
 fn count_containing(texts: &[String], needle: &str) -> usize {
@@ -497,6 +533,83 @@ async fn a_server_restart_reconnects_and_keeps_every_message_once() {
     app.screenshot("reconnected").await;
 
     bob.session.close().await;
+    app.quit().await;
+    server.shutdown().await;
+}
+
+/// Regression (issue 13): the engine's `Gap` named a bare name and the window gave it to the room
+/// of that name, so a watched channel's gap showed in a room, never in the monitor. Here an item
+/// of channel "news" is lost on the way and already gone from the server's history (it keeps
+/// one item); the window is in room "news" too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_on_a_watched_channel_shows_in_the_monitor_and_not_in_the_room_of_that_name() {
+    let _window = ONE_WINDOW.lock().await;
+    let server = tack_server::spawn(ServerConfig {
+        listen: loopback_any_port(),
+        history_len: 1,
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("the server starts");
+    let url = server.url();
+    let link = LossyLink::start(server.local_addr()).await;
+    let mut app = Desktop::launch("channel-gap", &["--connect", &link.url()]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+
+    app.click("add-room").await;
+    app.type_into("join-input", &format!("news{}", enter_key()))
+        .await;
+    app.wait_text("room-viewers", "1 viewer in #news", |t| t.contains('1'))
+        .await;
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("news{}", enter_key()))
+        .await;
+    app.find("channel-news").await;
+
+    publish(&url, "news", "first item").await;
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    while monitor_lines(&app).await != ["first item"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first item never showed: {:?}",
+            monitor_lines(&app).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    link.lose_frames_containing("lost on the way");
+    publish(&url, "news", "lost on the way").await;
+    publish(&url, "news", "after the loss").await;
+    let want = [
+        "first item",
+        "gap in news: ┄┄ some items could not be recovered here ┄┄",
+        "after the loss",
+    ];
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    loop {
+        let lines = monitor_lines(&app).await;
+        if lines == want {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            app.screenshot("timeout-monitor-gap").await;
+            panic!("the monitor never showed the gap in its place: {lines:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.screenshot("monitor-gap").await;
+
+    app.click("room-news").await;
+    app.find("composer").await;
+    app.wait_text("room-title", "#news open", |t| t.contains("news"))
+        .await;
+    assert!(
+        app.texts("gap-marker").await.is_empty(),
+        "the room of the same name shows the channel's gap"
+    );
+    app.screenshot("room-without-gap").await;
+
     app.quit().await;
     server.shutdown().await;
 }

@@ -2,3 +2,4 @@
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
 pub mod desktop;
+pub mod lossy_link;

@@ -1,20 +1,16 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import { clearMocks } from '@tauri-apps/api/mocks';
 import App from './App.svelte';
 import { Session } from './lib/app/session.svelte';
-import { builtinProfile, connected, fakeShell } from './lib/backend/testing';
+import { builtinProfile, connected, fakeBackend, type FakeOptions } from './lib/backend/testing';
 import type { ClientEvent } from './lib/backend';
 
-afterEach(() => {
-  cleanup();
-  clearMocks();
-});
+afterEach(() => cleanup());
 
-/** The app started against a fake shell, connected, in the lobby with just us. */
-async function startedApp(options: Parameters<typeof fakeShell>[0] = {}) {
-  const shell = fakeShell(options);
-  const session = new Session();
+/** The app started against a fake backend, connected, in the lobby with just us. */
+async function startedApp(options: FakeOptions = {}) {
+  const shell = fakeBackend(options);
+  const session = new Session(shell.backend);
   render(App, { props: { session } });
   await session.start();
   shell.push(
@@ -35,8 +31,8 @@ const msg = (id: number, user: string, comment: string): ClientEvent => ({
 describe('first start', () => {
   test('connects to the initial profile, enters the lobby and shows who I am', async () => {
     const { shell } = await startedApp();
-    expect(shell.called('connect')[0].profile).toEqual(builtinProfile);
-    expect(shell.called('enter')).toEqual([{ room: 'lobby' }]);
+    expect(shell.called('connect')[0][0]).toEqual(builtinProfile);
+    expect(shell.called('enter')).toEqual([['lobby']]);
     expect(text('conn-status')).toBe('Connected');
     expect(text('conn-transport')).toBe('WebSocket');
     expect(text('my-nick')).toBe('bob');
@@ -50,7 +46,7 @@ describe('first start', () => {
     const input = screen.getByTestId('nick-input') as HTMLInputElement;
     await fireEvent.input(input, { target: { value: 'robert' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    expect(shell.called('set_nick')).toEqual([{ nick: 'robert' }]);
+    expect(shell.called('setNick')).toEqual([['robert']]);
   });
 });
 
@@ -60,7 +56,7 @@ describe('chatting in a room', () => {
     const composer = screen.getByTestId('composer') as HTMLTextAreaElement;
     await fireEvent.input(composer, { target: { value: 'hello all' } });
     await fireEvent.keyDown(composer, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('send')).toEqual([{ room: 'lobby', comment: 'hello all' }]));
+    await waitFor(() => expect(shell.called('send')).toEqual([['lobby', 'hello all']]));
     shell.push({ kind: 'send', cid: 'c-1', room: 'lobby', comment: 'hello all', state: 'pending' });
     await waitFor(() => expect(screen.getByTestId('chat-line').dataset.state).toBe('pending'));
     expect(composer.value).toBe('');
@@ -80,7 +76,7 @@ describe('chatting in a room', () => {
     );
     await waitFor(() => expect(screen.getByTestId('chat-line').dataset.state).toBe('failed'));
     await fireEvent.click(screen.getByTestId('retry-send'));
-    expect(shell.called('retry_send')).toEqual([{ cid: 'c-9' }]);
+    expect(shell.called('retrySend')).toEqual([['c-9']]);
   });
 
   test('message text is only text: markup shows literally and runs nothing', async () => {
@@ -108,7 +104,7 @@ describe('chatting in a room', () => {
 
   test('where history could not be recovered, a marker says so', async () => {
     const { shell } = await startedApp();
-    shell.push(msg(1, 'ann', 'before'), { kind: 'gap', room: 'lobby', after_id: 1 }, msg(9, 'ann', 'after'));
+    shell.push(msg(1, 'ann', 'before'), { kind: 'gap', target: { type: 'room', name: 'lobby' }, after_id: 1 }, msg(9, 'ann', 'after'));
     const marker = await screen.findByTestId('gap-marker');
     expect(marker.textContent).toContain('some earlier messages could not be recovered');
   });
@@ -119,24 +115,27 @@ describe('chatting in a room', () => {
     const input = screen.getByTestId('join-input');
     await fireEvent.input(input, { target: { value: 'ops' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('enter')).toContainEqual({ room: 'ops' }));
+    await waitFor(() => expect(shell.called('enter')).toContainEqual(['ops']));
     expect(screen.getByTestId('room-ops')).toBeTruthy();
   });
 
-  test('a mention while the window is not focused raises a desktop notification', async () => {
-    const shown: string[] = [];
-    class FakeNotification {
-      static permission = 'granted';
-      constructor(title: string) {
-        shown.push(title);
-      }
-    }
-    vi.stubGlobal('Notification', FakeNotification);
+  test('a mention while the window is not focused raises a desktop notification with the text as typed', async () => {
     const { shell, session } = await startedApp();
+    shell.push(msg(1, 'ann', 'bob: seen while I look'));
     session.focused = false;
-    shell.push(msg(1, 'ann', 'bob: can you look?'));
-    await waitFor(() => expect(shown).toEqual(['ann in #lobby']));
-    vi.unstubAllGlobals();
+    shell.push(msg(2, 'ann', 'bob: <b>can</b> you look? &amp; soon'));
+    await waitFor(() => expect(shell.called('notify')).toEqual([['ann in #lobby', 'bob: <b>can</b> you look? &amp; soon']]));
+  });
+
+  test('where history could not be recovered, a marker says so: a room\'s gap in the room, not in the monitor', async () => {
+    const { shell, session } = await startedApp();
+    await session.watch('lobby');
+    shell.push(msg(1, 'ann', 'before'), { kind: 'gap', target: { type: 'room', name: 'lobby' }, after_id: 1 }, msg(9, 'ann', 'after'));
+    session.open({ kind: 'room', name: 'lobby' });
+    await screen.findByTestId('gap-marker');
+    session.open({ kind: 'channel', name: 'lobby' });
+    await screen.findByTestId('monitor-log');
+    expect(screen.queryByTestId('monitor-gap')).toBeNull();
   });
 });
 
@@ -146,7 +145,7 @@ describe('the connection bar', () => {
     shell.push(connected({ status: 'reconnecting', attempt: 2, retry_at: Date.now() + 4_000, reason: "Can't reach 127.0.0.1:7999" }));
     await waitFor(() => expect(text('conn-status')).toMatch(/^Reconnecting in [34] s$/));
     await fireEvent.click(screen.getByTestId('retry-now'));
-    expect(shell.called('retry_now')).toHaveLength(1);
+    expect(shell.called('retryNow')).toHaveLength(1);
     shell.push(connected({ transport: 'poll', degraded: true, reason: 'WebSocket refused by a proxy' }));
     await waitFor(() => expect(text('conn-transport')).toBe('Long-polling'));
     expect(screen.getByTestId('conn-reason').textContent).toBe('WebSocket refused by a proxy');
@@ -164,7 +163,7 @@ describe('the monitor', () => {
     const input = screen.getByTestId('watch-input');
     await fireEvent.input(input, { target: { value: 'orders' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('watch')).toEqual([{ channel: 'orders' }]));
+    await waitFor(() => expect(shell.called('watch')).toEqual([['orders']]));
     expect(await screen.findByText(/Nothing on this channel yet/)).toBeTruthy();
     shell.push(raw('{"status":"paid"}'), raw('{"status":"refunded"}'), raw('{"status":"paid","n":2}'));
     await waitFor(() => expect(screen.getAllByTestId('monitor-row')).toHaveLength(3));
@@ -174,14 +173,49 @@ describe('the monitor', () => {
     expect(screen.getByTestId('monitor-detail').textContent).toContain('refunded');
   });
 
+  /** The log's lines in order: each item's payload, or "gap" for a gap marker. */
+  const logLines = () =>
+    [...screen.getByTestId('monitor-log').querySelectorAll<HTMLElement>('[data-testid="monitor-row"], [data-testid="monitor-gap"]')].map((el) =>
+      el.dataset.testid === 'monitor-gap' ? 'gap' : (el.querySelector('.p')?.textContent ?? ''),
+    );
+
+  // Regression (issue 13): gaps were routed to rooms only, by name.
+  test('a gap on a watched channel shows in the monitor at its place, and not in the room of the same name', async () => {
+    const { shell, session } = await startedApp();
+    await session.joinRoom('news');
+    await session.watch('news');
+    shell.push(
+      { kind: 'joined', room: 'news' },
+      raw('first', 'news'),
+      { kind: 'gap', target: { type: 'channel', name: 'news' }, after_id: 1 },
+      raw('after', 'news'),
+    );
+    await waitFor(() => expect(logLines()).toEqual(['first', 'gap', 'after']));
+    expect(screen.getByTestId('monitor-gap').textContent).toContain('some items could not be recovered');
+    session.open({ kind: 'room', name: 'news' });
+    await screen.findByTestId('composer');
+    expect(screen.queryByTestId('gap-marker')).toBeNull();
+  });
+
+  test('says when older items were dropped to keep memory bounded', async () => {
+    const { shell, session } = await startedApp();
+    await session.watch('orders');
+    shell.push(raw('{"n":1}'));
+    expect(screen.queryByTestId('monitor-dropped')).toBeNull();
+    shell.push({ kind: 'stats', target: { type: 'channel', name: 'orders' }, messages: 120_000, bytes: 80_000_000, dropped: 20_000, rate_1s: 0, rate_10s: 0, latency_ms: null });
+    session.monitor.tick();
+    const note = await screen.findByTestId('monitor-dropped');
+    expect(note.textContent).toBe('Older items were dropped to keep memory bounded: Export no longer has the 20,000 oldest.');
+  });
+
   test('export asks where to save and writes JSON Lines through the engine', async () => {
-    const { shell } = await startedApp({ answers: { 'plugin:dialog|save': () => '/tmp/orders.jsonl' } });
+    const { shell } = await startedApp({ answers: { chooseExportPath: async () => '/tmp/orders.jsonl' } });
     await fireEvent.click(screen.getByTestId('add-channel'));
     const input = screen.getByTestId('watch-input');
     await fireEvent.input(input, { target: { value: 'orders' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
     await fireEvent.click(await screen.findByTestId('monitor-export'));
-    await waitFor(() => expect(shell.called('export_jsonl')).toEqual([{ path: '/tmp/orders.jsonl', channels: ['orders'] }]));
+    await waitFor(() => expect(shell.called('exportJsonl')).toEqual([['/tmp/orders.jsonl', ['orders']]]));
     expect(await screen.findByText('Exported 42 lines to /tmp/orders.jsonl')).toBeTruthy();
   });
 });
@@ -201,7 +235,7 @@ describe('keyboard', () => {
     const input = await screen.findByTestId('switcher-input');
     await fireEvent.input(input, { target: { value: 'deploys' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('enter')).toContainEqual({ room: 'deploys' }));
+    await waitFor(() => expect(shell.called('enter')).toContainEqual(['deploys']));
   });
 });
 
@@ -216,18 +250,17 @@ describe('server profiles', () => {
     expect((await screen.findByRole('alert')).textContent).toMatch(/should start with http/);
     await fireEvent.input(screen.getByTestId('profile-url'), { target: { value: 'http://127.0.0.1:7999' } });
     await fireEvent.click(screen.getByTestId('profile-save'));
-    await waitFor(() => expect(shell.called('plugin:store|set')).toHaveLength(1));
-    const saved = shell.called('plugin:store|set')[0].value as { name: string; url: string }[];
-    expect(saved.map((p) => [p.name, p.url])).toEqual([['staging', 'http://127.0.0.1:7999']]);
+    await waitFor(() => expect(shell.called('saveProfiles')).toHaveLength(1));
+    expect(shell.saved().map((p) => [p.name, p.url])).toEqual([['staging', 'http://127.0.0.1:7999']]);
     await fireEvent.click(screen.getByTestId('profile-connect'));
     await waitFor(() => expect(shell.called('connect')).toHaveLength(2));
-    expect((shell.called('connect')[1].profile as { url: string }).url).toBe('http://127.0.0.1:7999');
+    expect((shell.called('connect')[1][0] as { url: string }).url).toBe('http://127.0.0.1:7999');
     expect((screen.getByTestId('server-switch') as HTMLSelectElement).value).toBe('staging');
   });
 
   test('a server that cannot be reached says so in words', async () => {
-    fakeShell({ answers: { connect: () => Promise.reject(new Error("Can't reach 10.0.0.5:7999 — the server may be down.")) } });
-    const session = new Session();
+    const shell = fakeBackend({ answers: { connect: () => Promise.reject(new Error("Can't reach 10.0.0.5:7999 — the server may be down.")) } });
+    const session = new Session(shell.backend);
     render(App, { props: { session } });
     await session.start();
     expect((await screen.findByTestId('notice')).textContent).toContain("Can't reach 10.0.0.5:7999");

@@ -3,10 +3,15 @@ import './app.css';
 import App from './App.svelte';
 import { Session } from './lib/app/session.svelte';
 import { installPerfProbe, markInteractiveAfterPaint } from './lib/app/frames';
-import { useDemoOutsideShell } from './lib/backend';
+import { inShell, tauriBackend } from './lib/backend/tauri';
 
-await useDemoOutsideShell();
-const session = new Session();
+// Outside the desktop shell (the plain `npm run dev` page in a browser) the UI runs on a
+// simulated server, to be looked at and screenshotted. Never in a build.
+const backend =
+  import.meta.env.DEV && !inShell()
+    ? (await import('./lib/backend/demo')).demoBackend(new URLSearchParams(location.search))
+    : tauriBackend();
+const session = new Session(backend);
 installPerfProbe(() => session.monitor.buffered);
 const started = session.start();
 mount(App, { target: document.getElementById('app')!, props: { session } });

@@ -117,9 +117,10 @@ fn render(ev: &ClientEvent, json: bool) -> Option<String> {
             Some(format!("[{room}] * {user} entered"))
         }
         ClientEvent::Left { room, user, .. } if !json => Some(format!("[{room}] * {user} left")),
-        ClientEvent::Gap { room, .. } if !json => {
-            Some(format!("[{room}] * some messages may be missing"))
-        }
+        ClientEvent::Gap { target, .. } if !json => Some(format!(
+            "[{}] * some messages may be missing",
+            target.name()
+        )),
         ClientEvent::Error { code, message, .. } => {
             eprintln!("# error {code}: {message}");
             None

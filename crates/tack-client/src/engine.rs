@@ -69,7 +69,7 @@ pub(crate) struct Engine {
     dial: Result<Dial, String>,
     /// Rooms entered and channels watched: their numbering, resume points and the events
     /// held while a hole is fetched.
-    seq: Sequencer<(ServerEvent, usize)>,
+    seq: Sequencer<ServerEvent>,
     backoff: Backoff,
     rtt: Option<Duration>,
     ever_connected: bool,
@@ -302,9 +302,9 @@ impl Engine {
             let check_due = conn.check_deadline();
             tokio::select! {
                 inbound = conn.link.recv() => match inbound {
-                    Inbound::Frame(frame, size) => {
+                    Inbound::Frame(frame) => {
                         conn.heard(tokio::time::Instant::now());
-                        if let Some(step) = self.on_frame(&mut conn, frame, size, dial).await {
+                        if let Some(step) = self.on_frame(&mut conn, frame, dial).await {
                             return step;
                         }
                     }

@@ -7,6 +7,33 @@
 use crate::profile::Transport;
 use serde::{Deserialize, Serialize};
 
+/// A room (entered: chat, enters, leaves) or a channel (watched: raw items). The server numbers
+/// each apart and a name may be both, so whatever belongs to one of them (its gaps, its
+/// figures) names it with this, never with the bare name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", content = "name", rename_all = "lowercase")]
+pub enum Target {
+    Room(String),
+    Channel(String),
+}
+
+impl Target {
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Room(name) | Target::Channel(name) => name,
+        }
+    }
+
+    /// The channel of a room's name, or the room of a channel's.
+    pub fn other(&self) -> Target {
+        match self {
+            Target::Room(name) => Target::Channel(name.clone()),
+            Target::Channel(name) => Target::Room(name.clone()),
+        }
+    }
+}
+
 /// Events are delivered in batches (every ~16 ms or every N events, whichever comes first) so a
 /// fast channel never floods the consumer.
 pub type EventBatch = Vec<ClientEvent>;
@@ -73,9 +100,12 @@ pub struct ServerInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChannelStats {
-    pub channel: String,
+    pub target: Target,
     pub messages: u64,
     pub bytes: u64,
+    /// Oldest items of a channel the engine no longer keeps for export: its memory for them is
+    /// bounded in bytes (`SessionOptions::export_budget`).
+    pub dropped: u64,
     pub rate_1s: f64,
     pub rate_10s: f64,
     /// Median delivery latency over the last second, when the server stamps `ts`.
@@ -135,9 +165,13 @@ pub enum ClientEvent {
         #[serde(flatten)]
         state: SendState,
     },
-    /// A resume after a reconnect could not replay everything: events after `after_id` and
-    /// before the next delivered one may be missing. The UI shows a marker there.
-    Gap { room: String, after_id: Option<u64> },
+    /// A room's or channel's history could not be replayed whole (after a reconnect, or while
+    /// fetching ids skipped on the way): events after `after_id` and before the next one
+    /// delivered there may be missing. The UI shows a marker at that place.
+    Gap {
+        target: Target,
+        after_id: Option<u64>,
+    },
     /// An item on a watched channel.
     Raw {
         channel: String,
@@ -178,6 +212,7 @@ pub fn typescript_bindings() -> String {
     // JSON numbers, so `number` (not `bigint`) is what the UI actually receives.
     let cfg = Config::default().with_large_int("number".to_owned());
     let decls = [
+        Target::decl(&cfg),
         TransportChoice::decl(&cfg),
         Transport::decl(&cfg),
         Profile::decl(&cfg),

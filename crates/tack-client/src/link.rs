@@ -12,8 +12,8 @@ use tokio::task::AbortHandle;
 /// What a transport hands the engine.
 #[derive(Debug)]
 pub enum Inbound {
-    /// A frame and its size on the wire.
-    Frame(ServerFrame, usize),
+    /// A frame from the server.
+    Frame(ServerFrame),
     /// The connection is gone.
     Closed(LinkError),
 }
@@ -73,10 +73,9 @@ impl Link {
         legacy_ok: bool,
     ) -> Result<Link, LinkError> {
         match tokio::time::timeout(wait, self.inbound.recv()).await {
-            Ok(Some(Inbound::Frame(
-                ServerFrame::Event(tack_protocol::chat::ServerEvent::Welcome(w)),
-                _,
-            ))) => {
+            Ok(Some(Inbound::Frame(ServerFrame::Event(
+                tack_protocol::chat::ServerEvent::Welcome(w),
+            )))) => {
                 self.welcome = Some(w);
                 Ok(self)
             }

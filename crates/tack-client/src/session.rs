@@ -8,9 +8,9 @@ use crate::backoff::BackoffPolicy;
 use crate::clock::{BootClock, SystemBootClock};
 use crate::engine::Engine;
 use crate::error::ClientError;
-use crate::events::EventBatch;
+use crate::events::{EventBatch, Target};
 use crate::link::Tasks;
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, DEFAULT_EXPORT_BUDGET};
 use crate::outbox::{Outbox, OutboxItem};
 use crate::profile::Profile;
 use parking_lot::Mutex;
@@ -33,8 +33,9 @@ pub struct SessionOptions {
     pub batch_interval: Duration,
     /// …or as soon as this many are waiting.
     pub batch_max: usize,
-    /// Items remembered per room/channel for export.
-    pub ring_capacity: usize,
+    /// Bytes of channel items kept for export, all channels together; past it the oldest go
+    /// first (and `Stats` count them as dropped).
+    pub export_budget: usize,
     /// Unacknowledged messages kept; beyond this `send` is refused.
     pub outbox_capacity: usize,
     pub backoff: BackoffPolicy,
@@ -72,7 +73,7 @@ impl Default for SessionOptions {
             heartbeat: Duration::from_secs(20),
             batch_interval: Duration::from_millis(16),
             batch_max: 512,
-            ring_capacity: 1000,
+            export_budget: DEFAULT_EXPORT_BUDGET,
             outbox_capacity: 256,
             backoff: BackoffPolicy::default(),
             seed: None,
@@ -92,12 +93,12 @@ impl Default for SessionOptions {
 
 #[derive(Debug)]
 pub(crate) enum Command {
-    Enter(String),
-    Leave(String),
+    /// Enter a room or watch a channel.
+    Follow(Target),
+    /// Leave a room or stop watching a channel.
+    Unfollow(Target),
     /// A message was queued in the outbox.
     Queued(OutboxItem),
-    Watch(String),
-    Unwatch(String),
     Nick(String),
     RetryNow,
     NetworkChanged,
@@ -132,7 +133,7 @@ impl Session {
         let prefix = format!("{:08x}", rand::random::<u32>());
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(options.outbox_capacity, prefix)),
-            monitor: Mutex::new(Monitor::new(options.ring_capacity)),
+            monitor: Mutex::new(Monitor::new(options.export_budget)),
         });
         let mut watcher = Tasks::default();
         if options.watch_network {
@@ -171,12 +172,12 @@ impl Session {
     /// Enters a chat room (and re-enters it after every reconnect).
     pub fn enter(&self, room: &str) -> Result<(), ClientError> {
         Self::checked_name("chatRoomEnter", "room", room)?;
-        self.command(Command::Enter(room.to_owned()))
+        self.command(Command::Follow(Target::Room(room.to_owned())))
     }
 
     pub fn leave(&self, room: &str) -> Result<(), ClientError> {
         Self::checked_name("chatRoomLeave", "room", room)?;
-        self.command(Command::Leave(room.to_owned()))
+        self.command(Command::Unfollow(Target::Room(room.to_owned())))
     }
 
     /// Queues a message; returns its `cid`. `Send` events report its state from here on.
@@ -202,12 +203,12 @@ impl Session {
     /// Receives a channel's raw items (on an original-system server: enters that room).
     pub fn watch(&self, channel: &str) -> Result<(), ClientError> {
         Self::checked_name("watch", "channel", channel)?;
-        self.command(Command::Watch(channel.to_owned()))
+        self.command(Command::Follow(Target::Channel(channel.to_owned())))
     }
 
     pub fn unwatch(&self, channel: &str) -> Result<(), ClientError> {
         Self::checked_name("unwatch", "channel", channel)?;
-        self.command(Command::Unwatch(channel.to_owned()))
+        self.command(Command::Unfollow(Target::Channel(channel.to_owned())))
     }
 
     pub fn set_nick(&self, nick: &str) -> Result<(), ClientError> {
@@ -233,7 +234,7 @@ impl Session {
         let _ = self.command(Command::NetworkChanged);
     }
 
-    /// Writes the remembered items of `channels` (all when empty) as JSON Lines.
+    /// Writes the items kept of `channels` (every channel when empty) as JSON Lines.
     pub fn export_jsonl(
         &self,
         channels: &[String],

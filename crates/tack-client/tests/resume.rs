@@ -1,7 +1,7 @@
 //! Resume edges: history that no longer reaches back shows a gap; a restarting server's
 //! "going away" close is retried soon, spread out.
 
-use tack_client::{ClientEvent, ConnectionStatus, Session, TransportChoice};
+use tack_client::{ClientEvent, ConnectionStatus, Session, Target, TransportChoice};
 use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
 use tack_testkit::fault_proxy::FaultProxy;
 use tack_testkit::server::{no_rate_limit, start_with};
@@ -60,10 +60,10 @@ async fn messages_older_than_the_history_show_a_gap_not_silence() {
     let gap = events
         .wait_for("a gap", secs(10), |e| matches!(e, ClientEvent::Gap { .. }))
         .await;
-    let ClientEvent::Gap { room, after_id } = gap else {
+    let ClientEvent::Gap { target, after_id } = gap else {
         unreachable!()
     };
-    assert_eq!(room, "busy");
+    assert_eq!(target, Target::Room("busy".into()));
     assert!(after_id.is_some());
     // The marker comes right before what history still had: the last five, not the older
     // fifteen.
@@ -401,5 +401,91 @@ async fn the_first_event_after_entering_lost_on_the_way_is_fetched_too() {
     );
     reader.close().await;
     writer.close().await;
+    server.shutdown().await;
+}
+
+/// Regression: the engine told rooms and channels apart with a `bool` that its `Gap` event
+/// dropped, so a channel's gap named only "news" and was shown in the room of that name.
+#[tokio::test]
+async fn a_channel_item_lost_on_the_way_and_gone_from_history_is_a_gap_on_the_channel() {
+    // History keeps one item (and nothing more for being recent): by the time the hole is
+    // fetched, the lost item is gone.
+    let server = start_with(|c| {
+        c.history_len = 1;
+        c.live_window_ms = 0;
+    })
+    .await;
+    let proxy = FaultProxy::start(server.local_addr()).await;
+    let (reader, rx) =
+        Session::connect(profile(&proxy.url(), TransportChoice::Ws), quick_options());
+    let mut events = Events::new(rx);
+    reader.watch("news").unwrap();
+    events
+        .wait_for("connected", secs(10), |e| {
+            is_status(e, ConnectionStatus::Connected)
+        })
+        .await;
+    let publish = |text: &'static str| {
+        let url = server.url();
+        async move {
+            let body = tack_protocol::publish::PublishBody {
+                items: vec![tack_protocol::publish::Item::text_everywhere("news", text)],
+            };
+            let reply = reqwest::Client::new()
+                .post(format!("{url}/publish/"))
+                .header("content-type", "application/json")
+                .body(body.to_json())
+                .send()
+                .await
+                .unwrap();
+            assert!(reply.status().is_success(), "publish: {}", reply.status());
+        }
+    };
+    let raw_named = |want: &'static str| move |e: &ClientEvent| matches!(e, ClientEvent::Raw { payload, .. } if payload == want);
+    // The watch is in place once its first item arrives.
+    publish("before").await;
+    events
+        .wait_for("the first item", secs(10), raw_named("before"))
+        .await;
+
+    proxy.drop_next_ws_frame_containing("lost on the way");
+    publish("lost on the way").await;
+    publish("after").await;
+    events
+        .wait_for("the item after", secs(10), raw_named("after"))
+        .await;
+
+    let gaps: Vec<&ClientEvent> = events
+        .seen
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::Gap { .. }))
+        .collect();
+    let before_id = events.seen.iter().find_map(|e| match e {
+        ClientEvent::Raw { payload, id, .. } if payload == "before" => *id,
+        _ => None,
+    });
+    assert_eq!(
+        gaps,
+        [&ClientEvent::Gap {
+            target: Target::Channel("news".into()),
+            after_id: before_id,
+        }],
+        "one gap, on the channel, after the last item seen"
+    );
+    let order: Vec<&str> = events
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Gap { .. } => Some("gap"),
+            ClientEvent::Raw { payload, .. } => Some(payload.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        ["before", "gap", "after"],
+        "the gap sits where the loss is"
+    );
+    reader.close().await;
     server.shutdown().await;
 }

@@ -2,10 +2,10 @@
 //! what each asks of the current phase.
 
 use super::{Engine, Flow};
-use crate::events::{ClientEvent, SendState};
+use crate::events::{ClientEvent, SendState, Target};
 use crate::liveness::Conn;
 use crate::session::Command;
-use tack_protocol::chat::{ClientFrame, Hello, Leave, Unwatch};
+use tack_protocol::chat::{ClientFrame, Hello};
 
 impl Engine {
     pub(super) async fn on_command(
@@ -21,42 +21,27 @@ impl Engine {
             Command::Close => return Flow::Close,
             Command::RetryNow => return Flow::RetryNow,
             Command::NetworkChanged => return Flow::CheckNow,
-            Command::Enter(room) => {
-                let since = self.seq.follow(false, &room);
+            Command::Follow(target) => {
+                let since = self.seq.follow(&target);
                 if let Some(conn) = conn {
-                    self.write_enter(conn, &room, since).await;
-                    self.write_outbox(conn).await;
+                    self.write_follow(conn, &target, since).await;
                 }
             }
-            Command::Leave(room) => {
-                if self.seq.unfollow(false, &room) {
+            Command::Unfollow(target) => {
+                if self.seq.unfollow(&target) {
+                    self.shared.monitor.lock().forget(&target);
                     if let Some(conn) = conn {
-                        conn.write(ClientFrame::Leave(Leave { room: room.clone() }));
+                        self.write_unfollow(conn, &target);
                     }
-                    self.out.push(ClientEvent::Parted { room }).await;
+                    if let Target::Room(room) = target {
+                        self.out.push(ClientEvent::Parted { room }).await;
+                    }
                 }
             }
             Command::Queued(item) => {
                 self.emit_send(item, SendState::Pending).await;
                 if let Some(conn) = conn {
                     self.write_outbox(conn).await;
-                }
-            }
-            Command::Watch(channel) => {
-                let since = self.seq.follow(true, &channel);
-                if let Some(conn) = conn {
-                    self.write_watch(conn, &channel, since);
-                }
-            }
-            Command::Unwatch(channel) => {
-                if self.seq.unfollow(true, &channel) {
-                    if let Some(conn) = conn {
-                        if !conn.legacy {
-                            conn.write(ClientFrame::Unwatch(Unwatch { channel }));
-                        } else if !self.seq.follows(false, &channel) {
-                            conn.write(ClientFrame::Leave(Leave { room: channel }));
-                        }
-                    }
                 }
             }
             Command::Nick(nick) => {

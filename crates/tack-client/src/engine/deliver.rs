@@ -4,7 +4,7 @@
 //! see.
 
 use super::Engine;
-use crate::events::ClientEvent;
+use crate::events::{ClientEvent, Target};
 use crate::liveness::Conn;
 use crate::monitor::Record;
 use crate::sequencer::{Accept, Order};
@@ -17,69 +17,62 @@ impl Engine {
     /// held, with everything after it, while the hole is fetched — the room entered (or the
     /// channel watched) again from the last id seen; the server's replay ends with `resumed`,
     /// and then the held events follow in id order, duplicates dropped.
-    pub(super) async fn sequence(
-        &mut self,
-        conn: &Conn,
-        ev: ServerEvent,
-        size: usize,
-        received: u64,
-    ) {
-        let Some((watch, name, id)) = numbering(&ev) else {
+    pub(super) async fn sequence(&mut self, conn: &Conn, ev: ServerEvent, received: u64) {
+        let Some((target, id)) = numbering(&ev) else {
             return;
         };
-        match self.seq.order(watch, name, id) {
+        match self.seq.order(&target, id) {
             Order::Seen => {}
-            Order::Next => self.deliver(ev, size, received).await,
+            Order::Next => self.deliver(target, ev, received).await,
             Order::Hold => {
-                let name = name.to_owned();
-                if self.seq.hold(watch, &name, id, (ev, size)) {
+                if self.seq.hold(&target, id, ev) {
                     // The replay is not coming (or not soon): stop waiting, say so, go on.
-                    let (after_id, held) = self.seq.give_up(watch, &name);
-                    self.out
-                        .push(ClientEvent::Gap {
-                            room: name,
-                            after_id,
-                        })
-                        .await;
+                    let (after_id, held) = self.seq.give_up(&target);
+                    self.out.push(ClientEvent::Gap { target, after_id }).await;
                     self.deliver_all(held, received).await;
                 }
             }
             Order::Hole => {
-                let name = name.to_owned();
-                let since = self.seq.start_fill(watch, &name, id, (ev, size));
-                tracing::debug!(%name, ?since, id, "events were skipped; fetching the hole");
-                if watch {
-                    self.write_watch(conn, &name, since);
-                } else {
-                    self.write_enter(conn, &name, since).await;
-                }
+                let since = self.seq.start_fill(&target, id, ev);
+                tracing::debug!(
+                    ?target,
+                    ?since,
+                    id,
+                    "events were skipped; fetching the hole"
+                );
+                self.write_follow(conn, &target, since).await;
             }
         }
     }
 
     /// Ends a fill: the held events go out in id order, each once.
-    pub(super) async fn deliver_all(&mut self, held: Vec<(ServerEvent, usize)>, received: u64) {
-        for (ev, size) in held {
+    pub(super) async fn deliver_all(&mut self, held: Vec<ServerEvent>, received: u64) {
+        for ev in held {
             // Whatever is still missing now is gone from the server's history too, and was
             // marked by `resumed`: no second fetch.
-            self.deliver(ev, size, received).await;
+            if let Some((target, _)) = numbering(&ev) {
+                self.deliver(target, ev, received).await;
+            }
         }
     }
 
     /// Hands a numbered event to the consumer unless it was already seen.
-    async fn deliver(&mut self, ev: ServerEvent, size: usize, received: u64) {
-        let _ = size;
+    async fn deliver(&mut self, target: Target, ev: ServerEvent, received: u64) {
+        let Some((_, id)) = ev.position() else {
+            return;
+        };
+        if !self.accept(&target, id).await {
+            return;
+        }
         match ev {
             ServerEvent::Message(m) => {
-                if !self.accept(false, &m.room, m.id).await {
-                    return;
-                }
                 let own = m
                     .cid
                     .as_deref()
                     .is_some_and(|c| self.shared.outbox.lock().is_ours(c));
                 self.shared.monitor.lock().record(
                     Instant::now(),
+                    &target,
                     m.comment.len(),
                     Record {
                         channel: m.room.clone(),
@@ -104,9 +97,6 @@ impl Engine {
                     .await;
             }
             ServerEvent::Entered(c) => {
-                if !self.accept(false, &c.room, c.id).await {
-                    return;
-                }
                 self.out
                     .push(ClientEvent::Entered {
                         room: c.room,
@@ -118,9 +108,6 @@ impl Engine {
                     .await;
             }
             ServerEvent::Left(c) => {
-                if !self.accept(false, &c.room, c.id).await {
-                    return;
-                }
                 self.out
                     .push(ClientEvent::Left {
                         room: c.room,
@@ -132,9 +119,6 @@ impl Engine {
                     .await;
             }
             ServerEvent::Raw(r) => {
-                if !self.accept(true, &r.channel, r.id).await {
-                    return;
-                }
                 let decoded = if r.binary {
                     decoded_len(&r.payload)
                 } else {
@@ -142,6 +126,7 @@ impl Engine {
                 };
                 self.shared.monitor.lock().record(
                     Instant::now(),
+                    &target,
                     decoded,
                     Record {
                         channel: r.channel.clone(),
@@ -169,16 +154,16 @@ impl Engine {
         }
     }
 
-    /// Accepts a numbered event of a room (`watch` false) or channel (true) unless it was
-    /// already seen; emits a `Gap` first when ids were skipped since the resume point.
-    async fn accept(&mut self, watch: bool, name: &str, id: u64) -> bool {
-        let Accept::Deliver { gap_after } = self.seq.accept(watch, name, id) else {
+    /// Accepts a numbered event of a room or channel unless it was already seen; emits a `Gap`
+    /// there first when ids were skipped since the resume point.
+    async fn accept(&mut self, target: &Target, id: u64) -> bool {
+        let Accept::Deliver { gap_after } = self.seq.accept(target, id) else {
             return false;
         };
         if let Some(since) = gap_after {
             self.out
                 .push(ClientEvent::Gap {
-                    room: name.to_owned(),
+                    target: target.clone(),
                     after_id: Some(since),
                 })
                 .await;
@@ -187,14 +172,15 @@ impl Engine {
     }
 }
 
-/// The room or channel of a numbered event (`true` for a watched channel) and its id.
-pub(super) fn numbering(ev: &ServerEvent) -> Option<(bool, &str, u64)> {
-    match ev {
-        ServerEvent::Message(m) => Some((false, &m.room, m.id)),
-        ServerEvent::Entered(c) | ServerEvent::Left(c) => Some((false, &c.room, c.id)),
-        ServerEvent::Raw(r) => Some((true, &r.channel, r.id)),
-        _ => None,
-    }
+/// The room or channel of a numbered event, and its id: a channel's items are `raw`, a room's
+/// are chat (messages, enters, leaves).
+fn numbering(ev: &ServerEvent) -> Option<(Target, u64)> {
+    let (name, id) = ev.position()?;
+    let target = match ev {
+        ServerEvent::Raw(_) => Target::Channel(name.to_owned()),
+        _ => Target::Room(name.to_owned()),
+    };
+    Some((target, id))
 }
 
 /// Bytes in a base64 payload once decoded.

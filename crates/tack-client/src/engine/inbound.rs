@@ -1,10 +1,9 @@
 //! One frame from the server: numbered events go to sequencing, the rest (welcome, presence,
 //! acks, errors, resumed, pongs, an original-system broadcast) is handled here.
 
-use super::deliver::numbering;
 use super::{now_ms, Engine, Step};
 use crate::error::LinkError;
-use crate::events::{ClientEvent, SendState};
+use crate::events::{ClientEvent, SendState, Target};
 use crate::liveness::Conn;
 use crate::monitor::Record;
 use crate::transport::Dial;
@@ -17,13 +16,12 @@ impl Engine {
         &mut self,
         conn: &mut Conn,
         frame: ServerFrame,
-        size: usize,
         dial: &Dial,
     ) -> Option<Step> {
         let received = now_ms();
         let frame = match frame {
-            ServerFrame::Event(ev) if numbering(&ev).is_some() => {
-                self.sequence(conn, ev, size, received).await;
+            ServerFrame::Event(ev) if ev.position().is_some() => {
+                self.sequence(conn, ev, received).await;
                 return None;
             }
             other => other,
@@ -38,10 +36,11 @@ impl Engine {
                     self.on_connected(conn, dial).await;
                 }
                 ServerEvent::Presence(p) => {
-                    self.seq.anchor(&p.room, p.last_id);
-                    if self.seq.follows(false, &p.room) {
+                    let room = Target::Room(p.room.clone());
+                    self.seq.anchor(&room, p.last_id);
+                    if self.seq.follows(&room) {
                         // Re-entered only to fetch a hole: still the same stay in the room.
-                        if !self.seq.is_filling(false, &p.room) {
+                        if !self.seq.is_filling(&room) {
                             self.out
                                 .push(ClientEvent::Joined {
                                     room: p.room.clone(),
@@ -93,21 +92,24 @@ impl Engine {
                         .await;
                 }
                 ServerEvent::Resumed(r) => {
-                    let watch = r.channel.is_some();
-                    let name = r.room.or(r.channel)?;
+                    let target = match (r.room, r.channel) {
+                        (Some(room), _) => Target::Room(room),
+                        (None, Some(channel)) => Target::Channel(channel),
+                        (None, None) => return None,
+                    };
                     // Still waiting for a first event after `since`: nothing was replayed, so
                     // the marker goes here. Otherwise `accept` has placed it already.
-                    let waiting = self.seq.resumed(watch, &name, r.since, r.last_id);
+                    let waiting = self.seq.resumed(&target, r.since, r.last_id);
+                    // The replay of a hole being fetched is complete.
+                    let held = self.seq.release(&target);
                     if !r.recovered && waiting {
                         self.out
                             .push(ClientEvent::Gap {
-                                room: name.clone(),
+                                target,
                                 after_id: Some(r.since),
                             })
                             .await;
                     }
-                    // The replay of a hole being fetched is complete.
-                    let held = self.seq.release(watch, &name);
                     self.deliver_all(held, received).await;
                 }
                 // Handled by `sequence` above.
@@ -124,7 +126,6 @@ impl Engine {
             },
             ServerFrame::LegacyBroadcast { room, comment } => {
                 let text = decode_legacy_comment(&comment);
-                let _ = size;
                 let record = Record {
                     channel: room.clone(),
                     id: None,
@@ -134,11 +135,13 @@ impl Engine {
                     payload: text.clone(),
                     binary: false,
                 };
-                if self.seq.follows(false, &room) {
+                let as_room = Target::Room(room.clone());
+                let as_channel = Target::Channel(room.clone());
+                if self.seq.follows(&as_room) {
                     self.shared
                         .monitor
                         .lock()
-                        .record(Instant::now(), text.len(), record);
+                        .record(Instant::now(), &as_room, text.len(), record);
                     self.out
                         .push(ClientEvent::Message {
                             room,
@@ -150,11 +153,13 @@ impl Engine {
                             own: false,
                         })
                         .await;
-                } else if self.seq.follows(true, &room) {
-                    self.shared
-                        .monitor
-                        .lock()
-                        .record(Instant::now(), text.len(), record);
+                } else if self.seq.follows(&as_channel) {
+                    self.shared.monitor.lock().record(
+                        Instant::now(),
+                        &as_channel,
+                        text.len(),
+                        record,
+                    );
                     self.out
                         .push(ClientEvent::Raw {
                             channel: room,

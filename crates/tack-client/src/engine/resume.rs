@@ -4,11 +4,11 @@
 
 use super::Engine;
 use crate::choose;
-use crate::events::{ClientEvent, ConnectionStatus, SendState, ServerInfo};
+use crate::events::{ClientEvent, ConnectionStatus, SendState, ServerInfo, Target};
 use crate::liveness::Conn;
 use crate::profile::{Transport, TransportChoice};
 use crate::transport::Dial;
-use tack_protocol::chat::{ClientFrame, Enter, Hello, SendMessage, Watch};
+use tack_protocol::chat::{ClientFrame, Enter, Hello, Leave, SendMessage, Unwatch, Watch};
 
 impl Engine {
     /// A connection (or a new server session on it) is ready: say who we are and resume.
@@ -78,10 +78,10 @@ impl Engine {
         if !changed {
             return;
         }
-        for (name, seen) in self.seq.renumber() {
+        for (target, seen) in self.seq.renumber() {
             self.out
                 .push(ClientEvent::Gap {
-                    room: name,
+                    target,
                     after_id: Some(seen),
                 })
                 .await;
@@ -108,61 +108,71 @@ impl Engine {
                 takeover,
             }));
         }
-        let (rooms, watches) = self.seq.resume_points();
-        for (room, since) in rooms {
-            self.write_enter(conn, &room, since).await;
-        }
-        for (channel, since) in watches {
-            self.write_watch(conn, &channel, since);
+        for (target, since) in self.seq.resume_points() {
+            self.write_follow(conn, &target, since).await;
         }
         self.write_outbox(conn).await;
     }
 
-    pub(super) async fn write_enter(&mut self, conn: &Conn, room: &str, since: Option<u64>) {
+    /// Enters a room or watches a channel, from `since` when given (a resume, or fetching a
+    /// hole).
+    pub(super) async fn write_follow(&mut self, conn: &Conn, target: &Target, since: Option<u64>) {
         if conn.legacy {
-            // No presence reply on an original-system server: joined once written.
+            // An original-system server only knows rooms and never resumes: watching a name
+            // means entering it (unless the room is entered already), and there is no presence
+            // reply, so a room is joined once written.
+            if let Target::Channel(_) = target {
+                if self.seq.follows(&target.other()) {
+                    return;
+                }
+            }
             conn.write(ClientFrame::Enter(Enter {
-                room: room.to_owned(),
+                room: target.name().to_owned(),
                 since: None,
             }));
-            self.out
-                .push(ClientEvent::Joined {
-                    room: room.to_owned(),
-                })
-                .await;
-        } else {
-            if let Some(since) = since {
-                self.seq.resuming_from(false, room, since);
+            if let Target::Room(room) = target {
+                self.out
+                    .push(ClientEvent::Joined { room: room.clone() })
+                    .await;
             }
-            conn.write(ClientFrame::Enter(Enter {
-                room: room.to_owned(),
-                since,
-            }));
+            return;
         }
+        if let Some(since) = since {
+            self.seq.resuming_from(target, since);
+        }
+        conn.write(match target {
+            Target::Room(room) => ClientFrame::Enter(Enter {
+                room: room.clone(),
+                since,
+            }),
+            Target::Channel(channel) => ClientFrame::Watch(Watch {
+                channel: channel.clone(),
+                since,
+            }),
+        });
     }
 
-    pub(super) fn write_watch(&mut self, conn: &Conn, channel: &str, since: Option<u64>) {
+    /// Leaves a room or stops watching a channel (already unfollowed).
+    pub(super) fn write_unfollow(&self, conn: &Conn, target: &Target) {
         if conn.legacy {
-            // An original-system server only knows rooms: watching a name means entering it.
-            if !self.seq.follows(false, channel) {
-                conn.write(ClientFrame::Enter(Enter {
-                    room: channel.to_owned(),
-                    since: None,
+            // One room on the server stands for both: it is left when neither is followed.
+            if !self.seq.follows(&target.other()) {
+                conn.write(ClientFrame::Leave(Leave {
+                    room: target.name().to_owned(),
                 }));
             }
-        } else {
-            if let Some(since) = since {
-                self.seq.resuming_from(true, channel, since);
-            }
-            conn.write(ClientFrame::Watch(Watch {
-                channel: channel.to_owned(),
-                since,
-            }));
+            return;
         }
+        conn.write(match target {
+            Target::Room(room) => ClientFrame::Leave(Leave { room: room.clone() }),
+            Target::Channel(channel) => ClientFrame::Unwatch(Unwatch {
+                channel: channel.clone(),
+            }),
+        });
     }
 
     pub(super) async fn write_outbox(&mut self, conn: &Conn) {
-        let items = self.shared.outbox.lock().take_unwritten(|_| true);
+        let items = self.shared.outbox.lock().take_unwritten();
         for item in items {
             conn.write(ClientFrame::Message(SendMessage {
                 room: item.room.clone(),

@@ -44,16 +44,15 @@ pub fn request_error(e: reqwest::Error) -> LinkError {
 }
 
 /// Parses a JSON array of events; events of unknown types are skipped, not fatal.
-pub fn parse_events(body: &[u8]) -> Result<Vec<(ServerFrame, usize)>, LinkError> {
+pub fn parse_events(body: &[u8]) -> Result<Vec<ServerFrame>, LinkError> {
     let values: Vec<serde_json::Value> = serde_json::from_slice(body)
         .map_err(|e| LinkError::Other(format!("the server's answer is not a JSON array: {e}")))?;
     Ok(values
         .into_iter()
         .filter_map(|v| {
-            let size = v.to_string().len();
             serde_json::from_value::<ServerEvent>(v)
                 .ok()
-                .map(|e| (ServerFrame::Event(e), size))
+                .map(ServerFrame::Event)
         })
         .collect())
 }
@@ -106,8 +105,8 @@ pub fn spawn_sender(
             .await;
             match result {
                 Ok(frames) => {
-                    for (f, size) in frames {
-                        if in_tx.send(Inbound::Frame(f, size)).await.is_err() {
+                    for f in frames {
+                        if in_tx.send(Inbound::Frame(f)).await.is_err() {
                             return;
                         }
                     }

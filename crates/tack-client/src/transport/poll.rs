@@ -46,9 +46,9 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
                 .await;
                 match result {
                     Ok(frames) => {
-                        for (f, size) in frames {
+                        for f in frames {
                             note_session(&poll_session, &f);
-                            if in_tx.send(Inbound::Frame(f, size)).await.is_err() {
+                            if in_tx.send(Inbound::Frame(f)).await.is_err() {
                                 return;
                             }
                         }

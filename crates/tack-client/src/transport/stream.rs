@@ -55,18 +55,15 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
                 loop {
                     match parser.next_item() {
                         Ok(None) => break,
-                        Ok(Some(Item::Event(ev))) => {
-                            let size = ev.data.len();
-                            match ServerFrame::parse(&ev.data) {
-                                Ok(frame) => {
-                                    note_session(&session, &frame);
-                                    if in_tx.send(Inbound::Frame(frame, size)).await.is_err() {
-                                        return;
-                                    }
+                        Ok(Some(Item::Event(ev))) => match ServerFrame::parse(&ev.data) {
+                            Ok(frame) => {
+                                note_session(&session, &frame);
+                                if in_tx.send(Inbound::Frame(frame)).await.is_err() {
+                                    return;
                                 }
-                                Err(e) => tracing::debug!("ignoring a stream event: {e}"),
                             }
-                        }
+                            Err(e) => tracing::debug!("ignoring a stream event: {e}"),
+                        },
                         // Keep-alives only reset the read timeout.
                         Ok(Some(_)) => {}
                         Err(e) => break 'read LinkError::Other(format!("bad event stream: {e}")),

@@ -91,19 +91,16 @@ pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
         tokio::spawn(async move {
             let end = loop {
                 match stream.next().await {
-                    Some(Ok(Message::Text(text))) => {
-                        let size = text.len();
-                        match ServerFrame::parse(text.as_str()) {
-                            Ok(frame) => {
-                                if in_tx.send(Inbound::Frame(frame, size)).await.is_err() {
-                                    return;
-                                }
+                    Some(Ok(Message::Text(text))) => match ServerFrame::parse(text.as_str()) {
+                        Ok(frame) => {
+                            if in_tx.send(Inbound::Frame(frame)).await.is_err() {
+                                return;
                             }
-                            Err(e) => tracing::debug!(
-                                "ignoring a frame the engine does not understand: {e}"
-                            ),
                         }
-                    }
+                        Err(e) => {
+                            tracing::debug!("ignoring a frame the engine does not understand: {e}")
+                        }
+                    },
                     Some(Ok(Message::Close(frame))) => {
                         break LinkError::Closed {
                             code: frame.as_ref().map(|f| u16::from(f.code)),

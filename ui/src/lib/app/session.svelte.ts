@@ -1,9 +1,8 @@
 //! The app's one session: which server we are on, what the user is looking at, and the routing
 //! of engine event batches to the stores. User actions come here and go out through the
-//! backend module; errors come back as plain-language notices.
+//! backend it was given; errors come back as plain-language notices.
 
-import * as backend from '../backend';
-import type { ClientEvent, EventBatch, Profile } from '../backend';
+import type { Backend, ClientEvent, EventBatch, Profile } from '../backend';
 import { Connection } from '../connection/connection.svelte';
 import { Rooms } from '../rooms/rooms.svelte';
 import { Monitor } from '../monitor/monitor.svelte';
@@ -21,12 +20,18 @@ export class Session {
   readonly connection = new Connection();
   readonly rooms = new Rooms();
   readonly monitor = new Monitor();
-  readonly profiles = new Profiles();
+  readonly profiles: Profiles;
   readonly notices = new Notices();
+  readonly #backend: Backend;
   view = $state<View>(null);
   /** Is the window focused? (Mentions notify only when it is not.) */
   focused = true;
   #generation = 0;
+
+  constructor(backend: Backend) {
+    this.#backend = backend;
+    this.profiles = new Profiles(backend);
+  }
 
   get activeRoom(): string | null {
     return this.view?.kind === 'room' ? this.view.name : null;
@@ -39,7 +44,7 @@ export class Session {
     this.view = { kind: 'room', name: LOBBY };
     this.rooms.ensure(LOBBY);
     try {
-      const initial = await backend.initialProfile();
+      const initial = await this.#backend.initialProfile();
       await this.profiles.load(initial);
       await this.connectTo(this.profiles.active);
     } catch (e) {
@@ -58,10 +63,10 @@ export class Session {
     this.rooms.ensure(LOBBY);
     // Batches of a previous connection still in flight must not leak into this one.
     const ok = await this.#do(`Could not connect to ${profile.name}`, async () => {
-      await backend.connect(profile, (batch) => {
+      await this.#backend.connect(profile, (batch) => {
         if (generation === this.#generation) this.handle(batch);
       });
-      await backend.enter(LOBBY);
+      await this.#backend.enter(LOBBY);
     });
     if (!ok) this.connection.apply({ ...this.connection.state, status: 'offline' });
   }
@@ -80,8 +85,16 @@ export class Session {
         return;
       case 'raw':
       case 'skipped':
-      case 'stats':
         this.monitor.apply(e);
+        return;
+      // A room and a channel may share a name: a gap goes where its target says.
+      case 'gap':
+        if (e.target.type === 'channel') this.monitor.apply(e);
+        else this.rooms.apply(e, this.activeRoom, this.connection.nick);
+        return;
+      case 'stats':
+        // Rooms' figures are not shown.
+        if (e.target.type === 'channel') this.monitor.apply(e);
         return;
       case 'error':
         this.notices.show(e.room ? `#${e.room}: ${e.message}` : e.message, 'error');
@@ -93,7 +106,7 @@ export class Session {
       default: {
         const { mention } = this.rooms.apply(e, this.activeRoom, this.connection.nick);
         if (mention && !this.focused) {
-          void backend.notify(`${mention.user} in #${mention.room}`, mention.comment).catch(() => {});
+          void this.#backend.notify(`${mention.user} in #${mention.room}`, mention.comment).catch(() => {});
         }
       }
     }
@@ -123,11 +136,11 @@ export class Session {
     if (!room) return;
     this.rooms.ensure(room);
     this.open({ kind: 'room', name: room });
-    if (!(await this.#do(`Could not join #${room}`, () => backend.enter(room)))) this.rooms.remove(room);
+    if (!(await this.#do(`Could not join #${room}`, () => this.#backend.enter(room)))) this.rooms.remove(room);
   }
 
   async leaveRoom(name: string): Promise<void> {
-    await this.#do(`Could not leave #${name}`, () => backend.leave(name));
+    await this.#do(`Could not leave #${name}`, () => this.#backend.leave(name));
     this.rooms.remove(name);
     if (this.activeRoom === name) this.open(this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null);
   }
@@ -135,14 +148,14 @@ export class Session {
   async send(room: string, comment: string): Promise<void> {
     if (!comment.trim()) return;
     await this.#do('Message not sent', async () => {
-      const cid = await backend.send(room, comment);
+      const cid = await this.#backend.send(room, comment);
       // Normally the engine's `pending` event got here first; if not, show it now.
       this.rooms.ensure(room).outbox(cid, comment, 'pending', this.connection.nick ?? 'you');
     });
   }
 
   retrySend(cid: string): Promise<boolean> {
-    return this.#do('Could not retry', () => backend.retrySend(cid));
+    return this.#do('Could not retry', () => this.#backend.retrySend(cid));
   }
 
   async watch(name: string): Promise<void> {
@@ -150,21 +163,21 @@ export class Session {
     if (!channel) return;
     this.monitor.addChannel(channel);
     this.open({ kind: 'channel', name: channel });
-    if (!(await this.#do(`Could not watch ${channel}`, () => backend.watch(channel)))) this.monitor.removeChannel(channel);
+    if (!(await this.#do(`Could not watch ${channel}`, () => this.#backend.watch(channel)))) this.monitor.removeChannel(channel);
   }
 
   async unwatch(name: string): Promise<void> {
-    await this.#do(`Could not stop watching ${name}`, () => backend.unwatch(name));
+    await this.#do(`Could not stop watching ${name}`, () => this.#backend.unwatch(name));
     this.monitor.removeChannel(name);
     if (this.view?.kind === 'channel' && this.view.name === name) this.open(this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null);
   }
 
   setNick(nick: string): Promise<boolean> {
-    return this.#do('Could not change your nickname', () => backend.setNick(nick.trim()));
+    return this.#do('Could not change your nickname', () => this.#backend.setNick(nick.trim()));
   }
 
   retryNow(): Promise<boolean> {
-    return this.#do('Could not retry', () => backend.retryNow());
+    return this.#do('Could not retry', () => this.#backend.retryNow());
   }
 
   /** Export through the save dialog; says how many lines were written. */
@@ -172,9 +185,9 @@ export class Session {
     const channels = this.monitor.channelFilter ? [this.monitor.channelFilter] : this.monitor.channels.map((c) => c.name);
     if (!channels.length) return;
     await this.#do('Export failed', async () => {
-      const path = await backend.chooseExportPath(`${channels.length === 1 ? channels[0] : 'channels'}.jsonl`);
+      const path = await this.#backend.chooseExportPath(`${channels.length === 1 ? channels[0] : 'channels'}.jsonl`);
       if (!path) return;
-      const lines = await backend.exportJsonl(path, channels);
+      const lines = await this.#backend.exportJsonl(path, channels);
       this.notices.show(`Exported ${lines.toLocaleString()} lines to ${path}`);
     });
   }

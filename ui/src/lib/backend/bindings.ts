@@ -1,5 +1,7 @@
 // Generated from crates/tack-client (ts-rs). Do not edit: run `scripts/gen-bindings.sh`.
 
+export type Target = { "type": "room", "name": string } | { "type": "channel", "name": string };
+
 export type TransportChoice = "auto" | "ws" | "stream" | "poll";
 
 export type Transport = "ws" | "stream" | "poll";
@@ -78,7 +80,12 @@ resume: boolean,
  */
 acks: boolean, };
 
-export type ChannelStats = { channel: string, messages: number, bytes: number, rate_1s: number, rate_10s: number, 
+export type ChannelStats = { target: Target, messages: number, bytes: number, 
+/**
+ * Oldest items of a channel the engine no longer keeps for export: its memory for them is
+ * bounded in bytes (`SessionOptions::export_budget`).
+ */
+dropped: number, rate_1s: number, rate_10s: number, 
 /**
  * Median delivery latency over the last second, when the server stamps `ts`.
  */
@@ -88,7 +95,7 @@ export type ClientEvent = { "kind": "state" } & ConnectionState | { "kind": "ser
 /**
  * Sent by this session.
  */
-own: boolean, } | { "kind": "entered", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "left", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "presence", room: string, viewers: number, users: Array<string>, } | { "kind": "joined", room: string, } | { "kind": "parted", room: string, } | { "kind": "send", cid: string, room: string, comment: string, } & ({ "state": "pending" } | { "state": "sent", id: number | null, } | { "state": "failed", reason: string, }) | { "kind": "gap", room: string, after_id: number | null, } | { "kind": "raw", channel: string, id: number | null, ts: number | null, 
+own: boolean, } | { "kind": "entered", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "left", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "presence", room: string, viewers: number, users: Array<string>, } | { "kind": "joined", room: string, } | { "kind": "parted", room: string, } | { "kind": "send", cid: string, room: string, comment: string, } & ({ "state": "pending" } | { "state": "sent", id: number | null, } | { "state": "failed", reason: string, }) | { "kind": "gap", target: Target, after_id: number | null, } | { "kind": "raw", channel: string, id: number | null, ts: number | null, 
 /**
  * Text as is; binary content base64-encoded.
  */

@@ -1,14 +1,14 @@
-//! DEV ONLY: a simulated Tack server behind the shell's command names, so the UI runs in a plain
-//! browser (`npm run dev`) for looking at it and taking screenshots. Loaded by
-//! `useDemoOutsideShell()` only when there is no Tauri shell and never in a production build.
+//! DEV ONLY: a simulated Tack server behind the `Backend` interface, so the UI runs in a plain
+//! browser (`npm run dev`) for looking at it and taking screenshots. Loaded by `main.ts` only
+//! when there is no Tauri shell, and never in a production build.
 //!
 //! Query parameters: `?rate=N` items/s on the demo channel `orders` (default 25), `?watch=0` to
 //! start without watching it, `?state=reconnecting|offline` to show those bar states,
 //! `?view=orders` to open that channel's monitor.
 
-import type { ClientEvent, ConnectionState, EventBatch, Profile } from './bindings';
+import type { Backend, ClientEvent, ConnectionState, EventBatch, Profile } from './index';
 
-type Sink = { onmessage: (batch: EventBatch) => void };
+type Sink = (batch: EventBatch) => void;
 
 const PEOPLE = ['ann', 'carol', 'dmitri', 'erin'];
 const LINES = [
@@ -21,7 +21,7 @@ const LINES = [
   '<img src=x onerror=alert(1)> renders as text, as it should',
 ];
 
-export function demoBackend(params: URLSearchParams): (cmd: string, args?: unknown) => unknown {
+export function demoBackend(params: URLSearchParams): Backend {
   const rate = Number(params.get('rate') ?? 25);
   let sink: Sink | null = null;
   let queue: ClientEvent[] = [];
@@ -29,7 +29,7 @@ export function demoBackend(params: URLSearchParams): (cmd: string, args?: unkno
   const ids = new Map<string, number>();
   const rooms = new Set<string>();
   const watched = new Map<string, number>();
-  const store = new Map<string, unknown>();
+  let saved: Profile[] = [];
   let profile: Profile | null = null;
   let cidSeq = 0;
 
@@ -44,7 +44,7 @@ export function demoBackend(params: URLSearchParams): (cmd: string, args?: unkno
     if (sink && queue.length) {
       const batch = queue;
       queue = [];
-      sink.onmessage(batch);
+      sink(batch);
     }
   }, 16);
 
@@ -68,7 +68,7 @@ export function demoBackend(params: URLSearchParams): (cmd: string, args?: unkno
     emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'ann', comment: LINES[0], ts: now - 200_000, cid: null, own: false });
     emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'ann', comment: LINES[1], ts: now - 190_000, cid: null, own: false });
     emit({ kind: 'entered', room: 'lobby', id: nextId('lobby'), user: 'carol', viewers: 3, ts: now - 130_000 });
-    emit({ kind: 'gap', room: 'lobby', after_id: ids.get('lobby') ?? null });
+    emit({ kind: 'gap', target: { type: 'room', name: 'lobby' }, after_id: ids.get('lobby') ?? null });
     emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'carol', comment: LINES[2], ts: now - 70_000, cid: null, own: false });
     emit({ kind: 'message', room: 'lobby', id: nextId('lobby'), user: 'carol', comment: LINES[6], ts: now - 65_000, cid: null, own: false });
     let tick = 0;
@@ -98,111 +98,99 @@ export function demoBackend(params: URLSearchParams): (cmd: string, args?: unkno
             items: [{ sku: `SKU-${seq % 13}`, qty: (seq % 3) + 1 }],
           });
           emit({ kind: 'raw', channel, id: nextId(channel), ts: now - 2, payload, binary: false, size: payload.length, received: now });
+          // Once, early on: a few items lost for good, so the monitor's gap marker can be seen.
+          if (seq === 40) {
+            emit({ kind: 'gap', target: { type: 'channel', name: channel }, after_id: ids.get(channel) ?? null });
+            ids.set(channel, (ids.get(channel) ?? 0) + 3);
+          }
         }
       }
     }, 50);
     setInterval(() => {
       for (const [channel, before] of watched) {
         const messages = ids.get(channel) ?? 0;
-        emit({ kind: 'stats', channel, messages, bytes: messages * 96, rate_1s: messages - before, rate_10s: messages - before, latency_ms: 2.4 });
+        emit({ kind: 'stats', target: { type: 'channel', name: channel }, messages, bytes: messages * 96, dropped: 0, rate_1s: messages - before, rate_10s: messages - before, latency_ms: 2.4 });
         watched.set(channel, messages);
       }
     }, 1000);
   }
 
-  return (cmd, args) => {
-    const a = (args ?? {}) as Record<string, unknown>;
-    switch (cmd) {
-      case 'initial_profile':
-        return { name: 'This computer', url: 'builtin:', transport: 'auto', token: null, headers: [], nick: null, insecure_tls: false } satisfies Profile;
-      case 'connect': {
-        sink = a.onEvent as Sink;
-        profile = a.profile as Profile;
-        if (profile.nick) nick = profile.nick;
-        const shown = params.get('state');
-        emit(state({ status: 'connecting', rtt_ms: null }));
-        setTimeout(() => {
-          if (shown === 'reconnecting') {
-            emit(state({ status: 'reconnecting', attempt: 2, retry_at: Date.now() + 8000, rtt_ms: null, reason: "Can't reach 10.0.0.5:7999 — the server may be down." }));
-            return;
-          }
-          if (shown === 'offline') {
-            emit(state({ status: 'offline', rtt_ms: null, reason: 'Disconnected.' }));
-            return;
-          }
-          emit(state({}));
-          emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
-        }, 300);
-        if (params.get('watch') !== '0') setTimeout(() => void watchChannel('orders'), 400);
-        startChatter();
-        publishLoop();
-        return null;
-      }
-      case 'disconnect':
-        emit(state({ status: 'offline', transport: null, rtt_ms: null }));
-        return null;
-      case 'enter': {
-        const room = a.room as string;
-        rooms.add(room);
-        emit({ kind: 'joined', room });
-        const users = room === 'lobby' ? ['ann', 'carol', nick] : [nick];
-        emit({ kind: 'presence', room, viewers: users.length, users });
-        return null;
-      }
-      case 'leave':
-        rooms.delete(a.room as string);
-        emit({ kind: 'parted', room: a.room as string });
-        return null;
-      case 'send': {
-        const room = a.room as string;
-        const comment = a.comment as string;
-        const cid = `c-${++cidSeq}`;
-        emit({ kind: 'send', cid, room, comment, state: 'pending' });
-        setTimeout(() => {
-          if (comment.includes('fail')) {
-            emit({ kind: 'send', cid, room, comment, state: 'failed', reason: 'The server refused the message: rate limited.' });
-            return;
-          }
-          const id = nextId(room);
-          emit({ kind: 'message', room, id, user: nick, comment, ts: Date.now(), cid, own: true });
-          emit({ kind: 'send', cid, room, comment, state: 'sent', id });
-        }, 400);
-        return cid;
-      }
-      case 'retry_send':
-        return null;
-      case 'watch':
-        return watchChannel(a.channel as string);
-      case 'unwatch':
-        watched.delete(a.channel as string);
-        return null;
-      case 'set_nick':
-        nick = a.nick as string;
-        emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
-        return null;
-      case 'retry_now':
+  const ok = async () => {};
+  return {
+    initialProfile: async () => ({ name: 'This computer', url: 'builtin:', transport: 'auto', token: null, headers: [], nick: null, insecure_tls: false }),
+    async connect(chosen, onEvent) {
+      sink = onEvent;
+      profile = chosen;
+      if (profile.nick) nick = profile.nick;
+      const shown = params.get('state');
+      emit(state({ status: 'connecting', rtt_ms: null }));
+      setTimeout(() => {
+        if (shown === 'reconnecting') {
+          emit(state({ status: 'reconnecting', attempt: 2, retry_at: Date.now() + 8000, rtt_ms: null, reason: "Can't reach 10.0.0.5:7999 — the server may be down." }));
+          return;
+        }
+        if (shown === 'offline') {
+          emit(state({ status: 'offline', rtt_ms: null, reason: 'Disconnected.' }));
+          return;
+        }
         emit(state({}));
-        return null;
-      case 'export_jsonl':
-        return ids.get((a.channels as string[])[0]) ?? 0;
-      case 'plugin:store|load':
-        return 1;
-      case 'plugin:store|get':
-        return [store.get(a.key as string) ?? null, store.has(a.key as string)];
-      case 'plugin:store|set':
-        store.set(a.key as string, a.value);
-        return null;
-      case 'plugin:store|save':
-        return null;
-      case 'plugin:dialog|save':
-        return '/home/you/orders.jsonl';
-      default:
-        return null;
-    }
+        emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
+      }, 300);
+      if (params.get('watch') !== '0') setTimeout(() => watchChannel('orders'), 400);
+      startChatter();
+      publishLoop();
+    },
+    async disconnect() {
+      emit(state({ status: 'offline', transport: null, rtt_ms: null }));
+    },
+    async enter(room) {
+      rooms.add(room);
+      emit({ kind: 'joined', room });
+      const users = room === 'lobby' ? ['ann', 'carol', nick] : [nick];
+      emit({ kind: 'presence', room, viewers: users.length, users });
+    },
+    async leave(room) {
+      rooms.delete(room);
+      emit({ kind: 'parted', room });
+    },
+    async send(room, comment) {
+      const cid = `c-${++cidSeq}`;
+      emit({ kind: 'send', cid, room, comment, state: 'pending' });
+      setTimeout(() => {
+        if (comment.includes('fail')) {
+          emit({ kind: 'send', cid, room, comment, state: 'failed', reason: 'The server refused the message: rate limited.' });
+          return;
+        }
+        const id = nextId(room);
+        emit({ kind: 'message', room, id, user: nick, comment, ts: Date.now(), cid, own: true });
+        emit({ kind: 'send', cid, room, comment, state: 'sent', id });
+      }, 400);
+      return cid;
+    },
+    retrySend: ok,
+    async watch(channel) {
+      watchChannel(channel);
+    },
+    async unwatch(channel) {
+      watched.delete(channel);
+    },
+    async setNick(chosen) {
+      nick = chosen;
+      emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
+    },
+    async retryNow() {
+      emit(state({}));
+    },
+    exportJsonl: async (_path, channels) => ids.get(channels[0]) ?? 0,
+    notify: ok,
+    loadSavedProfiles: async () => saved,
+    async saveProfiles(profiles) {
+      saved = profiles;
+    },
+    chooseExportPath: async () => '/home/you/orders.jsonl',
   };
 
   function watchChannel(channel: string) {
     if (!watched.has(channel)) watched.set(channel, ids.get(channel) ?? 0);
-    return null;
   }
 }

@@ -1,16 +1,13 @@
-//! TEST ONLY: a fake desktop shell behind `mockIPC`, answering the same commands the real one
-//! does, recording every call, and streaming event batches down the `connect` channel the way
-//! Tauri does (indexed messages to the channel's callback).
+//! TEST ONLY: a fake backend. It implements the same `Backend` interface as the real shell,
+//! records every call, answers like the shell would (or as a test says), and streams engine
+//! event batches to whoever connected.
 
-import { mockIPC } from '@tauri-apps/api/mocks';
-import type { ClientEvent, ConnectionState, Profile } from './bindings';
+import type { Backend, ClientEvent, ConnectionState, EventBatch, Profile } from './index';
 
 export interface Call {
-  cmd: string;
-  args: Record<string, unknown>;
+  method: keyof Backend;
+  args: unknown[];
 }
-
-type Internals = { runCallback: (id: number, data: unknown) => void };
 
 export const builtinProfile: Profile = {
   name: 'This computer',
@@ -35,51 +32,64 @@ export const connected = (patch: Partial<ConnectionState> = {}): ClientEvent => 
   ...patch,
 });
 
-export function fakeShell(options: { initial?: Profile; answers?: Record<string, (args: Record<string, unknown>) => unknown> } = {}) {
-  const calls: Call[] = [];
-  const stored = new Map<string, unknown>();
-  let channelId: number | null = null;
-  let index = 0;
-  let cid = 0;
+export interface FakeOptions {
+  initial?: Profile;
+  /** Saved profiles, as the store holds them at start. */
+  saved?: Profile[];
+  /** Answers that replace the fake's own, per method. */
+  answers?: Partial<Backend>;
+}
 
-  mockIPC((cmd, raw) => {
-    const args = (raw ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args });
-    const answer = options.answers?.[cmd];
-    if (answer) return answer(args);
-    switch (cmd) {
-      case 'initial_profile':
-        return options.initial ?? builtinProfile;
-      case 'connect':
-        // The Channel serializes to its callback id when sent; in the mock we get the object.
-        channelId = (args.onEvent as { id: number }).id;
-        index = 0;
-        return null;
-      case 'send':
-        return `c-${++cid}`;
-      case 'export_jsonl':
-        return 42;
-      case 'plugin:store|load':
-        return 1;
-      case 'plugin:store|get':
-        return [stored.get(args.key as string) ?? null, stored.has(args.key as string)];
-      case 'plugin:store|set':
-        stored.set(args.key as string, args.value);
-        return null;
-      default:
-        return null;
-    }
-  });
+export function fakeBackend(options: FakeOptions = {}) {
+  const calls: Call[] = [];
+  let onEvent: ((batch: EventBatch) => void) | null = null;
+  let saved = options.saved ?? [];
+  let cid = 0;
+  const ok = async () => {};
+  const answers: Backend = {
+    initialProfile: async () => options.initial ?? builtinProfile,
+    connect: async (_profile, listener) => {
+      onEvent = listener;
+    },
+    disconnect: ok,
+    enter: ok,
+    leave: ok,
+    send: async () => `c-${++cid}`,
+    retrySend: ok,
+    watch: ok,
+    unwatch: ok,
+    setNick: ok,
+    retryNow: ok,
+    exportJsonl: async () => 42,
+    notify: ok,
+    loadSavedProfiles: async () => structuredClone(saved),
+    saveProfiles: async (profiles) => {
+      saved = structuredClone(profiles);
+    },
+    chooseExportPath: async () => null,
+    ...options.answers,
+  };
+  const backend = Object.fromEntries(
+    Object.entries(answers).map(([method, answer]) => [
+      method,
+      (...args: unknown[]) => {
+        calls.push({ method: method as keyof Backend, args });
+        return (answer as (...a: unknown[]) => Promise<unknown>)(...args);
+      },
+    ]),
+  ) as unknown as Backend;
 
   return {
+    backend,
     calls,
-    /** The calls of one command, in order. */
-    called: (cmd: string) => calls.filter((c) => c.cmd === cmd).map((c) => c.args),
+    /** The arguments of each call to `method`, in order. */
+    called: (method: keyof Backend) => calls.filter((c) => c.method === method).map((c) => c.args),
+    /** What the store holds now. */
+    saved: () => saved,
     /** Streams one batch of engine events to the UI. */
     push(...events: ClientEvent[]) {
-      if (channelId == null) throw new Error('the UI has not connected yet');
-      const internals = (window as unknown as { __TAURI_INTERNALS__: Internals }).__TAURI_INTERNALS__;
-      internals.runCallback(channelId, { index: index++, message: events });
+      if (!onEvent) throw new Error('the UI has not connected yet');
+      onEvent(events);
     },
   };
 }

@@ -1,8 +1,9 @@
 //! The monitor's filter: plain text (case-insensitive), `/regex/flags`, and a channel.
 
+/** A log entry; one without a payload (a gap marker) shows wherever its channel shows. */
 export interface Filterable {
   channel: string;
-  payload: string;
+  payload?: string;
 }
 
 export interface LogFilter {
@@ -36,6 +37,7 @@ export function compileFilter(text: string, channel: string | null): LogFilter {
   return {
     active,
     error,
-    matches: (item) => (channel == null || item.channel === channel) && (test == null || test(item.payload)),
+    matches: (item) =>
+      (channel == null || item.channel === channel) && (test == null || item.payload === undefined || test(item.payload)),
   };
 }

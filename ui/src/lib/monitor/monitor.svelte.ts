@@ -1,5 +1,6 @@
-//! The traffic monitor's state: every item from watched channels in one bounded log, the view of
-//! it the filter lets through, pause, selection and per-channel figures.
+//! The traffic monitor's state: every item from watched channels in one bounded log (with a
+//! marker where a channel's history could not be recovered), the view of it the filter lets
+//! through, pause, selection and per-channel figures.
 //!
 //! Items arrive at network speed (10,000/s is a design point), so they go into plain ring
 //! buffers and nothing reactive changes per item. `frame()` (once per animation frame) bumps
@@ -20,6 +21,17 @@ export type LogItem = Extract<ClientEvent, { kind: 'raw' }> & {
   seq: number;
 };
 
+/** Where a channel's items could not all be recovered: some after `after_id` may be missing. */
+export interface LogGap {
+  kind: 'gap';
+  channel: string;
+  after_id: number | null;
+  seq: number;
+}
+
+/** A line of the log: an item, or a gap marker at its place among them. */
+export type LogEntry = LogItem | LogGap;
+
 /** Items the log keeps (all channels together). */
 export const LOG_CAPACITY = 50_000;
 
@@ -31,6 +43,8 @@ export class WatchedChannel {
   /** Messages in the last second. */
   rate = $state(0);
   latencyMs = $state<number | null>(null);
+  /** Oldest items the engine dropped from what it keeps for Export (its memory is bounded). */
+  dropped = $state(0);
   /** Non-reactive counters, written per item and published by `publish()`. */
   counted = { messages: 0, bytes: 0 };
   history = new RateHistory(300);
@@ -47,6 +61,7 @@ export class WatchedChannel {
     this.bytes = Math.max(this.counted.bytes, s?.bytes ?? 0);
     this.rate = this.history.lastSecond(nowMs);
     this.latencyMs = s?.latency_ms ?? null;
+    this.dropped = s?.dropped ?? 0;
   }
 }
 
@@ -69,12 +84,17 @@ export class Monitor {
    * the export include every item.
    */
   skipped = $state(0);
+  /**
+   * Oldest entries forgotten to keep memory bounded (published once a second): by this
+   * window's log (`capacity` entries), and by the engine's store for Export (a byte budget).
+   */
+  dropped = $state({ log: 0, export: 0 });
 
   readonly capacity: number;
   readonly total = new RateHistory(300);
-  #all: RingBuffer<LogItem>;
-  #shown: RingBuffer<LogItem>;
-  #held: RingBuffer<LogItem>;
+  #all: RingBuffer<LogEntry>;
+  #shown: RingBuffer<LogEntry>;
+  #held: RingBuffer<LogEntry>;
   #seq = 0;
   #dirty = false;
   #skipped = 0;
@@ -89,7 +109,7 @@ export class Monitor {
   }
 
   /** The filtered log, oldest first. Read `version` first to be re-run when it changes. */
-  get view(): RingBuffer<LogItem> {
+  get view(): RingBuffer<LogEntry> {
     return this.#shown;
   }
 
@@ -124,14 +144,33 @@ export class Monitor {
     if (this.channelFilter === name) this.setFilter(this.filterText, null);
   }
 
-  /** Takes a `raw`, `skipped` or `stats` event from the engine. */
+  /** Takes a `raw`, `skipped`, or a channel's `gap` or `stats` event from the engine. */
   apply(e: ClientEvent): void {
-    if (e.kind === 'raw') this.ingest(e);
-    else if (e.kind === 'skipped') this.#countSkipped(e);
-    else if (e.kind === 'stats') {
-      const ch = this.channel(e.channel);
-      if (ch) ch.serverStats = e;
+    switch (e.kind) {
+      case 'raw':
+        this.ingest(e);
+        return;
+      case 'skipped':
+        this.#countSkipped(e);
+        return;
+      case 'gap':
+        if (e.target.type === 'channel') this.#gap(e.target.name, e.after_id);
+        return;
+      case 'stats': {
+        const ch = e.target.type === 'channel' ? this.channel(e.target.name) : undefined;
+        if (ch) ch.serverStats = e;
+        return;
+      }
     }
+  }
+
+  /** A marker in the log where `channel`'s history could not be recovered, in arrival order. */
+  #gap(channel: string, afterId: number | null): void {
+    if (!this.channel(channel)) return;
+    const gap: LogGap = { kind: 'gap', channel, after_id: afterId, seq: ++this.#seq };
+    if (this.paused) this.#held.push(gap);
+    else this.#log(gap);
+    this.#dirty = true;
   }
 
   #countSkipped(e: Extract<ClientEvent, { kind: 'skipped' }>): void {
@@ -157,7 +196,7 @@ export class Monitor {
     this.#dirty = true;
   }
 
-  #log(item: LogItem): void {
+  #log(item: LogEntry): void {
     this.#all.push(item);
     if (this.#shown !== this.#all && this.filter.matches(item)) this.#shown.push(item);
   }
@@ -172,9 +211,17 @@ export class Monitor {
 
   /** Once per second: publish rates and counters. */
   tick(nowMs = Date.now()): void {
-    for (const ch of this.channels) ch.publish(nowMs);
+    let exportDropped = 0;
+    for (const ch of this.channels) {
+      ch.publish(nowMs);
+      exportDropped += ch.dropped;
+    }
     this.second = Math.floor(nowMs / 1000);
     if (this.skipped !== this.#skipped) this.skipped = this.#skipped;
+    const logDropped = this.#all.dropped;
+    if (this.dropped.log !== logDropped || this.dropped.export !== exportDropped) {
+      this.dropped = { log: logDropped, export: exportDropped };
+    }
   }
 
   setFilter(text: string, channel: string | null): void {
@@ -215,6 +262,7 @@ export class Monitor {
     this.total.clear();
     this.#skipped = 0;
     this.skipped = 0;
+    this.dropped = { log: 0, export: this.dropped.export };
     this.version++;
   }
 

@@ -16,7 +16,7 @@ describe('the monitor log', () => {
     expect(m.version).toBe(0);
     m.frame();
     expect(m.version).toBe(1);
-    expect(m.view.slice().map((i) => i.payload)).toEqual(['{"a":1}', '{"a":2}']);
+    expect(m.view.slice().map((i) => i.kind === 'raw' && i.payload)).toEqual(['{"a":1}', '{"a":2}']);
     m.frame();
     expect(m.version).toBe(1);
   });
@@ -41,7 +41,7 @@ describe('the monitor log', () => {
     m.ingest(raw('orders', '{"status":"refunded"}'));
     m.ingest(raw('metrics', 'cpu=93'));
     m.setFilter('PAID', null);
-    expect(m.view.slice().map((i) => i.payload)).toEqual(['{"status":"paid"}']);
+    expect(m.view.slice().map((i) => i.kind === 'raw' && i.payload)).toEqual(['{"status":"paid"}']);
     m.setFilter('/ref|cpu/', null);
     expect(m.view.length).toBe(2);
     m.setFilter('', 'metrics');
@@ -64,7 +64,7 @@ describe('the monitor log', () => {
     expect(m.heldCount).toBe(2);
     expect(m.view.length).toBe(1);
     m.resume();
-    expect(m.view.slice().map((i) => i.payload)).toEqual(['1', '2', '3']);
+    expect(m.view.slice().map((i) => i.kind === 'raw' && i.payload)).toEqual(['1', '2', '3']);
     expect(m.heldCount).toBe(0);
   });
 
@@ -74,6 +74,68 @@ describe('the monitor log', () => {
     m.clear();
     expect(m.view.length).toBe(0);
     expect(m.channels.map((c) => c.name)).toEqual(['orders']);
+  });
+});
+
+describe('gaps in a channel', () => {
+  const gap = (channel: string, after_id: number | null, type: 'room' | 'channel' = 'channel'): ClientEvent => ({
+    kind: 'gap', target: { type, name: channel }, after_id,
+  });
+  const lines = (m: Monitor) => m.view.slice().map((e) => (e.kind === 'gap' ? `gap ${e.channel}` : e.payload));
+
+  test("a watched channel's gap goes into the log where it happened; a room's of the same name does not", () => {
+    const m = new Monitor(100);
+    m.addChannel('news');
+    m.apply(raw('news', 'first'));
+    m.apply(gap('news', 1));
+    m.apply(gap('news', 1, 'room'));
+    m.apply(gap('unwatched', 4));
+    m.apply(raw('news', 'after'));
+    expect(lines(m)).toEqual(['first', 'gap news', 'after']);
+  });
+
+  test('a gap shows whatever the text filter, and only with its channel', () => {
+    const m = new Monitor(100);
+    m.addChannel('news');
+    m.addChannel('orders');
+    m.apply(raw('news', 'first'));
+    m.apply(gap('news', 1));
+    m.apply(raw('orders', 'other'));
+    m.setFilter('nothing matches this', null);
+    expect(lines(m)).toEqual(['gap news']);
+    m.setFilter('', 'orders');
+    expect(lines(m)).toEqual(['other']);
+  });
+
+  test('while paused a gap is held back with the items, in order', () => {
+    const m = new Monitor(100);
+    m.addChannel('news');
+    m.pause();
+    m.apply(raw('news', 'first'));
+    m.apply(gap('news', 1));
+    m.resume();
+    expect(lines(m)).toEqual(['first', 'gap news']);
+  });
+});
+
+describe('memory', () => {
+  test('the log and the engine each say how many of their oldest items they dropped', () => {
+    const m = new Monitor(3);
+    for (let i = 0; i < 5; i++) m.ingest(raw('orders', `${i}`));
+    m.apply({ kind: 'stats', target: { type: 'channel', name: 'orders' }, messages: 5, bytes: 5, dropped: 2, rate_1s: 5, rate_10s: 0.5, latency_ms: null });
+    m.tick();
+    expect(m.dropped).toEqual({ log: 2, export: 2 });
+    m.clear();
+    m.tick();
+    expect(m.dropped).toEqual({ log: 0, export: 2 });
+  });
+
+  test("a room's figures are not a channel's of the same name", () => {
+    const m = new Monitor(3);
+    m.addChannel('news');
+    m.apply({ kind: 'stats', target: { type: 'room', name: 'news' }, messages: 99, bytes: 99, dropped: 0, rate_1s: 0, rate_10s: 0, latency_ms: null });
+    m.tick();
+    expect(m.channel('news')!.messages).toBe(0);
   });
 });
 

@@ -1,12 +1,11 @@
 //! Server profiles: "This computer" (the built-in server, always there, not deletable), the one
 //! the app was opened with (`--connect`), and the user's saved ones (store plugin).
 
-import * as backend from '../backend';
-import type { Profile } from '../backend';
+import { BUILTIN_URL, type Backend, type Profile } from '../backend';
 
 export const THIS_COMPUTER: Profile = {
   name: 'This computer',
-  url: backend.BUILTIN_URL,
+  url: BUILTIN_URL,
   transport: 'auto',
   token: null,
   headers: [],
@@ -14,7 +13,7 @@ export const THIS_COMPUTER: Profile = {
   insecure_tls: false,
 };
 
-export const isBuiltin = (p: Profile) => p.url === backend.BUILTIN_URL;
+export const isBuiltin = (p: Profile) => p.url === BUILTIN_URL;
 
 /** A blank profile for the "Add server" form. */
 export const blankProfile = (): Profile => ({ ...THIS_COMPUTER, name: '', url: 'http://', headers: [] });
@@ -59,11 +58,16 @@ export class Profiles {
     ...this.saved,
   ]);
   active = $derived(this.all.find((p) => p.name === this.activeName) ?? this.builtin);
+  readonly #backend: Backend;
+
+  constructor(backend: Backend) {
+    this.#backend = backend;
+  }
 
   /** Loads saved profiles and makes `initial` the active one. */
   async load(initial: Profile): Promise<void> {
     try {
-      this.saved = await backend.loadSavedProfiles();
+      this.saved = await this.#backend.loadSavedProfiles();
     } catch {
       // No store (first start, or it could not be read): start with none rather than fail.
       this.saved = [];
@@ -78,14 +82,14 @@ export class Profiles {
     const clean: Profile = { ...profile, name: profile.name.trim(), url: profile.url.trim() };
     const list = this.saved.filter((p) => p.name !== previousName && p.name !== clean.name);
     list.push(clean);
-    await backend.saveProfiles(list);
+    await this.#backend.saveProfiles(list);
     this.saved = list;
     if (previousName === this.activeName) this.activeName = clean.name;
   }
 
   async remove(name: string): Promise<void> {
     const list = this.saved.filter((p) => p.name !== name);
-    await backend.saveProfiles(list);
+    await this.#backend.saveProfiles(list);
     this.saved = list;
   }
 }

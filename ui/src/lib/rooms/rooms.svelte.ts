@@ -1,5 +1,5 @@
 //! The rooms this window is in, in the order they were joined, and routing of the engine's chat
-//! events to them. Knows nothing about Tauri: actions go through the backend module elsewhere.
+//! events to them. Knows nothing about Tauri: actions go through the backend elsewhere.
 
 import type { ClientEvent } from '../backend';
 import { Room } from './room.svelte';
@@ -81,7 +81,8 @@ export class Rooms {
         this.get(e.room)?.presence(e.viewers, e.users);
         break;
       case 'gap':
-        this.get(e.room)?.gap(e.after_id);
+        // A channel's gap is the monitor's, even where a room has the same name.
+        if (e.target.type === 'room') this.get(e.target.name)?.gap(e.after_id);
         break;
     }
     return outcome;

@@ -70,7 +70,7 @@ describe('a room', () => {
     const rooms = joinedLobby();
     rooms.apply(msg(1, 'ann', 'a'), 'lobby', 'bob');
     rooms.apply(msg(9, 'ann', 'z'), 'lobby', 'bob');
-    rooms.apply({ kind: 'gap', room: 'lobby', after_id: 1 }, 'lobby', 'bob');
+    rooms.apply({ kind: 'gap', target: { type: 'room', name: 'lobby' }, after_id: 1 }, 'lobby', 'bob');
     expect(rooms.get('lobby')!.items.map((i) => i.kind)).toEqual(['message', 'gap', 'message']);
   });
 
@@ -80,7 +80,7 @@ describe('a room', () => {
     const rooms = joinedLobby();
     rooms.apply(msg(1, 'ann', 'before 1'), 'lobby', 'bob');
     rooms.apply(msg(2, 'ann', 'before 2'), 'lobby', 'bob');
-    rooms.apply({ kind: 'gap', room: 'lobby', after_id: 2 }, 'lobby', 'bob');
+    rooms.apply({ kind: 'gap', target: { type: 'room', name: 'lobby' }, after_id: 2 }, 'lobby', 'bob');
     rooms.apply(msg(1, 'ann', 'after 1'), 'lobby', 'bob');
     expect(rooms.get('lobby')!.items.filter((i) => i.kind === 'message').map((i) => (i as ChatMessage).comment)).toEqual([
       'before 1',
@@ -124,5 +124,17 @@ describe('chat grouping', () => {
     rooms.apply(msg(5, 'ann', 'd', 121_200), 'lobby', 'bob');
     const blocks = groupChat(rooms.get('lobby')!.items);
     expect(blocks.map((b) => (b.kind === 'group' ? b.messages.length : b.kind))).toEqual([2, 1, 'presence', 1]);
+  });
+});
+
+describe('gaps', () => {
+  test("a room's gap marks that room; a channel's gap of the same name never does", () => {
+    const rooms = joinedLobby();
+    rooms.apply(msg(1, 'ann', 'before'), 'lobby', 'bob');
+    rooms.apply({ kind: 'gap', target: { type: 'channel', name: 'lobby' }, after_id: 1 }, 'lobby', 'bob');
+    const lobby = rooms.get('lobby')!;
+    expect(lobby.items.map((i) => i.kind)).toEqual(['message']);
+    rooms.apply({ kind: 'gap', target: { type: 'room', name: 'lobby' }, after_id: 1 }, 'lobby', 'bob');
+    expect(lobby.items.map((i) => i.kind)).toEqual(['message', 'gap']);
   });
 });

@@ -1,0 +1,59 @@
+// Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.
+
+import type { EventBatch, Profile } from './bindings';
+
+/** The desktop shell's commands, as the UI calls them. */
+export interface Commands {
+  /**
+   * The profile to start on: the built-in server, or the one from `--connect` /
+   * `TACK_CONNECT`.
+   */
+  initialProfile(): Promise<Profile>;
+  /**
+   * (Re)connects the one active session. Engine events arrive in batches on `onEvent` until
+   * the next `connect` or `disconnect`.
+   */
+  connect(profile: Profile, onEvent: (batch: EventBatch) => void): Promise<void>;
+  disconnect(): Promise<void>;
+  enter(room: string): Promise<void>;
+  leave(room: string): Promise<void>;
+  /**
+   * Queues a chat message; returns its client id. `send` events follow: pending → sent |
+   * failed.
+   */
+  send(room: string, comment: string): Promise<string>;
+  retrySend(cid: string): Promise<void>;
+  watch(channel: string): Promise<void>;
+  unwatch(channel: string): Promise<void>;
+  setNick(nick: string): Promise<void>;
+  /**
+   * Skips the reconnect back-off and tries now.
+   */
+  retryNow(): Promise<void>;
+  /**
+   * Writes the engine's kept items of `channels` as JSON Lines to `path` (chosen by the user
+   * in the save dialog); answers how many lines were written.
+   */
+  exportJsonl(path: string, channels: Array<string>): Promise<number>;
+  /**
+   * Shows a desktop notification; `body` is plain text and shows as typed.
+   */
+  notify(title: string, body: string): Promise<void>;
+}
+
+/** Each command's name in the shell and its arguments' names, in order. */
+export const COMMANDS = {
+  initialProfile: { cmd: 'initial_profile', args: [] },
+  connect: { cmd: 'connect', args: ['profile', 'onEvent'] },
+  disconnect: { cmd: 'disconnect', args: [] },
+  enter: { cmd: 'enter', args: ['room'] },
+  leave: { cmd: 'leave', args: ['room'] },
+  send: { cmd: 'send', args: ['room', 'comment'] },
+  retrySend: { cmd: 'retry_send', args: ['cid'] },
+  watch: { cmd: 'watch', args: ['channel'] },
+  unwatch: { cmd: 'unwatch', args: ['channel'] },
+  setNick: { cmd: 'set_nick', args: ['nick'] },
+  retryNow: { cmd: 'retry_now', args: [] },
+  exportJsonl: { cmd: 'export_jsonl', args: ['path', 'channels'] },
+  notify: { cmd: 'notify', args: ['title', 'body'] },
+} as const satisfies Record<keyof Commands, { cmd: string; args: readonly string[] }>;
