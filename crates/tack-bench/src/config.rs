@@ -208,6 +208,26 @@ impl BenchConfig {
                 "--resume is for a Tack server's WebSocket watchers (broadcast or saturate over --transport ws)".into(),
             ));
         }
+        let websocket_urls = [
+            (self.transport == Transport::Ws).then_some(&self.url),
+            match &self.publish {
+                Some(PublishTo::Ws(url)) => Some(url),
+                _ => None,
+            },
+        ];
+        if let Some(url) = websocket_urls
+            .into_iter()
+            .flatten()
+            .find(|url| matches!(url.scheme(), "https" | "wss"))
+        {
+            return Err(BenchError::BadUrl {
+                url: url.to_string(),
+                why: "the load tool's WebSockets are plain ws:// (through a TLS front it would \
+                      measure the TLS stack); benchmark the server behind the front, or use \
+                      --transport stream or poll"
+                    .into(),
+            });
+        }
         if self.protocol == Protocol::Plain {
             if self.transport != Transport::Ws {
                 return Err(BenchError::BadSettings(

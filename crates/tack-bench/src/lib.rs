@@ -5,6 +5,7 @@
 //! - [`run()`] — one run: ramp up, settle, drive the workload, drain, report.
 //! - [`conn`] — one load connection per task over raw WebSocket, SSE or long-poll sockets.
 //! - [`workers`] — the threads the connections run on, one single-threaded runtime each.
+//! - [`websocket`] — the WebSocket client: a handshake and a reader made for a flood.
 //! - [`publish`] — the broadcast publisher (Pushpin-format `POST /publish/`, or WebSocket).
 //! - [`payload`] — the sequence number and send time every message carries, read from a fixed
 //!   place at the end of a frame.
@@ -26,6 +27,7 @@ pub mod publish;
 pub mod report;
 pub mod run;
 pub mod tally;
+pub mod websocket;
 pub mod workers;
 
 pub use config::{BenchConfig, Protocol, PublishTo, Transport, Workload};

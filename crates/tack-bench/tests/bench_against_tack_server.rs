@@ -104,6 +104,13 @@ async fn a_remote_target_is_refused_without_allow_remote() {
 }
 
 #[tokio::test]
+async fn a_websocket_run_through_tls_is_refused_with_what_to_do_instead() {
+    let cfg = short_run("https://127.0.0.1:7999", Transport::Ws);
+    let err = tack_bench::run(cfg).await.unwrap_err();
+    assert!(err.to_string().contains("--transport stream"), "{err}");
+}
+
+#[tokio::test]
 async fn a_run_beyond_the_bounds_is_refused() {
     let mut cfg = short_run("http://127.0.0.1:1", Transport::Ws);
     cfg.connections = 1_000_000;
