@@ -372,7 +372,9 @@ for name, what, flags, targets in scenarios:
             continue
         kib = med(runs, "rss_per_connection_kib")
         mem[t] = kib
-        w(f"| {what} | {TARGET_NAMES.get(t, t)} | {fmt(kib, 1)} | "
+        ready, asked = med(runs, "ready"), med(runs, "connections")
+        short = f" (only {fmt(ready)} of {fmt(asked)} connected)" if ready is not None and asked and ready < asked else ""
+        w(f"| {what} | {TARGET_NAMES.get(t, t)}{short} | {fmt(kib, 1)} | "
           f"{fmt(med(runs, 'server_rss_kib_before'))} → {fmt(med(runs, 'server_rss_kib_after'))} KiB |")
 w("")
 
