@@ -1,6 +1,7 @@
 //! One load connection: connect, subscribe, then count every message that arrives (and, in the
-//! chat workload, send its own). One task per connection, raw sockets, no client engine — an
-//! engine per connection would measure the engine, not the server.
+//! chat workload, send its own). One task per connection on its thread's runtime
+//! ([`crate::workers`]), raw sockets, no client engine — an engine per connection would measure
+//! the engine, not the server.
 
 use crate::config::{Protocol, Transport, Workload};
 use crate::events::{self, Needle};

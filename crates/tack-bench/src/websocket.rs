@@ -38,7 +38,7 @@ pub enum Error {
     Io(io::Error),
     /// The server answered the handshake without upgrading (`HTTP 503 Service Unavailable`).
     Refused(String),
-    /// The server broke the protocol (or sent a message beyond [`MAX_MESSAGE`]).
+    /// The server broke the protocol (or sent a message beyond 16 MiB).
     Protocol(&'static str),
     /// The server ended the connection without a close frame.
     Eof,
