@@ -1,8 +1,10 @@
 # The benchmark scenarios, sourced by bench/run.sh. Each line:
 #   name | what it measures | `tack bench` flags (target flags are added by run.sh) | targets
-# Targets: tack = the built-in server, pushpin = Pushpin 1.36 in front of an origin,
-# baseline = the bare broadcast loop. `chat` needs rooms, which only Tack has (the Pushpin row
-# runs only when its origin is `tack serve --pushpin`).
+# Targets: tack = the built-in server (run.sh raises its queue and history: see there),
+# tack-defaults = the built-in server with no settings changed, pushpin = Pushpin 1.36 in front
+# of an origin, baseline = the bare broadcast loop. `chat` needs rooms, and SSE and long-poll
+# need Tack's protocol, which only Tack has (their Pushpin rows, pushpin-tack, run only when its
+# origin is `tack serve --pushpin`); the loop speaks WebSocket only.
 # ${DURATION}, ${STEP} and ${IDLE_CONNS} come from run.sh's flags. Idle memory runs first, on
 # server processes run.sh has just started.
 scenarios() {
@@ -10,6 +12,9 @@ scenarios() {
 idle-${IDLE_CONNS}|idle memory: ${IDLE_CONNS} idle WebSockets, server RSS growth per connection (all processes)|--workload idle --connections ${IDLE_CONNS} --rooms 1 --settle 2s --duration 3s|tack pushpin baseline
 fanout-1k-100|fan-out: 1,000 subscribers in one room, 100 msg/s, 100 B|--workload broadcast --connections 1000 --rooms 1 --rate 100 --size 100 --duration ${DURATION}|tack pushpin baseline
 fanout-1k-1000|fan-out: 1,000 subscribers in one room, 1,000 msg/s, 100 B|--workload broadcast --connections 1000 --rooms 1 --rate 1000 --size 100 --duration ${DURATION}|tack pushpin baseline
+fanout-sse-1k-100|fan-out over SSE: 1,000 streams on one channel, 100 msg/s, 100 B|--transport stream --workload broadcast --connections 1000 --rooms 1 --rate 100 --size 100 --duration ${DURATION}|tack pushpin-tack
+fanout-poll-1k-100|fan-out over long-polling: 1,000 polls on one channel, 100 msg/s, 100 B|--transport poll --workload broadcast --connections 1000 --rooms 1 --rate 100 --size 100 --duration ${DURATION}|tack pushpin-tack
+fanout-1k-2200-defaults|fan-out with default settings: 1,000 subscribers in one room, 2,200 msg/s, 100 B|--workload broadcast --connections 1000 --rooms 1 --rate 2200 --size 100 --duration ${DURATION}|tack-defaults baseline
 fanout-5k-100|fan-out: 5,000 subscribers in one room, 100 msg/s, 100 B|--workload broadcast --connections 5000 --rooms 1 --rate 100 --size 100 --duration ${DURATION}|tack pushpin baseline
 fanout-5k-1000|fan-out: 5,000 subscribers in one room, 1,000 msg/s, 100 B|--workload broadcast --connections 5000 --rooms 1 --rate 1000 --size 100 --duration ${DURATION}|tack pushpin baseline
 rooms-1000x5|many rooms: 1,000 rooms x 5 members, each member chatting at 1 msg/s|--workload chat --connections 5000 --rooms 1000 --chat-rate 1 --size 100 --duration ${DURATION}|tack pushpin-tack

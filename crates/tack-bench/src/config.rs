@@ -11,6 +11,9 @@ pub const MAX_CONNECTIONS: usize = 50_000;
 /// A run (ramp, measurement and drain together) never lasts longer than this.
 pub const MAX_DURATION: Duration = Duration::from_secs(600);
 
+/// A run never starts more connection threads than this.
+pub const MAX_THREADS: usize = 64;
+
 /// With `resume`, the drain goes on while deliveries still arrive, up to this long.
 pub const MAX_RESUME_DRAIN: Duration = Duration::from_secs(60);
 
@@ -122,6 +125,8 @@ pub struct BenchConfig {
     pub server_pids: Vec<u32>,
     /// Print a progress line to stderr once a second.
     pub progress: bool,
+    /// Threads the connections are spread over (each its own runtime; see [`crate::workers`]).
+    pub threads: usize,
 }
 
 impl BenchConfig {
@@ -147,6 +152,7 @@ impl BenchConfig {
             allow_remote: false,
             server_pids: Vec::new(),
             progress: false,
+            threads: crate::procstat::machine().0,
         }
     }
 
@@ -172,6 +178,12 @@ impl BenchConfig {
                 limit: MAX_DURATION,
             });
         }
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            return Err(BenchError::BadSettings(format!(
+                "--threads must be between 1 and {MAX_THREADS}, not {}",
+                self.threads
+            )));
+        }
         if self.rooms == 0 || self.rooms > self.connections {
             return Err(BenchError::BadSettings(format!(
                 "--rooms must be between 1 and the number of connections ({}), not {}",
@@ -195,6 +207,26 @@ impl BenchConfig {
             return Err(BenchError::BadSettings(
                 "--resume is for a Tack server's WebSocket watchers (broadcast or saturate over --transport ws)".into(),
             ));
+        }
+        let websocket_urls = [
+            (self.transport == Transport::Ws).then_some(&self.url),
+            match &self.publish {
+                Some(PublishTo::Ws(url)) => Some(url),
+                _ => None,
+            },
+        ];
+        if let Some(url) = websocket_urls
+            .into_iter()
+            .flatten()
+            .find(|url| matches!(url.scheme(), "https" | "wss"))
+        {
+            return Err(BenchError::BadUrl {
+                url: url.to_string(),
+                why: "the load tool's WebSockets are plain ws:// (through a TLS front it would \
+                      measure the TLS stack); benchmark the server behind the front, or use \
+                      --transport stream or poll"
+                    .into(),
+            });
         }
         if self.protocol == Protocol::Plain {
             if self.transport != Transport::Ws {

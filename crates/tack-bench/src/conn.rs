@@ -1,24 +1,21 @@
 //! One load connection: connect, subscribe, then count every message that arrives (and, in the
-//! chat workload, send its own). One task per connection, raw sockets, no client engine — an
-//! engine per connection would measure the engine, not the server.
+//! chat workload, send its own). One task per connection on its thread's runtime
+//! ([`crate::workers`]), raw sockets, no client engine — an engine per connection would measure
+//! the engine, not the server.
 
 use crate::config::{Protocol, Transport, Workload};
+use crate::events::{self, Needle};
 use crate::payload::{self, Stamp};
 use crate::run::Run;
 use crate::tally::{Arrival, Seen};
-use futures_util::{SinkExt, StreamExt};
-use memchr::memmem;
+use crate::websocket::{self, Message, WebSocket};
+use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
 
 /// Longest a connection may take to connect and subscribe before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Small buffers: the generator holds thousands of sockets on a machine it shares.
-const WS_READ_BUFFER: usize = 4 * 1024;
 /// How long a poll is held when nothing arrives; short enough to notice the end of a run.
 const POLL_HOLD_SECS: u32 = 10;
 
@@ -29,19 +26,22 @@ struct Receiver {
     ready: bool,
     /// The server event that confirms the subscription (`resumed` for a watch, `presence`
     /// for a room); `None` for a plain endpoint, which is ready once connected.
-    ready_on: Option<&'static [u8]>,
+    ready_on: Option<&'static Needle>,
     seen: Seen,
+    /// First arrivals (their send times) and duplicates counted since the last
+    /// [`Receiver::record`]: a tally takes them once per read, not once per frame.
     firsts: Vec<u64>,
+    duplicates: u64,
     /// The id of the newest `raw` item seen, where a resumed watch starts (with `--resume`).
     last_id: u64,
 }
 
 impl Receiver {
     fn new(run: &Run, conn: usize) -> Receiver {
-        let ready_on: Option<&'static [u8]> = match (run.cfg.protocol, &run.cfg.workload) {
+        let ready_on: Option<&'static Needle> = match (run.cfg.protocol, &run.cfg.workload) {
             (Protocol::Plain, _) => None,
-            (Protocol::Tack, Workload::Chat { .. }) => Some(br#""type":"presence""#),
-            (Protocol::Tack, _) => Some(br#""type":"resumed""#),
+            (Protocol::Tack, Workload::Chat { .. }) => Some(&events::PRESENCE),
+            (Protocol::Tack, _) => Some(&events::RESUMED),
         };
         Receiver {
             conn,
@@ -49,41 +49,71 @@ impl Receiver {
             ready: false,
             ready_on,
             seen: Seen::default(),
-            firsts: Vec::with_capacity(8),
+            firsts: Vec::with_capacity(64),
+            duplicates: 0,
             last_id: 0,
         }
     }
 
-    /// Counts the messages in one frame, SSE chunk or poll answer; notices the subscription
-    /// being confirmed and errors the server reports.
-    fn on_text(&mut self, run: &Run, text: &[u8]) {
+    /// Counts the message in one WebSocket frame: its stamp is read at the frame's end (see
+    /// [`payload`]), as for every broadcast frame of every server; any other frame (a
+    /// subscription's confirmation, an error, a chat message) is read as a body.
+    fn on_frame(&mut self, run: &Run, frame: &[u8]) {
+        let Some(stamp) = payload::at_end(frame) else {
+            return self.on_body(run, frame);
+        };
         if run.cfg.resume {
-            if let Some(id) = raw_id(text) {
-                self.last_id = self.last_id.max(id);
-            }
+            self.note_raw_id(frame);
+        }
+        match self.seen.note(&stamp, run.tally.epoch()) {
+            Arrival::First => self.firsts.push(stamp.sent_us),
+            Arrival::Duplicate => self.duplicates += 1,
+            Arrival::Stale => {}
+        }
+    }
+
+    /// Counts the messages in a frame, SSE chunk or poll answer that may hold several; notices
+    /// the subscription being confirmed and errors the server reports.
+    fn on_body(&mut self, run: &Run, text: &[u8]) {
+        if run.cfg.resume {
+            self.note_raw_id(text);
         }
         let epoch = run.tally.epoch();
-        let mut duplicates = 0;
-        self.firsts.clear();
-        let (seen, firsts) = (&mut self.seen, &mut self.firsts);
+        let counted_before = self.firsts.len() as u64 + self.duplicates;
+        let (seen, firsts, duplicates) = (&mut self.seen, &mut self.firsts, &mut self.duplicates);
         payload::scan(text, |stamp: Stamp| match seen.note(&stamp, epoch) {
             Arrival::First => firsts.push(stamp.sent_us),
-            Arrival::Duplicate => duplicates += 1,
+            Arrival::Duplicate => *duplicates += 1,
             Arrival::Stale => {}
         });
-        if !self.firsts.is_empty() || duplicates > 0 {
-            run.tally.received(self.conn, &self.firsts, duplicates);
+        if self.firsts.len() as u64 + self.duplicates > counted_before {
             return;
         }
         if !self.ready {
             if let Some(needle) = self.ready_on {
-                if memmem::find(text, needle).is_some() {
+                if needle.is_in(text) {
                     self.set_ready(run);
                 }
             }
         }
-        if let Some(code) = server_error_code(text) {
+        if let Some(code) = events::server_error_code(text) {
             run.tally.error(format!("server error: {code}"));
+        }
+    }
+
+    /// Hands what was counted since the last call to the tally: one clock reading and one
+    /// lock for everything one read brought (they were 10 % of the tool's CPU once per frame).
+    fn record(&mut self, run: &Run) {
+        if !self.firsts.is_empty() || self.duplicates > 0 {
+            run.tally.received(self.conn, &self.firsts, self.duplicates);
+            self.firsts.clear();
+            self.duplicates = 0;
+        }
+    }
+
+    fn note_raw_id(&mut self, text: &[u8]) {
+        if let Some(id) = events::raw_id(text) {
+            self.last_id = self.last_id.max(id);
         }
     }
 
@@ -93,29 +123,6 @@ impl Receiver {
             run.tally.ready_in(self.room);
         }
     }
-}
-
-/// The `id` of a Tack `raw` event in `text`. The id comes before the payload, and a payload's
-/// own quotes are escaped, so the first unescaped `"id":` is the event's.
-fn raw_id(text: &[u8]) -> Option<u64> {
-    memmem::find(text, br#""type":"raw""#)?;
-    let start = memmem::find(text, br#""id":"#)? + 5;
-    let len = text[start..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(&text[start..start + len])
-        .ok()?
-        .parse()
-        .ok()
-}
-
-/// The `code` of a Tack `error` event in `text`, if there is one.
-fn server_error_code(text: &[u8]) -> Option<String> {
-    memmem::find(text, br#""type":"error""#)?;
-    let start = memmem::find(text, br#""code":""#)? + 8;
-    let len = text[start..].iter().position(|&b| b == b'"')?;
-    Some(String::from_utf8_lossy(&text[start..start + len]).into_owned())
 }
 
 /// The chat workload's own sending: a steady rate, starting at a per-connection offset so
@@ -248,88 +255,75 @@ async fn ws_session(
     receiver: &mut Receiver,
     chatter: &mut Chatter,
 ) -> Result<(), Ended> {
-    let mut request = run
-        .ws_url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Ended::Failed(format!("connect: {e}")))?;
-    if let Some(token) = &run.cfg.token {
-        let value = format!("Bearer {token}").parse().map_err(|_| {
-            Ended::Failed("connect: the token is not a valid header value".to_owned())
-        })?;
-        request.headers_mut().insert("authorization", value);
-    }
-    let config = WebSocketConfig::default()
-        .read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(0);
     let began = Instant::now();
     let mut socket = {
         let _permit = run.handshakes.acquire().await;
-        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+        let connecting = WebSocket::connect(&run.ws_url, run.cfg.token.as_deref());
         tokio::select! {
             _ = run.stop.cancelled() => return Ok(()),
             done = tokio::time::timeout(CONNECT_TIMEOUT, connecting) => match done {
                 Err(_) => return Err(Ended::Failed("connect: timed out".into())),
-                Ok(Err(e)) => return Err(Ended::Failed(format!("connect: {}", ws_error_kind(&e)))),
-                Ok(Ok((socket, _))) => socket,
+                Ok(Err(e)) => return Err(Ended::Failed(format!("connect: {}", e.kind()))),
+                Ok(Ok(socket)) => socket,
             },
         }
     };
     if !receiver.ready {
         run.tally.connect_took(conn, began.elapsed());
     }
+    let send_failed = |e: std::io::Error| Ended::ByServer(format!("send: {}", e.kind()));
     match run.cfg.protocol {
         Protocol::Plain => receiver.set_ready(run),
-        Protocol::Tack => socket
-            .send(Message::text(subscribe_frame(
-                run,
-                receiver.room,
-                receiver.last_id,
-            )))
-            .await
-            .map_err(|e| Ended::ByServer(format!("send: {}", ws_error_kind(&e))))?,
-    }
-    loop {
-        tokio::select! {
-            _ = run.stop.cancelled() => {
-                let _ = socket.close(None).await;
-                return Ok(());
-            }
-            _ = chatter.next(run), if receiver.ready => {
-                let frame = chatter.frame(run, receiver.room);
-                socket
-                    .send(Message::text(frame))
-                    .await
-                    .map_err(|e| Ended::ByServer(format!("send: {}", ws_error_kind(&e))))?;
-                run.tally.sent_to(receiver.room, 1);
-            }
-            message = socket.next() => match message {
-                Some(Ok(Message::Text(text))) => receiver.on_text(run, text.as_bytes()),
-                Some(Ok(Message::Binary(bytes))) => receiver.on_text(run, &bytes),
-                Some(Ok(Message::Close(frame))) => {
-                    return Err(Ended::ByServer(match frame {
-                        Some(f) => format!("closed by server: {} {}", u16::from(f.code), f.reason),
-                        None => "closed by server".into(),
-                    }));
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(Ended::ByServer(format!("receive: {}", ws_error_kind(&e)))),
-                None => return Err(Ended::ByServer("closed by server without a close frame".into())),
-            },
+        Protocol::Tack => {
+            let watch = subscribe_frame(run, receiver.room, receiver.last_id);
+            socket
+                .send_texts([watch.as_bytes()])
+                .await
+                .map_err(send_failed)?
         }
     }
-}
-
-/// An error's kind without the details that differ per connection (addresses, byte counts),
-/// so the report groups them.
-fn ws_error_kind(e: &tokio_tungstenite::tungstenite::Error) -> String {
-    use tokio_tungstenite::tungstenite::Error;
-    match e {
-        Error::Io(io) => io.kind().to_string(),
-        Error::Http(response) => format!("HTTP {}", response.status()),
-        Error::ConnectionClosed | Error::AlreadyClosed => "connection closed".into(),
-        Error::Protocol(p) => format!("protocol: {p}"),
-        other => other.to_string(),
+    // The run's stop, as a token of this session's own pinned once: polling a fresh
+    // `cancelled()` of the run-wide token on every frame took the lock every connection
+    // shares (the server's fan-out had the same cost; bench/NOTES.md).
+    let stop = run.stop.child_token();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
+    loop {
+        // Every message the last read completed (the first time: any that came with the
+        // handshake's answer), then one clock reading for all of them.
+        let closed = socket
+            .drain(|message| match message {
+                Message::Text(frame) | Message::Binary(frame) => receiver.on_frame(run, frame),
+            })
+            .map_err(|e| Ended::ByServer(format!("receive: {}", e.kind())))?;
+        receiver.record(run);
+        if let Some(closed) = closed {
+            return Err(Ended::ByServer(match closed.code {
+                Some(code) => format!("closed by server: {code} {}", closed.reason),
+                None => "closed by server".into(),
+            }));
+        }
+        socket.answer_pings().await.map_err(send_failed)?;
+        tokio::select! {
+            // Frames first: while frames are waiting the other branches are not even polled.
+            biased;
+            read = socket.fill() => match read {
+                Ok(()) => {}
+                Err(websocket::Error::Eof) => {
+                    return Err(Ended::ByServer("closed by server without a close frame".into()))
+                }
+                Err(e) => return Err(Ended::ByServer(format!("receive: {}", e.kind()))),
+            },
+            _ = chatter.next(run), if receiver.ready => {
+                let frame = chatter.frame(run, receiver.room);
+                socket.send_texts([frame.as_bytes()]).await.map_err(send_failed)?;
+                run.tally.sent_to(receiver.room, 1);
+            }
+            _ = &mut stopped => {
+                let _ = socket.close().await;
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -354,19 +348,11 @@ fn authorized(run: &Run, request: reqwest::RequestBuilder) -> reqwest::RequestBu
     }
 }
 
-/// The HTTP session id in a `welcome` event.
-fn session_id(text: &[u8]) -> Option<String> {
-    memmem::find(text, br#""type":"welcome""#)?;
-    let start = memmem::find(text, br#""session":""#)? + 11;
-    let len = text[start..].iter().position(|&b| b == b'"')?;
-    Some(String::from_utf8_lossy(&text[start..start + len]).into_owned())
-}
-
 /// Sends a frame over `POST /send` without holding up the receiving loop. A chat message
 /// names its `room` and is counted as sent; a ping (`None`) only counts if it fails.
-fn send_over_http(run: &Arc<Run>, session: &str, frame: String, room: Option<usize>) {
+fn send_over_http(run: &Arc<Run>, conn: usize, session: &str, frame: String, room: Option<usize>) {
     let url = format!("{}send?session={session}", run.http_base);
-    let request = authorized(run, run.http.post(url)).body(frame);
+    let request = authorized(run, run.http_for(conn).post(url)).body(frame);
     let run = run.clone();
     tokio::spawn(async move {
         match request.send().await {
@@ -375,7 +361,7 @@ fn send_over_http(run: &Arc<Run>, session: &str, frame: String, room: Option<usi
                     run.tally.sent_to(room, 1);
                 }
                 if let Ok(body) = r.bytes().await {
-                    if let Some(code) = server_error_code(&body) {
+                    if let Some(code) = events::server_error_code(&body) {
                         run.tally.error(format!("server error: {code}"));
                     }
                 }
@@ -397,7 +383,7 @@ async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
     let began = Instant::now();
     let response = {
         let _permit = run.handshakes.acquire().await;
-        let request = authorized(run, run.http.get(url)).timeout(MAX_STREAM);
+        let request = authorized(run, run.http_for(conn).get(url)).timeout(MAX_STREAM);
         tokio::select! {
             _ = run.stop.cancelled() => return Ok(()),
             done = tokio::time::timeout(CONNECT_TIMEOUT, request.send()) => match done {
@@ -421,16 +407,13 @@ async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
         tokio::time::Instant::now() + STREAM_PING_EVERY,
         STREAM_PING_EVERY,
     );
+    let stop = run.stop.child_token();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
-            _ = run.stop.cancelled() => return Ok(()),
-            _ = keepalive.tick(), if session.is_some() => {
-                send_over_http(run, session.as_deref().unwrap_or_default(), "ping:{}".into(), None);
-            }
-            _ = chatter.next(run), if receiver.ready && session.is_some() => {
-                let frame = chatter.frame(run, receiver.room);
-                send_over_http(run, session.as_deref().unwrap_or_default(), frame, Some(receiver.room));
-            }
+            // As for a WebSocket: data first, and the run's stop through a token of its own.
+            biased;
             chunk = body.next() => match chunk {
                 Some(Ok(chunk)) => {
                     let Some(last_newline) = memchr::memrchr(b'\n', &chunk) else {
@@ -444,15 +427,24 @@ async fn stream(run: &Arc<Run>, conn: usize) -> Result<(), String> {
                         &partial
                     };
                     if session.is_none() {
-                        session = session_id(complete);
+                        session = events::session_id(complete);
                     }
-                    receiver.on_text(run, complete);
+                    receiver.on_body(run, complete);
+                    receiver.record(run);
                     partial.clear();
                     partial.extend_from_slice(&chunk[last_newline + 1..]);
                 }
                 Some(Err(e)) => return Err(format!("stream: {}", http_error_kind(&e))),
                 None => return Err("stream ended by server".into()),
             },
+            _ = keepalive.tick(), if session.is_some() => {
+                send_over_http(run, conn, session.as_deref().unwrap_or_default(), "ping:{}".into(), None);
+            }
+            _ = chatter.next(run), if receiver.ready && session.is_some() => {
+                let frame = chatter.frame(run, receiver.room);
+                send_over_http(run, conn, session.as_deref().unwrap_or_default(), frame, Some(receiver.room));
+            }
+            _ = &mut stopped => return Ok(()),
         }
     }
 }
@@ -470,6 +462,9 @@ async fn poll(run: &Arc<Run>, conn: usize) -> Result<(), String> {
     let began = Instant::now();
     let _permit = run.handshakes.acquire().await;
     let mut permit = Some(_permit);
+    let stop = run.stop.child_token();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         let url = match &session {
             None => format!(
@@ -479,18 +474,19 @@ async fn poll(run: &Arc<Run>, conn: usize) -> Result<(), String> {
             ),
             Some(s) => format!("{}poll?session={s}&timeout={POLL_HOLD_SECS}", run.http_base),
         };
-        let request = authorized(run, run.http.get(url))
+        let request = authorized(run, run.http_for(conn).get(url))
             .timeout(Duration::from_secs(u64::from(POLL_HOLD_SECS) + 15))
             .send();
         tokio::pin!(request);
         let answer = loop {
             tokio::select! {
-                _ = run.stop.cancelled() => return Ok(()),
+                biased;
+                answer = &mut request => break answer,
                 _ = chatter.next(run), if receiver.ready && session.is_some() => {
                     let frame = chatter.frame(run, receiver.room);
-                    send_over_http(run, session.as_deref().unwrap_or_default(), frame, Some(receiver.room));
+                    send_over_http(run, conn, session.as_deref().unwrap_or_default(), frame, Some(receiver.room));
                 }
-                answer = &mut request => break answer,
+                _ = &mut stopped => return Ok(()),
             }
         };
         let response = answer.map_err(|e| format!("poll: {}", http_error_kind(&e)))?;
@@ -502,43 +498,14 @@ async fn poll(run: &Arc<Run>, conn: usize) -> Result<(), String> {
             .await
             .map_err(|e| format!("poll: {}", http_error_kind(&e)))?;
         if session.is_none() {
-            session = session_id(&body);
+            session = events::session_id(&body);
             if session.is_none() {
                 return Err("poll: the first answer had no welcome".into());
             }
             run.tally.connect_took(conn, began.elapsed());
             permit.take();
         }
-        receiver.on_text(run, &body);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_server_error_is_grouped_by_its_code() {
-        let text = br#"{"type":"error","code":"rate_limited","message":"too many"}"#;
-        assert_eq!(server_error_code(text).as_deref(), Some("rate_limited"));
-        assert_eq!(server_error_code(br#"{"type":"pong"}"#), None);
-    }
-
-    #[test]
-    fn a_resume_starts_after_the_raw_events_own_id_not_one_in_its_payload() {
-        let text = br#"{"type":"raw","channel":"r","id":42,"ts":1,"payload":"{\"id\":7}"}"#;
-        assert_eq!(raw_id(text), Some(42));
-        assert_eq!(raw_id(br#"{"type":"presence","id":3}"#), None);
-        assert_eq!(raw_id(br#"{"type":"raw","id":"#), None);
-        assert_eq!(
-            raw_id(br#"{"type":"raw","id":99999999999999999999999}"#),
-            None
-        );
-    }
-
-    #[test]
-    fn the_session_comes_from_the_welcome() {
-        let text = br#"[{"type":"welcome","session":"s-123","nick":"guest-1"}]"#;
-        assert_eq!(session_id(text).as_deref(), Some("s-123"));
+        receiver.on_body(run, &body);
+        receiver.record(run);
     }
 }

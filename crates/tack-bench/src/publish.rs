@@ -8,15 +8,12 @@
 use crate::config::PublishTo;
 use crate::payload::{self, Stamp};
 use crate::run::Run;
-use futures_util::SinkExt;
+use crate::websocket::WebSocket;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Items in one `POST /publish/` at most.
 const MAX_ITEMS_PER_POST: u64 = 500;
@@ -36,7 +33,7 @@ enum Target {
         url: String,
         in_flight: Arc<Semaphore>,
     },
-    Ws(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
+    Ws(Box<WebSocket>),
 }
 
 impl Publisher {
@@ -48,10 +45,9 @@ impl Publisher {
                 in_flight: Arc::new(Semaphore::new(POSTS_IN_FLIGHT)),
             },
             PublishTo::Ws(url) => {
-                let (socket, _) =
-                    tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let socket = WebSocket::connect(url, run.cfg.token.as_deref())
+                    .await
+                    .map_err(|e| e.kind())?;
                 Target::Ws(Box::new(socket))
             }
         };
@@ -159,6 +155,7 @@ impl Publisher {
             Target::Ws(socket) => {
                 let now_us = self.run.tally.now_us();
                 let mut per_room = vec![0u64; self.run.cfg.rooms];
+                let mut texts = Vec::with_capacity(count as usize);
                 for _ in 0..count {
                     let room = self.next_room;
                     self.next_room = (self.next_room + 1) % self.run.cfg.rooms;
@@ -170,14 +167,11 @@ impl Publisher {
                     };
                     self.seq[room] += 1;
                     per_room[room] += 1;
-                    let text = payload::encode(stamp, self.run.cfg.size);
-                    if let Err(e) = socket.feed(Message::text(text)).await {
-                        self.run.tally.error(format!("publish: {e}"));
-                        return count;
-                    }
+                    texts.push(payload::encode(stamp, self.run.cfg.size));
                 }
-                if let Err(e) = socket.flush().await {
-                    self.run.tally.error(format!("publish: {e}"));
+                // Every frame due now in one write.
+                if let Err(e) = socket.send_texts(texts.iter().map(String::as_bytes)).await {
+                    self.run.tally.error(format!("publish: {}", e.kind()));
                     return count;
                 }
                 for (room, n) in per_room.into_iter().enumerate() {

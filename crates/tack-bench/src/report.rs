@@ -10,6 +10,19 @@ use std::fmt::{self, Write as _};
 pub const SHARED_MACHINE_NOTE: &str =
     "the load tool runs on the same machine as the server and shares its CPU";
 
+/// The largest share of the machine's cores the load tool may use for a figure to count. Above
+/// it the tool, not the server, may be what set the figure (at 1,000 subscribers the old tool
+/// spent more CPU than the loop it measured; issue 19): such a run or saturation step is
+/// marked `load_tool_out_of_headroom` and is not a figure.
+pub const LOAD_TOOL_HEADROOM: f64 = 0.8;
+
+/// The load tool's CPU over a measured window as a share of the machine's cores (0 to 1), and
+/// whether that leaves it no headroom.
+pub fn load_tool_share(cpu_pct_of_a_core: Option<f64>, cores: usize) -> (Option<f64>, bool) {
+    let share = cpu_pct_of_a_core.map(|pct| pct / 100.0 / cores.max(1) as f64);
+    (share, share.is_some_and(|s| s > LOAD_TOOL_HEADROOM))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub target: String,
@@ -37,6 +50,14 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     /// CPU used while traffic ran, in % of one core (200 = both cores of a 2-core machine).
     pub load_tool_cpu_pct: Option<f64>,
+    /// The load tool's CPU (user + system, all its threads) as a share of the machine's cores.
+    pub load_tool_share: Option<f64>,
+    /// The cores that share is of: the machine's.
+    pub load_tool_cores: usize,
+    /// The threads the connections ran on.
+    pub load_tool_threads: usize,
+    /// The load tool used more than [`LOAD_TOOL_HEADROOM`] of its cores: not a figure.
+    pub load_tool_out_of_headroom: bool,
     pub server_cpu_pct: Option<f64>,
     pub server_rss_kib_before: Option<u64>,
     pub server_rss_kib_after: Option<u64>,
@@ -54,6 +75,9 @@ pub struct Saturation {
     pub deliveries_per_s: f64,
     pub p99_ms: f64,
     pub p99_limit_ms: f64,
+    /// A step above this one met the server's limits, or failed, while the load tool had no
+    /// headroom: the figure is a floor the tool set, not the server's ceiling.
+    pub limited_by_load_tool: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,9 +91,14 @@ pub struct Step {
     pub latency_ms: Percentiles,
     pub server_cpu_pct: Option<f64>,
     pub load_tool_cpu_pct: Option<f64>,
+    pub load_tool_share: Option<f64>,
+    pub load_tool_out_of_headroom: bool,
     /// How long the server stayed busy after the previous step before this one began (each
     /// step starts on an idle server, so an overload does not spill into the next step).
     pub waited_for_idle_s: f64,
+    /// p99 under the limit, nothing lost, and the publisher kept the rate.
+    pub met_limits: bool,
+    /// Met the limits with the load tool inside its headroom: only such a step is a figure.
     pub passed: bool,
 }
 
@@ -81,6 +110,12 @@ pub struct Machine {
 
 fn opt(value: Option<f64>, unit: &str) -> String {
     value.map_or("n/a".to_owned(), |v| format!("{v:.1}{unit}"))
+}
+
+fn share(value: Option<f64>, cores: usize) -> String {
+    value.map_or("n/a".to_owned(), |v| {
+        format!("{:.0} % of {cores} cores", v * 100.0)
+    })
 }
 
 fn ms(p: &Percentiles) -> String {
@@ -141,14 +176,15 @@ impl fmt::Display for Report {
                 &mut t,
                 &format!("  step {:.0}/s", step.rate),
                 format!(
-                    "{:.0} deliveries/s, p99 {:.2} ms, lost {}{}",
+                    "{:.0} deliveries/s, p99 {:.2} ms, lost {}, load tool {}{}",
                     step.deliveries_per_s,
                     step.latency_ms.p99,
                     step.lost,
-                    if step.passed {
-                        ""
-                    } else {
-                        "  <- over the limit"
+                    share(step.load_tool_share, self.load_tool_cores),
+                    match (step.passed, step.load_tool_out_of_headroom) {
+                        (true, _) => "",
+                        (false, true) => "  <- load tool without headroom",
+                        (false, false) => "  <- over the limit",
                     }
                 ),
             );
@@ -158,8 +194,16 @@ impl fmt::Display for Report {
                 &mut t,
                 "saturation",
                 format!(
-                    "{:.0} deliveries/s at {:.0} msg/s (p99 {:.2} ms < {:.0} ms, nothing lost)",
-                    s.deliveries_per_s, s.rate, s.p99_ms, s.p99_limit_ms
+                    "{:.0} deliveries/s at {:.0} msg/s (p99 {:.2} ms < {:.0} ms, nothing lost){}",
+                    s.deliveries_per_s,
+                    s.rate,
+                    s.p99_ms,
+                    s.p99_limit_ms,
+                    if s.limited_by_load_tool {
+                        "; a floor: the load tool ran out of headroom above it"
+                    } else {
+                        ""
+                    }
                 ),
             );
         }
@@ -183,8 +227,15 @@ impl fmt::Display for Report {
             &mut t,
             "load tool CPU",
             format!(
-                "{} — {}",
+                "{} on {} threads ({}){} — {}",
                 opt(self.load_tool_cpu_pct, "% of a core"),
+                self.load_tool_threads,
+                share(self.load_tool_share, self.load_tool_cores),
+                if self.load_tool_out_of_headroom {
+                    ": no headroom, not a figure"
+                } else {
+                    ""
+                },
                 self.note
             ),
         );
@@ -196,5 +247,24 @@ impl fmt::Display for Report {
             }
         }
         f.write_str(&t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_load_tool_has_headroom_up_to_four_fifths_of_the_machine_s_cores() {
+        // 150 % of one core on 2 cores is 75 % of them: a figure.
+        assert_eq!(load_tool_share(Some(150.0), 2), (Some(0.75), false));
+        // 170 % is 85 %: the tool may have set the figure.
+        let (share, out) = load_tool_share(Some(170.0), 2);
+        assert!((share.unwrap() - 0.85).abs() < 1e-9);
+        assert!(out);
+        // The same CPU on 4 cores leaves room.
+        assert!(!load_tool_share(Some(170.0), 4).1);
+        // Without /proc there is no figure to judge.
+        assert_eq!(load_tool_share(None, 2), (None, false));
     }
 }

@@ -6,8 +6,9 @@ use crate::conn;
 use crate::error::BenchError;
 use crate::procstat;
 use crate::publish::Publisher;
-use crate::report::{Machine, Report, Saturation, Step, SHARED_MACHINE_NOTE};
+use crate::report::{load_tool_share, Machine, Report, Saturation, Step, SHARED_MACHINE_NOTE};
 use crate::tally::{Tally, Window};
+use crate::workers::Workers;
 use parking_lot::Mutex;
 use std::io::IsTerminal as _;
 use std::sync::atomic::Ordering;
@@ -33,7 +34,11 @@ pub struct Run {
     /// Traffic begins (chat members start speaking).
     pub go: CancellationToken,
     traffic_until: Mutex<Option<Instant>>,
+    /// The publisher's HTTP client.
     pub http: reqwest::Client,
+    /// One HTTP client per connection thread, so a stream's or poll's pooled connection stays
+    /// on the thread that uses it.
+    subscriber_http: Vec<reqwest::Client>,
     pub handshakes: Semaphore,
     /// Where WebSocket connections go.
     pub ws_url: Url,
@@ -49,6 +54,11 @@ impl Run {
                 .traffic_until
                 .lock()
                 .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The HTTP client for connection `conn`'s requests (its thread's).
+    pub fn http_for(&self, conn: usize) -> &reqwest::Client {
+        &self.subscriber_http[conn % self.subscriber_http.len()]
     }
 
     pub fn traffic_over(&self) -> bool {
@@ -106,18 +116,27 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
                 .map_err(|e| BenchError::BadSettings(e.to_string()))?,
         )),
     };
-    let http = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| BenchError::BadSettings(format!("HTTP client: {e}")))?;
+    let http_client = || {
+        reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| BenchError::BadSettings(format!("HTTP client: {e}")))
+    };
+    let workers = Workers::start(cfg.threads).map_err(|e| {
+        BenchError::BadSettings(format!("could not start the connection threads: {e}"))
+    })?;
     let run = Arc::new(Run {
-        tally: Tally::new(cfg.rooms),
+        // One tally shard per thread: a thread's connections never wait for another's.
+        tally: Tally::new(cfg.rooms, workers.count()),
         stop: CancellationToken::new(),
         go: CancellationToken::new(),
         traffic_until: Mutex::new(None),
-        http,
+        http: http_client()?,
+        subscriber_http: (0..workers.count())
+            .map(|_| http_client())
+            .collect::<Result<_, _>>()?,
         handshakes: Semaphore::new(HANDSHAKES_AT_ONCE),
         ws_url,
         http_base,
@@ -152,7 +171,10 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
             let due = Duration::from_secs_f64(conn as f64 / f64::from(run.cfg.ramp.max(1)));
             tokio::time::sleep_until(began + due).await;
         }
-        tasks.spawn(conn::connection(run.clone(), conn));
+        tasks.spawn_on(
+            conn::connection(run.clone(), conn),
+            workers.for_connection(conn),
+        );
     }
     let all_in = Instant::now() + Duration::from_secs(16);
     while run.tally.ready.load(Ordering::Acquire) + run.tally.closed.load(Ordering::Relaxed)
@@ -271,6 +293,9 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
                         deliveries_per_s: s.deliveries_per_s,
                         p99_ms: s.latency_ms.p99,
                         p99_limit_ms: limit_ms,
+                        limited_by_load_tool: steps
+                            .iter()
+                            .any(|above| above.rate > s.rate && above.load_tool_out_of_headroom),
                     });
                     w
                 }
@@ -280,6 +305,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
     };
     let (load_tool_cpu_pct, server_cpu_pct) = cpu.stop(&pids);
     finish(&run, tasks, progress).await;
+    drop(workers);
 
     let cfg = &run.cfg;
     let window_s = match (&cfg.workload, &saturation) {
@@ -300,6 +326,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
         _ => 0.0,
     };
     let (cores, memory_kib) = procstat::machine();
+    let (load_tool_share, load_tool_out_of_headroom) = load_tool_share(load_tool_cpu_pct, cores);
     let rss_per_connection_kib = match (rss_before, rss_after) {
         (Some(before), Some(after)) => Some((after as f64 - before as f64) / ready as f64),
         _ => None,
@@ -327,6 +354,10 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
         connect_ms: window.connect,
         errors: run.tally.errors(),
         load_tool_cpu_pct,
+        load_tool_share,
+        load_tool_cores: cores,
+        load_tool_threads: cfg.threads,
+        load_tool_out_of_headroom,
         server_cpu_pct,
         server_rss_kib_before: rss_before,
         server_rss_kib_after: rss_after,
@@ -356,7 +387,9 @@ async fn saturation_step(
     let (tool_cpu, server_cpu) = step_cpu.stop(pids);
     let lost = w.expected.saturating_sub(w.delivered);
     let achieved = w.published as f64 / length.as_secs_f64();
-    let passed = lost == 0 && w.latency.p99 < limit_ms && achieved >= rate * 0.9;
+    let met_limits = lost == 0 && w.latency.p99 < limit_ms && achieved >= rate * 0.9;
+    let (load_tool_share, load_tool_out_of_headroom) =
+        load_tool_share(tool_cpu, procstat::machine().0);
     let s = Step {
         rate,
         published: w.published,
@@ -367,8 +400,11 @@ async fn saturation_step(
         latency_ms: w.latency,
         server_cpu_pct: server_cpu,
         load_tool_cpu_pct: tool_cpu,
+        load_tool_share,
+        load_tool_out_of_headroom,
         waited_for_idle_s: waited_for_idle.as_secs_f64(),
-        passed,
+        met_limits,
+        passed: met_limits && !load_tool_out_of_headroom,
     };
     (s, w)
 }

@@ -1,8 +1,9 @@
 //! Counting what happens during a run: connect times, deliveries with their latency,
 //! duplicates, and errors by kind. Shared by every connection task.
 //!
-//! Latency histograms are sharded (a connection always uses the same shard) so thousands of
-//! tasks on two cores do not queue on one lock; each task locks its shard once per received
+//! Latency histograms are sharded, one shard per connection thread (connection `i` runs on
+//! thread `i mod threads` and uses shard `i mod threads`), so a shard's lock is only ever
+//! contended by the run's control loop reading it; each task locks its shard once per received
 //! frame, never across an await.
 
 use crate::payload::Stamp;
@@ -13,7 +14,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const SHARDS: usize = 16;
 /// Longest latency a histogram holds (an hour, in µs); longer ones are clamped to it.
 const HIST_MAX_US: u64 = 3_600_000_000;
 
@@ -80,10 +80,11 @@ fn histogram() -> Histogram<u64> {
 }
 
 impl Tally {
-    pub fn new(rooms: usize) -> Tally {
+    /// A tally for `rooms` rooms, with one shard per connection thread.
+    pub fn new(rooms: usize, shards: usize) -> Tally {
         Tally {
             clock: Instant::now(),
-            shards: (0..SHARDS)
+            shards: (0..shards.max(1))
                 .map(|_| {
                     Mutex::new(Shard {
                         latency: histogram(),
@@ -115,7 +116,7 @@ impl Tally {
 
     pub fn connect_took(&self, conn: usize, took: Duration) {
         let us = (took.as_micros() as u64).clamp(1, HIST_MAX_US);
-        let _ = self.shards[conn % SHARDS].lock().connect.record(us);
+        let _ = self.shard(conn).lock().connect.record(us);
         self.connected.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -138,13 +139,17 @@ impl Tally {
             return;
         }
         let now = self.now_us();
-        let mut shard = self.shards[conn % SHARDS].lock();
+        let mut shard = self.shard(conn).lock();
         for &sent in first_sent_us {
             let us = now.saturating_sub(sent).clamp(1, HIST_MAX_US);
             let _ = shard.latency.record(us);
         }
         shard.delivered += first_sent_us.len() as u64;
         shard.duplicated += duplicates;
+    }
+
+    fn shard(&self, conn: usize) -> &Mutex<Shard> {
+        &self.shards[conn % self.shards.len()]
     }
 
     /// Counts one error of `kind` ("connect: connection refused", "closed: 1013", …).
@@ -298,7 +303,7 @@ mod tests {
 
     #[test]
     fn expected_deliveries_are_messages_times_members_per_room() {
-        let tally = Tally::new(2);
+        let tally = Tally::new(2, 2);
         tally.ready_in(0);
         tally.ready_in(0);
         tally.ready_in(1);

@@ -101,6 +101,10 @@ pub struct BenchArgs {
     /// Server process ids (comma-separated or repeated) whose CPU and memory to report.
     #[arg(long, value_delimiter = ',')]
     server_pid: Vec<u32>,
+    /// Threads the connections are spread over, each with its own event loop (default: one
+    /// per core).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Allow a target that is not on this machine.
     #[arg(long)]
     allow_remote: bool,
@@ -175,6 +179,9 @@ impl BenchArgs {
         cfg.allow_remote = self.allow_remote;
         cfg.server_pids = self.server_pid;
         cfg.progress = !self.quiet;
+        if let Some(threads) = self.threads {
+            cfg.threads = threads;
+        }
         if let Some(publish) = self.publish_url {
             let url = crate::base_url(&publish)?;
             cfg.publish = Some(match url.scheme() {
