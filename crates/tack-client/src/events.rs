@@ -147,6 +147,14 @@ pub enum ClientEvent {
         viewers: Option<u32>,
         ts: Option<u64>,
     },
+    /// Someone in a room changed nick (`user` the old one, `nick` the new one).
+    NickChanged {
+        room: String,
+        id: Option<u64>,
+        user: String,
+        nick: String,
+        ts: Option<u64>,
+    },
     /// Who is in a room now.
     Presence {
         room: String,

@@ -419,6 +419,17 @@ pub struct RoomChange {
     pub ts: Millis,
 }
 
+/// Someone in a room changed nick; numbered, so presence and messages never disagree about who
+/// said what. `user` is the old nick, `nick` the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NickChange {
+    pub id: EventId,
+    pub room: String,
+    pub user: String,
+    pub nick: String,
+    pub ts: Millis,
+}
+
 /// Who is in a room now. Sent to a client when it enters, not numbered (not part of history).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
@@ -515,6 +526,8 @@ pub enum ServerEvent {
     Entered(RoomChange),
     #[serde(rename = "chatRoomLeave")]
     Left(RoomChange),
+    #[serde(rename = "nickChange")]
+    NickChanged(NickChange),
     #[serde(rename = "presence")]
     Presence(Presence),
     #[serde(rename = "ack")]
@@ -540,6 +553,7 @@ impl ServerEvent {
         match self {
             ServerEvent::Message(m) => Some((&m.room, m.id)),
             ServerEvent::Entered(c) | ServerEvent::Left(c) => Some((&c.room, c.id)),
+            ServerEvent::NickChanged(c) => Some((&c.room, c.id)),
             ServerEvent::Raw(r) => Some((&r.channel, r.id)),
             _ => None,
         }

@@ -53,6 +53,7 @@ fn every_server_event_example_in_the_protocol_doc_parses() {
         "chatMessage",
         "chatRoomEnter",
         "chatRoomLeave",
+        "nickChange",
         "presence",
         "ack",
         "error",

@@ -81,6 +81,17 @@ pub trait Hub: Send + Sync + 'static {
         since: Option<EventId>,
     ) -> Result<Joined, HubError>;
 
+    /// Claims `nick` for session `key`, case-insensitively: true when it is now (or already
+    /// was) this session's, false when another live session holds it.
+    async fn claim_nick(&self, nick: &str, key: SessionKey) -> Result<bool, HubError>;
+
+    /// Gives `nick` up, if `key` holds it (the session renamed itself or ended).
+    async fn release_nick(&self, nick: &str, key: SessionKey);
+
+    /// `member` (its new nick in `member.nick`), in `room` as `old`, changed nick: the room
+    /// gets `nickChange` and presence shows the new nick. False if it was not there.
+    async fn rename(&self, room: &str, member: &Member, old: &str) -> Result<bool, HubError>;
+
     /// Takes `member` out of `room` and announces `chatRoomLeave`. False if it was not there.
     async fn leave(&self, room: &str, member: &Member) -> Result<bool, HubError>;
 

@@ -14,7 +14,7 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tack_protocol::chat::{
-    ChatMessage, EventId, Millis, Presence, Resumed, RoomChange, ServerEvent,
+    ChatMessage, EventId, Millis, NickChange, Presence, Resumed, RoomChange, ServerEvent,
 };
 
 pub struct MemoryHub {
@@ -22,6 +22,8 @@ pub struct MemoryHub {
     /// Fresh at every start: history lives in memory, so numbering restarts with the process.
     epoch: String,
     channels: RwLock<HashMap<Arc<str>, Arc<Mutex<Channel>>>>,
+    /// Nicks in use (lowercased) and the session holding each.
+    nicks: Mutex<HashMap<String, SessionKey>>,
     sink: Option<Arc<dyn ItemSink>>,
 }
 
@@ -127,6 +129,7 @@ impl MemoryHub {
             retention,
             epoch: format!("{:016x}", rand::random::<u64>()),
             channels: RwLock::new(HashMap::new()),
+            nicks: Mutex::new(HashMap::new()),
             sink: None,
         }
     }
@@ -235,6 +238,42 @@ impl Hub for MemoryHub {
                 announced,
             }
         }))
+    }
+
+    async fn claim_nick(&self, nick: &str, key: SessionKey) -> Result<bool, HubError> {
+        let mut nicks = self.nicks.lock();
+        let holder = nicks.entry(nick.to_lowercase()).or_insert(key);
+        Ok(*holder == key)
+    }
+
+    async fn release_nick(&self, nick: &str, key: SessionKey) {
+        let mut nicks = self.nicks.lock();
+        let folded = nick.to_lowercase();
+        if nicks.get(&folded) == Some(&key) {
+            nicks.remove(&folded);
+        }
+    }
+
+    async fn rename(&self, room: &str, member: &Member, old: &str) -> Result<bool, HubError> {
+        let Some(channel) = self.existing(room) else {
+            return Ok(false);
+        };
+        let mut channel = channel.lock();
+        let Some(nick) = channel.members.get_mut(&member.key) else {
+            return Ok(false);
+        };
+        *nick = member.nick.clone();
+        let ts = now_millis();
+        let event = ServerEvent::NickChanged(NickChange {
+            id: channel.next_id(),
+            room: channel.name.to_string(),
+            user: old.to_owned(),
+            nick: member.nick.to_string(),
+            ts,
+        });
+        let body = ItemBody::Chat(event.to_json().into());
+        self.append(&mut channel, body, ts, None, None);
+        Ok(true)
     }
 
     async fn leave(&self, room: &str, member: &Member) -> Result<bool, HubError> {

@@ -118,6 +118,17 @@ impl Engine {
                     })
                     .await;
             }
+            ServerEvent::NickChanged(c) => {
+                self.out
+                    .push(ClientEvent::NickChanged {
+                        room: c.room,
+                        id: Some(c.id),
+                        user: c.user,
+                        nick: c.nick,
+                        ts: Some(c.ts),
+                    })
+                    .await;
+            }
             ServerEvent::Raw(r) => {
                 let decoded = if r.binary {
                     decoded_len(&r.payload)

@@ -116,6 +116,7 @@ impl Engine {
                 ServerEvent::Message(_)
                 | ServerEvent::Entered(_)
                 | ServerEvent::Left(_)
+                | ServerEvent::NickChanged(_)
                 | ServerEvent::Raw(_) => {}
                 ServerEvent::Pong(p) => {
                     conn.answers_pings = true;

@@ -95,7 +95,7 @@ export type ClientEvent = { "kind": "state" } & ConnectionState | { "kind": "ser
 /**
  * Sent by this session.
  */
-own: boolean, } | { "kind": "entered", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "left", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "presence", room: string, viewers: number, users: Array<string>, } | { "kind": "joined", room: string, } | { "kind": "parted", room: string, } | { "kind": "send", cid: string, room: string, comment: string, } & ({ "state": "pending" } | { "state": "sent", id: number | null, } | { "state": "failed", reason: string, }) | { "kind": "gap", target: Target, after_id: number | null, } | { "kind": "raw", channel: string, id: number | null, ts: number | null, 
+own: boolean, } | { "kind": "entered", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "left", room: string, id: number | null, user: string, viewers: number | null, ts: number | null, } | { "kind": "nickChanged", room: string, id: number | null, user: string, nick: string, ts: number | null, } | { "kind": "presence", room: string, viewers: number, users: Array<string>, } | { "kind": "joined", room: string, } | { "kind": "parted", room: string, } | { "kind": "send", cid: string, room: string, comment: string, } & ({ "state": "pending" } | { "state": "sent", id: number | null, } | { "state": "failed", reason: string, }) | { "kind": "gap", target: Target, after_id: number | null, } | { "kind": "raw", channel: string, id: number | null, ts: number | null, 
 /**
  * Text as is; binary content base64-encoded.
  */

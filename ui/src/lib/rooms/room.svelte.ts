@@ -22,12 +22,14 @@ export interface ChatMessage {
 }
 
 export interface PresenceEvent {
-  kind: 'entered' | 'left';
+  kind: 'entered' | 'left' | 'renamed';
   key: string;
   id: number | null;
   user: string;
   viewers: number | null;
   ts: number;
+  /** For `renamed`: the new nick (`user` is the old one). */
+  nick?: string;
 }
 
 /** Events after `afterId` may be missing here. */
@@ -137,6 +139,16 @@ export class Room {
     else this.members[e.user] = n;
     if (e.viewers != null) this.viewers = e.viewers;
     this.#append({ kind: 'left', key: nextKey(), id: e.id, user: e.user, viewers: e.viewers, ts: e.ts ?? Date.now() });
+  }
+
+  renamed(e: { id: number | null; user: string; nick: string; ts: number | null }): void {
+    const n = this.members[e.user] ?? 0;
+    if (n > 0) {
+      if (n === 1) delete this.members[e.user];
+      else this.members[e.user] = n - 1;
+      this.members[e.nick] = (this.members[e.nick] ?? 0) + 1;
+    }
+    this.#append({ kind: 'renamed', key: nextKey(), id: e.id, user: e.user, nick: e.nick, viewers: null, ts: e.ts ?? Date.now() });
   }
 
   presence(viewers: number, users: string[]): void {

@@ -77,6 +77,9 @@ export class Rooms {
       case 'left':
         this.get(e.room)?.left(e);
         break;
+      case 'nickChanged':
+        this.get(e.room)?.renamed(e);
+        break;
       case 'presence':
         this.get(e.room)?.presence(e.viewers, e.users);
         break;

@@ -28,6 +28,17 @@ describe('a room', () => {
     expect(lobby.items.map((i) => i.kind)).toEqual(['entered', 'left']);
   });
 
+  test('a nick change shows inline and the member list follows it', () => {
+    const rooms = joinedLobby();
+    rooms.apply({ kind: 'entered', room: 'lobby', id: 1, user: 'carol', viewers: 2, ts: 1 }, 'lobby', 'bob');
+    rooms.apply({ kind: 'nickChanged', room: 'lobby', id: 2, user: 'carol', nick: 'caro', ts: 2 }, 'lobby', 'bob');
+    const lobby = rooms.get('lobby')!;
+    expect(lobby.memberNames).toEqual(['bob', 'caro']);
+    expect(lobby.viewers).toBe(2);
+    const renamed = lobby.items.at(-1)!;
+    expect(renamed).toMatchObject({ kind: 'renamed', user: 'carol', nick: 'caro' });
+  });
+
   test('my message goes pending → sent and shows once although the server echoes it', () => {
     const rooms = joinedLobby();
     rooms.apply({ kind: 'send', cid: 'c1', room: 'lobby', comment: 'hi', state: 'pending' }, 'lobby', 'bob');
