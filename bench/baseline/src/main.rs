@@ -3,7 +3,7 @@
 //! the same bytes, to every other socket. What Tack costs beyond this is what its features
 //! cost.
 //!
-//! It follows the fast loop of docs/PERF-NOTES: a 4 KiB read buffer (tungstenite's 128 KiB
+//! It follows the fast loop measured before Tack (bench/NOTES.md, "Where Tack started"): a 4 KiB read buffer (tungstenite's 128 KiB
 //! default would dominate the memory per idle socket), `TCP_NODELAY`, one shared `Utf8Bytes`
 //! per message through a `tokio::sync::broadcast`, and per connection: write every waiting
 //! frame, then flush once.

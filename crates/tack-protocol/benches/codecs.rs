@@ -1,7 +1,7 @@
 //! Throughput of the two streaming codecs on the hot path: websocket-events (every message
 //! between Pushpin and an origin) and SSE (every event to a streaming client).
 //!
-//! Inputs are 1,000 chat-sized events (~100-byte JSON), the size PERF-NOTES measures with.
+//! Inputs are 1,000 chat-sized events (~100-byte JSON), the size the fan-out measurements use (bench/NOTES.md).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use tack_protocol::sse;

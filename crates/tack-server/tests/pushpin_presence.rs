@@ -23,13 +23,15 @@ async fn a_closed_websocket_leaves_its_rooms_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streaming_client_stays_while_it_pings_and_leaves_a_ttl_after_it_falls_silent() {
-    let stage = Stage::start_with(1, |config| config.session_ttl_secs = 2).await;
+    let stage = Stage::start_with(1, |config| config.session_ttl_secs = 3).await;
     let mut cat = Client::connect(stage.front(0), Via::Stream, "cat").await;
     cat.enter("lobby").await;
-    // Well past the TTL, cat pings twice a TTL, as the engine does every half heartbeat: the
-    // pings keep its session (Pushpin no longer refreshes held streams on a timer).
-    let mut heartbeat = tokio::time::interval(Duration::from_millis(1000));
-    for _ in 0..5 {
+    // Well past the TTL, cat pings six times a TTL, as the engine pings every half heartbeat:
+    // the pings keep its session (Pushpin no longer refreshes held streams on a timer). With
+    // pings only twice a TTL, one second of scheduling delay on a loaded machine let the
+    // session expire between two pings, and the story failed for the wrong reason.
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(500));
+    for _ in 0..10 {
         heartbeat.tick().await;
         let pong = cat.send(r#"ping:{"t":1}"#).await;
         assert_eq!(pong[0]["type"], "pong", "{pong:?}");

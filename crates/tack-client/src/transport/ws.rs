@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// tungstenite's default read buffer is 128 KiB per connection; events are small (see
-/// PERF-NOTES.md), so 4 KiB keeps an idle connection cheap.
+/// bench/NOTES.md, "Where Tack started"), so 4 KiB keeps an idle connection cheap.
 const READ_BUFFER: usize = 4 * 1024;
 
 pub async fn open(dial: &Dial) -> Result<Link, LinkError> {
