@@ -127,7 +127,7 @@ async fn main() {
     let server = tack_server::spawn(ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         max_connections: 1000,
-        ..ServerConfig::default()
+        ..ServerConfig::on_free_loopback_ports()
     })
     .await
     .expect("server starts");
@@ -167,7 +167,7 @@ async fn main() {
     // `seconds`.
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let per_tick = (args.rate / 100).max(1) as usize;
-    let publish_url = format!("{url}/publish/");
+    let publish_url = format!("{}/publish/", server.control_url());
     let publisher = tokio::spawn(async move {
         let http = reqwest::Client::new();
         let mut tick = tokio::time::interval(Duration::from_millis(10));

@@ -98,21 +98,23 @@ trap 'stop_servers; rm -rf "$TMP"' EXIT
 # Every run set starts on fresh server processes, so memory figures are not flattered by what
 # an allocator kept from the previous run, and no backlog carries over.
 start_servers() {
-# (a) the built-in server. Its per-connection queue is raised from 1,024 to 4,096 events, the
-# baseline's buffer, so both tolerate the same lag from a load tool that shares the CPU (with
-# 1,024 it disconnects subscribers that fall a second behind at 1,000 msg/s: see BENCHMARKS.md).
-# Its history holds 20,000 items per channel, more than a fan-out scenario publishes, so a
-# subscriber it disconnects for falling behind can resume from where it was (`--resume`).
+# (a) the built-in server. Its history holds 20,000 items per channel, more than a fan-out
+# scenario publishes, so a subscriber it disconnects for falling behind can resume from where
+# it was (`--resume`). Publishing goes to its control listener, as a backend's does.
 TACK_PORT=$(free_port)
-TACK_HISTORY_LEN=20000 TACK_MAX_CONNECTIONS=50000 "$TACK" serve --listen "127.0.0.1:$TACK_PORT" >>"$RESULTS/tack.log" 2>&1 &
+TACK_CONTROL_PORT=$(free_port)
+TACK_HISTORY_LEN=20000 TACK_MAX_CONNECTIONS=50000 "$TACK" serve --listen "127.0.0.1:$TACK_PORT" \
+  --control-listen "127.0.0.1:$TACK_CONTROL_PORT" >>"$RESULTS/tack.log" 2>&1 &
 TACK_PID=$!; PIDS_TO_STOP+=("$TACK_PID")
 wait_port "$TACK_PORT" "tack serve"
 
 # (a') the built-in server as a user starts it, with no setting changed: the scenario that
 # checks "nobody kicked, nothing lost" at a rate the server carries (issue 19) measures the
-# defaults, not the raised queue above.
+# defaults, not the longer history above.
 TACK_DEF_PORT=$(free_port)
-"$TACK" serve --listen "127.0.0.1:$TACK_DEF_PORT" >>"$RESULTS/tack-defaults.log" 2>&1 &
+TACK_DEF_CONTROL_PORT=$(free_port)
+"$TACK" serve --listen "127.0.0.1:$TACK_DEF_PORT" --control-listen "127.0.0.1:$TACK_DEF_CONTROL_PORT" \
+  >>"$RESULTS/tack-defaults.log" 2>&1 &
 TACK_DEF_PID=$!; PIDS_TO_STOP+=("$TACK_DEF_PID")
 wait_port "$TACK_DEF_PORT" "tack serve (defaults)"
 
@@ -135,6 +137,7 @@ wait_port "$BASE_PORT" "baseline"
 # backlog, not Pushpin (see bench/NOTES.md).
 start_pushpin() {
   ORIGIN_PORT=$(free_port)
+  ORIGIN_CONTROL_PORT=$(free_port)
   GRIP_KEY="bench-grip-key-$(date +%s%N)"
   coproc PUSHPIN { "$PUSHPIN_BIN" --origin "127.0.0.1:$ORIGIN_PORT" --sig-key "$GRIP_KEY" 2>>"$RESULTS/pushpin.log"; }
   PUSHPIN_STDIN=${PUSHPIN[1]}
@@ -152,7 +155,7 @@ start_pushpin() {
   PP_PORT=${pp_url##*:}
   PP_PUBLISH_PORT=${pp_publish##*:}
   if [ "$PUSHPIN_MODE" = tack ]; then
-    "$TACK" serve --listen "127.0.0.1:$ORIGIN_PORT" --pushpin "$pp_publish" \
+    "$TACK" serve --listen "127.0.0.1:$ORIGIN_PORT" --control-listen "127.0.0.1:$ORIGIN_CONTROL_PORT" --pushpin "$pp_publish" \
       --grip-key "$GRIP_KEY" >>"$RESULTS/origin.log" 2>&1 &
   else
     "$GRIP_ORIGIN" "127.0.0.1:$ORIGIN_PORT" >>"$RESULTS/origin.log" 2>&1 &
@@ -188,14 +191,15 @@ target_flags() {
   local target=$1 scenario=$2
   case "$target" in
     tack)
-      echo "--url http://127.0.0.1:$TACK_PORT --server-pid $TACK_PID" ;;
+      echo "--url http://127.0.0.1:$TACK_PORT --publish-url http://127.0.0.1:$TACK_CONTROL_PORT/publish/ --server-pid $TACK_PID" ;;
     tack-defaults)
-      echo "--url http://127.0.0.1:$TACK_DEF_PORT --server-pid $TACK_DEF_PID" ;;
+      echo "--url http://127.0.0.1:$TACK_DEF_PORT --publish-url http://127.0.0.1:$TACK_DEF_CONTROL_PORT/publish/ --server-pid $TACK_DEF_PID" ;;
     pushpin)
       if [ "$PUSHPIN_MODE" = tack ]; then
-        # Published through the origin's /publish/, as a Tack deployment behind Pushpin does:
+        # Published through the origin's /publish/ (its control listener), as a Tack deployment
+        # behind Pushpin does:
         # Tack numbers the item and forwards it to Pushpin's publish port.
-        echo "--url http://127.0.0.1:$PP_PORT --publish-url http://127.0.0.1:$ORIGIN_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP"
+        echo "--url http://127.0.0.1:$PP_PORT --publish-url http://127.0.0.1:$ORIGIN_CONTROL_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP"
       else
         # Plain origin: every subscriber is on channel bench-0; publish to Pushpin directly.
         echo "--plain --prefix bench --url ws://127.0.0.1:$PP_PORT/c/bench-0 --publish-url http://127.0.0.1:$PP_PUBLISH_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP"
@@ -203,7 +207,7 @@ target_flags() {
     pushpin-tack)
       # Tack's protocol through Pushpin (chat, SSE, long-polling); broadcasts are published
       # through the origin, as for `pushpin`.
-      echo "--url http://127.0.0.1:$PP_PORT --publish-url http://127.0.0.1:$ORIGIN_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP" ;;
+      echo "--url http://127.0.0.1:$PP_PORT --publish-url http://127.0.0.1:$ORIGIN_CONTROL_PORT/publish/ --server-pid $PUSHPIN_PIDS,$ORIGIN_PID $PUSHPIN_RAMP" ;;
     baseline)
       echo "--plain --url ws://127.0.0.1:$BASE_PORT/ --publish-url ws://127.0.0.1:$BASE_PORT/publish --server-pid $BASE_PID" ;;
   esac

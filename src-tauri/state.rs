@@ -35,7 +35,7 @@ impl AppState {
             if builtin.is_none() {
                 let config = ServerConfig {
                     listen: "127.0.0.1:0".parse().expect("a valid loopback address"),
-                    ..ServerConfig::default()
+                    ..ServerConfig::on_free_loopback_ports()
                 };
                 let handle = tack_server::spawn(config)
                     .await

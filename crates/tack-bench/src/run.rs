@@ -110,11 +110,11 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
     let publish_to = match (&cfg.publish, &cfg.workload) {
         (_, Workload::Idle | Workload::Chat { .. }) => None,
         (Some(to), _) => Some(to.clone()),
-        (None, _) => Some(PublishTo::Http(
-            http_base
-                .join("publish/")
-                .map_err(|e| BenchError::BadSettings(e.to_string()))?,
-        )),
+        (None, _) => {
+            return Err(BenchError::BadSettings(
+                "a broadcast needs --publish-url: a Tack server takes publishes on its control listener, http://HOST:PORT/publish/ (tack serve --control-listen; 127.0.0.1:7998 by default)".into(),
+            ));
+        }
     };
     let http_client = || {
         reqwest::Client::builder()

@@ -2,7 +2,8 @@
 //! must see every message arrive exactly once, on each transport.
 
 use std::time::Duration;
-use tack_bench::{BenchConfig, Transport, Workload};
+use tack_bench::{BenchConfig, PublishTo, Transport, Workload};
+use tack_server::ServerHandle;
 use tack_testkit::server::{start, start_with};
 
 fn short_run(url: &str, transport: Transport) -> BenchConfig {
@@ -18,10 +19,18 @@ fn short_run(url: &str, transport: Transport) -> BenchConfig {
     cfg
 }
 
+/// A short run against `server`, publishing to its control listener as a backend does.
+fn against(server: &ServerHandle, transport: Transport) -> BenchConfig {
+    let mut cfg = short_run(&server.url(), transport);
+    let publish = format!("{}/publish/", server.control_url());
+    cfg.publish = Some(PublishTo::Http(publish.parse().unwrap()));
+    cfg
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_websockets_get_every_broadcast_once_and_the_json_has_the_promised_fields() {
     let server = start().await;
-    let report = tack_bench::run(short_run(&server.url(), Transport::Ws))
+    let report = tack_bench::run(against(&server, Transport::Ws))
         .await
         .expect("the run completes");
     assert_eq!(report.ready, 50, "{report}");
@@ -55,7 +64,7 @@ async fn fifty_websockets_get_every_broadcast_once_and_the_json_has_the_promised
 async fn sse_streams_and_long_polls_get_every_broadcast_once() {
     let server = start().await;
     for transport in [Transport::Stream, Transport::Poll] {
-        let mut cfg = short_run(&server.url(), transport);
+        let mut cfg = against(&server, transport);
         cfg.connections = 20;
         let report = tack_bench::run(cfg).await.expect("the run completes");
         assert_eq!(report.ready, 20, "{transport:?}: {report}");
@@ -72,7 +81,7 @@ async fn sse_streams_and_long_polls_get_every_broadcast_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatting_members_of_many_rooms_hear_everyone_in_their_room() {
     let server = start().await;
-    let mut cfg = short_run(&server.url(), Transport::Ws);
+    let mut cfg = against(&server, Transport::Ws);
     cfg.connections = 40;
     cfg.rooms = 8;
     cfg.workload = Workload::Chat {
@@ -112,7 +121,7 @@ async fn a_run_beyond_the_bounds_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturation_search_climbs_and_reports_its_highest_passing_step() {
     let server = start().await;
-    let mut cfg = short_run(&server.url(), Transport::Ws);
+    let mut cfg = against(&server, Transport::Ws);
     cfg.connections = 20;
     cfg.drain = Duration::from_secs(1);
     cfg.workload = Workload::Saturate {
@@ -154,8 +163,8 @@ async fn impatient_server() -> tack_server::ServerHandle {
 
 /// Bursts of ~20 messages a millisecond: every `POST /publish/` carries more items than a
 /// subscriber's queue holds, so every subscriber is kicked (1008) again and again.
-fn burst(url: &str, resume: bool) -> BenchConfig {
-    let mut cfg = short_run(url, Transport::Ws);
+fn burst(server: &ServerHandle, resume: bool) -> BenchConfig {
+    let mut cfg = against(server, Transport::Ws);
     cfg.connections = 5;
     cfg.workload = Workload::Broadcast { rate: 20_000.0 };
     cfg.duration = Duration::from_millis(200);
@@ -166,7 +175,7 @@ fn burst(url: &str, resume: bool) -> BenchConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kicked_subscribers_that_resume_from_their_last_id_miss_nothing() {
     let server = impatient_server().await;
-    let report = tack_bench::run(burst(&server.url(), true))
+    let report = tack_bench::run(burst(&server, true))
         .await
         .expect("the run completes");
     // The in-process (debug) server answers publishes slowly on a busy machine and the
@@ -184,7 +193,7 @@ async fn kicked_subscribers_that_resume_from_their_last_id_miss_nothing() {
     );
 
     // The same burst without resuming loses what the kicked subscribers missed.
-    let report = tack_bench::run(burst(&server.url(), false))
+    let report = tack_bench::run(burst(&server, false))
         .await
         .expect("the run completes");
     assert!(report.lost > 0, "{report}");

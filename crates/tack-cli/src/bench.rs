@@ -88,7 +88,8 @@ pub struct BenchArgs {
     #[arg(long)]
     plain: bool,
     /// Where broadcast messages go: http(s)://…/publish/ (Pushpin format) or ws(s):// (one
-    /// text frame per message). Default: the Tack server's /publish/.
+    /// text frame per message). A Tack server takes publishes on its control listener
+    /// (`tack serve --control-listen`, 127.0.0.1:7998 by default): http://HOST:PORT/publish/.
     #[arg(long)]
     publish_url: Option<String>,
     /// Room and channel names are `<prefix>-<n>` (default: unique per run, so runs against one

@@ -89,14 +89,16 @@ enum Command {
     },
     /// Publish one message to a channel through the server's /publish/.
     Publish {
-        /// Server base URL, http(s)://host:port.
+        /// The server's control address, http(s)://host:port (`tack serve --control-listen`,
+        /// http://127.0.0.1:7998 by default), or Pushpin's publish port.
         url: String,
         channel: String,
         message: String,
         #[arg(long, env = "TACK_TOKEN")]
         token: Option<String>,
     },
-    /// Run the built-in server (WebSocket, HTTP streaming, long-polling, /publish/).
+    /// Run the built-in server (WebSocket, HTTP streaming, long-polling; /publish/ and
+    /// /metrics on the control address).
     Serve(serve::ServeArgs),
     /// Load-test a real-time server: N connections, a message rate, latency, loss, duplicates.
     Bench(bench::BenchArgs),

@@ -35,6 +35,10 @@ pub async fn run(
             url: url.to_owned(),
             reason: format!("HTTP {status}: {}", text.trim()),
         }),
+        // A client address given where the control address belongs: say where publishing is.
+        404 => Err(CliError::Rejected(format!(
+            "HTTP {status} from {url}: publishing goes to the server's control address (tack serve --control-listen, http://127.0.0.1:7998 by default), not the one clients connect to"
+        ))),
         _ => Err(CliError::Rejected(format!(
             "HTTP {status}: {}",
             text.trim()

@@ -12,9 +12,13 @@ use tack_server::ServerConfig;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:7999]. Beyond loopback, /publish/ needs a token.
+    /// Address clients connect to [default: 127.0.0.1:7999].
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Address of POST /publish/ and GET /metrics, for backends and operators
+    /// [default: 127.0.0.1:7998]. Beyond loopback, publishing needs --publish-token.
+    #[arg(long, value_name = "ADDR")]
+    pub control_listen: Option<SocketAddr>,
     /// TOML config file; any key of the server's config (history_len, max_connections, ...).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -24,7 +28,7 @@ pub struct ServeArgs {
     /// Events kept per room for resume.
     #[arg(long)]
     pub history_len: Option<usize>,
-    /// Simultaneous connections before new ones are refused (503 / close 1013).
+    /// Simultaneous client connections before new ones are answered 503.
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// Run behind Pushpin (origin mode): publish to this Pushpin instance's publish address,
@@ -55,6 +59,9 @@ impl ServeArgs {
         if let Some(listen) = self.listen {
             config.listen = listen;
         }
+        if let Some(control) = self.control_listen {
+            config.control_listen = control;
+        }
         if let Some(token) = &self.publish_token {
             config.publish_token = Some(token.clone());
         }
@@ -79,22 +86,20 @@ impl ServeArgs {
 
 pub async fn run(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
     let config = args.config()?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| tack_server::ServerError::Bind {
-            addr: config.listen,
-            source,
-        })?;
-    if config.pushpin.is_empty() {
-        eprintln!("tack serving on http://{}", listener.local_addr()?);
-    } else {
-        eprintln!(
-            "tack origin on http://{} (clients connect through pushpin; publishing to {})",
-            listener.local_addr()?,
-            config.pushpin.join(", ")
-        );
+    let server = tack_server::Server::new(config)?;
+    let listeners = tack_server::Listeners::bind(&server.state.config).await?;
+    let (client, control) = (
+        listeners.client.local_addr()?,
+        listeners.control.local_addr()?,
+    );
+    match server.origin() {
+        None => eprintln!("tack serving on http://{client} (publish and metrics on http://{control})"),
+        Some(origin) => eprintln!(
+            "tack origin on http://{client} (clients connect through pushpin; publishing to {}; publish and metrics on http://{control})",
+            origin.config.pushpin.join(", ")
+        ),
     }
-    tack_server::run(listener, config, shutdown_signal()).await?;
+    server.serve(listeners, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -9,12 +9,15 @@ const TACK: &str = env!("CARGO_BIN_EXE_tack");
 async fn bench_json_reports_every_delivery_and_its_latency() {
     let server = tack_testkit::server::start().await;
     let url = server.url();
+    let publish = format!("{}/publish/", server.control_url());
     let out = tokio::task::spawn_blocking(move || {
         Command::new(TACK)
             .args([
                 "bench",
                 "--url",
                 &url,
+                "--publish-url",
+                &publish,
                 "--connections",
                 "30",
                 "--rate",

@@ -63,7 +63,16 @@ async fn watch_prints_what_publish_sends() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut n = 0;
     while !watcher.is_finished() && Instant::now() < deadline {
-        let (code, _, err) = tack(&["publish", &url, "orders", &format!("order {n}")], None).await;
+        let (code, _, err) = tack(
+            &[
+                "publish",
+                &server.control_url(),
+                "orders",
+                &format!("order {n}"),
+            ],
+            None,
+        )
+        .await;
         assert_eq!(code, 0, "publish failed: {err}");
         n += 1;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -137,14 +146,28 @@ async fn errors_say_what_to_do_and_exit_with_distinct_codes() {
 
     let server = server(Some("s3cret")).await;
     let (code, _, err) = tack(
-        &["publish", &server.url(), "x", "m", "--token", "wrong"],
+        &[
+            "publish",
+            &server.control_url(),
+            "x",
+            "m",
+            "--token",
+            "wrong",
+        ],
         None,
     )
     .await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("--token"), "{err}");
     let (code, _, err) = tack(
-        &["publish", &server.url(), "x", "m", "--token", "s3cret"],
+        &[
+            "publish",
+            &server.control_url(),
+            "x",
+            "m",
+            "--token",
+            "s3cret",
+        ],
         None,
     )
     .await;

@@ -426,7 +426,7 @@ async fn a_channel_item_lost_on_the_way_and_gone_from_history_is_a_gap_on_the_ch
         })
         .await;
     let publish = |text: &'static str| {
-        let url = server.url();
+        let url = server.control_url();
         async move {
             let body = tack_protocol::publish::PublishBody {
                 items: vec![tack_protocol::publish::Item::text_everywhere("news", text)],

@@ -35,7 +35,7 @@ async fn watch_across_a_cut(transport: TransportChoice) {
         .await;
     // The watch is sent right after the handshake; the first item proves it is in place.
     let mut got = Vec::new();
-    let base = server.url();
+    let base = server.control_url();
     let mut next = 0;
     while got.is_empty() {
         publish(&base, "orders", &format!("o{next}")).await;

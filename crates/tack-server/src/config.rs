@@ -2,6 +2,7 @@
 //!
 //! Every limit the server enforces lives here, so an operator can find them in one place.
 
+use crate::access::Gate;
 use crate::error::ServerError;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -12,13 +13,23 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Address to listen on. Port 0 picks a free port (see `ServerHandle::local_addr`).
+    /// Address clients connect to. Port 0 picks a free port (see `ServerHandle::local_addr`).
     pub listen: SocketAddr,
+    /// Address of `/publish/` and `/metrics`, which backends and operators use and clients
+    /// never need: loopback by default. Anywhere else, publishing needs `publish_token`.
+    pub control_listen: SocketAddr,
     /// Bearer token required by `POST /publish/`. Without one, publishing is allowed only
     /// while the server listens on loopback.
     pub publish_token: Option<String>,
     /// Bearer token required on `/ws`, `/stream`, `/poll` and `/send`. None: open server.
     pub access_token: Option<String>,
+    /// Web pages (their `Origin`, globs such as `https://*.example.com`) that may use the client
+    /// routes and publish. Requests without an `Origin` header (the CLI, backends, the desktop
+    /// engine) are not affected. Empty: no web page may.
+    pub allowed_origins: Vec<String>,
+    /// Host names (globs) a server listening on loopback answers besides 127.0.0.1, localhost
+    /// and [::1]: what a DNS-rebinding page cannot use.
+    pub allowed_hosts: Vec<String>,
     /// Events kept per room or channel for resume.
     pub history_len: usize,
     /// Oldest event kept for resume, in seconds.
@@ -29,8 +40,17 @@ pub struct ServerConfig {
     pub heartbeat_secs: u32,
     /// Seconds between SSE keep-alive comments.
     pub keepalive_secs: u64,
-    /// Simultaneous connections (WebSockets, open streams, held polls) before new ones are refused.
+    /// Simultaneous client TCP connections (WebSockets, streams, polls, sends, idle ones)
+    /// before new ones are answered 503.
     pub max_connections: usize,
+    /// Seconds a connection may take to send a request's head (and, between requests, the
+    /// next one) before it is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body (`/send`, `/publish/`) may take to arrive.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a write to a client may make no progress before the connection is closed: a
+    /// client that stops reading frees its slot.
+    pub write_timeout_secs: u64,
     /// Rooms plus watched channels one connection may be in at once.
     pub max_rooms_per_connection: usize,
     /// Chat messages one connection may send per second (sustained).
@@ -71,14 +91,20 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7999)),
+            control_listen: SocketAddr::from(([127, 0, 0, 1], 7998)),
             publish_token: None,
             access_token: None,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             history_len: 1000,
             history_secs: 3600,
             session_ttl_secs: 30,
             heartbeat_secs: 25,
             keepalive_secs: 15,
             max_connections: 20_000,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            write_timeout_secs: 30,
             max_rooms_per_connection: 64,
             messages_per_second: 20,
             message_burst: 40,
@@ -99,6 +125,16 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// The defaults, with both listeners on free loopback ports (the desktop app's server,
+    /// tests).
+    pub fn on_free_loopback_ports() -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            control_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..ServerConfig::default()
+        }
+    }
+
     /// Defaults, then the config file if given, then `TACK_*` environment variables.
     pub fn load(file: Option<&Path>) -> Result<ServerConfig, ServerError> {
         let mut config = match file {
@@ -141,11 +177,18 @@ impl ServerConfig {
             Ok(())
         }
         parse(&env, "TACK_LISTEN", &mut self.listen)?;
+        parse(&env, "TACK_CONTROL_LISTEN", &mut self.control_listen)?;
         if let Some(token) = env("TACK_PUBLISH_TOKEN") {
             self.publish_token = Some(token);
         }
         if let Some(token) = env("TACK_ACCESS_TOKEN") {
             self.access_token = Some(token);
+        }
+        if let Some(list) = env("TACK_ALLOWED_ORIGINS") {
+            self.allowed_origins = comma_list(&list);
+        }
+        if let Some(list) = env("TACK_ALLOWED_HOSTS") {
+            self.allowed_hosts = comma_list(&list);
         }
         parse(&env, "TACK_HISTORY_LEN", &mut self.history_len)?;
         parse(&env, "TACK_HISTORY_SECS", &mut self.history_secs)?;
@@ -153,6 +196,21 @@ impl ServerConfig {
         parse(&env, "TACK_HEARTBEAT_SECS", &mut self.heartbeat_secs)?;
         parse(&env, "TACK_KEEPALIVE_SECS", &mut self.keepalive_secs)?;
         parse(&env, "TACK_MAX_CONNECTIONS", &mut self.max_connections)?;
+        parse(
+            &env,
+            "TACK_HEADER_READ_TIMEOUT_SECS",
+            &mut self.header_read_timeout_secs,
+        )?;
+        parse(
+            &env,
+            "TACK_BODY_READ_TIMEOUT_SECS",
+            &mut self.body_read_timeout_secs,
+        )?;
+        parse(
+            &env,
+            "TACK_WRITE_TIMEOUT_SECS",
+            &mut self.write_timeout_secs,
+        )?;
         parse(
             &env,
             "TACK_MAX_ROOMS_PER_CONNECTION",
@@ -177,12 +235,7 @@ impl ServerConfig {
         }
         parse(&env, "TACK_CHANNEL_MAX_BYTES", &mut self.channel_max_bytes)?;
         if let Some(list) = env("TACK_PUSHPIN") {
-            self.pushpin = list
-                .split(',')
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .map(str::to_owned)
-                .collect();
+            self.pushpin = comma_list(&list);
         }
         if let Some(key) = env("TACK_GRIP_KEY") {
             self.grip_key = Some(key);
@@ -193,6 +246,29 @@ impl ServerConfig {
             &mut self.ws_keepalive_interval_secs,
         )?;
         Ok(())
+    }
+
+    /// The browser-facing rules of the client listener. Behind Pushpin, requests carry the
+    /// public host name and a signature (which a rebinding page cannot make), so only origins
+    /// are checked there.
+    pub fn client_gate(&self, behind_pushpin: bool) -> Result<Gate, ServerError> {
+        let listen = if behind_pushpin {
+            SocketAddr::from(([0, 0, 0, 0], self.listen.port()))
+        } else {
+            self.listen
+        };
+        Gate::new(listen, &self.allowed_origins, &self.allowed_hosts)
+            .map_err(|e| ServerError::Unsafe(e.to_string()))
+    }
+
+    /// The browser-facing rules of the control listener.
+    pub fn control_gate(&self) -> Result<Gate, ServerError> {
+        Gate::new(
+            self.control_listen,
+            &self.allowed_origins,
+            &self.allowed_hosts,
+        )
+        .map_err(|e| ServerError::Unsafe(e.to_string()))
     }
 
     pub fn history_age(&self) -> Duration {
@@ -207,11 +283,43 @@ impl ServerConfig {
         Duration::from_secs(self.keepalive_secs.max(1))
     }
 
-    /// Whether `/publish/` needs a bearer token: when one is configured, or when the server
-    /// can be reached from other machines.
-    pub fn publish_needs_token(&self) -> bool {
-        self.publish_token.is_some() || !self.listen.ip().is_loopback()
+    /// Refuses settings that would open a door: publishing reachable from other machines
+    /// without a token. The message names the setting that would allow it.
+    pub fn check(&self) -> Result<(), ServerError> {
+        self.client_gate(!self.pushpin.is_empty())?;
+        self.control_gate()?;
+        if !self.control_listen.ip().is_loopback() && self.publish_token.is_none() {
+            return Err(ServerError::Unsafe(format!(
+                "the control address {} (publishing and metrics) is reachable from other machines, so it needs a token: set publish_token (--publish-token or TACK_PUBLISH_TOKEN), or keep control_listen on loopback",
+                self.control_listen
+            )));
+        }
+        Ok(())
     }
+
+    /// The body of a request (`/send`, `/publish/`) must arrive within this.
+    pub fn body_timeout(&self) -> tower_http::timeout::RequestBodyTimeoutLayer {
+        tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(
+            self.body_read_timeout_secs.max(1),
+        ))
+    }
+
+    /// What every accepted connection is held to.
+    pub fn connection_limits(&self) -> crate::listener::ConnectionLimits {
+        crate::listener::ConnectionLimits {
+            header_read: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            write: Duration::from_secs(self.write_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// `a, b,,c` → `[a, b, c]`.
+fn comma_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub enum ServerError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Unsafe(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

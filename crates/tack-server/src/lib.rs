@@ -6,6 +6,7 @@
 //! one place: [`client_frame::apply`].
 //!
 //! Who owns what:
+//! - [`access`] — who may reach what: tokens, browser origins, host names.
 //! - [`client_frame`] — every rule about what a client frame may do.
 //! - [`session`] — one client: nick, what it follows and where it is in each, its own events
 //!   ([`outbox`]); reads what it should get next. Knows nothing about transports.
@@ -19,12 +20,13 @@
 //! - The built-in front door: [`ws`], [`stream`] (SSE), [`poll`] (long-poll and `/send`).
 //! - The GRIP front door, behind Pushpin: [`origin`].
 //! - [`publish`] — `POST /publish/`, the body and error texts from `tack_protocol::publish`.
-//! - [`server`] — one skeleton for both doors: the router, [`run`], [`spawn`], the reaper and
-//!   graceful shutdown; [`config`] — every limit; [`metrics`] — `GET /metrics`.
+//! - [`server`] — one skeleton for both doors: the routers, [`run`], [`spawn`], the reaper and
+//!   graceful shutdown; [`listener`] — accepting connections under the cap, with timeouts; [`config`] — every limit; [`metrics`] — `GET /metrics`.
 //!
 //! No transport ever holds a lock while writing to a socket: subscribers copy shared items
 //! out of a channel's feed and write them in their own tasks.
 
+pub mod access;
 pub mod client_frame;
 pub mod config;
 pub mod error;
@@ -32,6 +34,7 @@ pub mod feed;
 pub mod http;
 pub mod hub;
 pub mod item;
+pub mod listener;
 pub mod memory_hub;
 pub mod metrics;
 pub mod origin;
@@ -49,5 +52,5 @@ pub use config::ServerConfig;
 pub use error::{HubError, ServerError};
 pub use hub::Hub;
 pub use origin::{Origin, OriginConfig};
-pub use server::{app, run, spawn, spawn_on, Door, Server, ServerHandle};
+pub use server::{app, run, spawn, spawn_on, Door, Listeners, Server, ServerHandle};
 pub use state::AppState;

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::time::Duration;
 use tack_protocol::ErrorCode;
 
@@ -23,9 +23,6 @@ pub async fn poll(
     Query(query): Query<HttpQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(_permit) = state.connection_permit() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
-    };
     let _gauge = state.metrics.connected(Transport::Poll);
     let opened = match open(&state, &query, &headers).await {
         Ok(opened) => opened,

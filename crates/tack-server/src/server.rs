@@ -9,18 +9,20 @@
 use crate::config::ServerConfig;
 use crate::origin::{Origin, OriginConfig};
 use crate::state::AppState;
+use crate::{access, listener};
 use crate::{poll, publish, stream, ws};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Largest `POST /publish/` body; a publish can carry many items.
 pub(crate) const PUBLISH_BODY_LIMIT: usize = 1024 * 1024;
@@ -46,6 +48,9 @@ impl Server {
     /// without the key they sign with), otherwise serving clients itself. Starts the publisher
     /// tasks of origin mode, so call it inside a tokio runtime.
     pub fn new(config: ServerConfig) -> std::io::Result<Server> {
+        config
+            .check()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         Ok(match OriginConfig::from_server(&config)? {
             Some(origin) => Server::behind_pushpin(config, origin),
             None => Server {
@@ -64,12 +69,16 @@ impl Server {
         }
     }
 
-    /// Every route.
+    /// Every client route, behind the client listener's gate.
     pub fn router(&self) -> Router {
-        match &self.door {
-            Door::Direct => app(self.state.clone()),
-            Door::Grip(origin) => crate::origin::app(origin.clone()),
-        }
+        let config = &self.state.config;
+        let (routes, gate) = match &self.door {
+            Door::Direct => (app(self.state.clone()), config.client_gate(false)),
+            Door::Grip(origin) => (crate::origin::app(origin.clone()), config.client_gate(true)),
+        };
+        // Checked when the server was made (`ServerConfig::check`).
+        let gate = gate.expect("the client gate's settings were checked");
+        routes.layer(axum::middleware::from_fn_with_state(gate, access::gate))
     }
 
     /// The origin behind Pushpin, if this server is one.
@@ -80,49 +89,61 @@ impl Server {
         }
     }
 
-    /// Serves until `shutdown` resolves, then tells every client to reconnect, answers every
-    /// hold, and leaves every room.
+    /// Serves clients on `listeners.client` and publishing and metrics on
+    /// `listeners.control` until `shutdown` resolves, then tells every client to reconnect,
+    /// answers every hold, and leaves every room.
     pub async fn serve(
         self,
-        listener: TcpListener,
+        listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let addr = listener.local_addr()?;
+        let addr = listeners.client.local_addr()?;
+        let control = listeners.control.local_addr()?;
         match &self.door {
-            Door::Direct => tracing::info!(%addr, "tack server listening"),
+            Door::Direct => tracing::info!(%addr, %control, "tack server listening"),
             Door::Grip(origin) => {
-                tracing::info!(%addr, pushpin = ?origin.config.pushpin, "tack origin listening (clients connect through pushpin)")
+                tracing::info!(%addr, %control, pushpin = ?origin.config.pushpin, "tack origin listening (clients connect through pushpin)")
             }
         }
         let state = self.state.clone();
         let reaper = tokio::spawn(reap(self.clone()));
-        let begin = self.clone();
-        // Events are small and latency matters more than packet count; batching is done by the
-        // writers (feed several frames, flush once), not by Nagle.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: telling clients to reconnect");
-                begin.state.begin_shutdown();
-                if let Door::Grip(origin) = &begin.door {
-                    origin.tell_everyone_to_reconnect();
-                }
-            })
-            .into_future();
+        let limits = state.config.connection_limits();
+        // Stops accepting and closes idle connections; the sessions end on their own token.
+        let stop_accepting = CancellationToken::new();
+        let metrics = state.metrics.clone();
+        let clients = tokio::spawn(listener::serve(
+            listeners.client,
+            self.router(),
+            state.permits(),
+            limits,
+            stop_accepting.clone(),
+            move || metrics.refused(),
+        ));
+        let controls = tokio::spawn(listener::serve(
+            listeners.control,
+            control_router(self.clone()),
+            Arc::new(Semaphore::new(CONTROL_CONNECTIONS)),
+            limits,
+            stop_accepting.clone(),
+            || tracing::warn!("control listener full"),
+        ));
+        shutdown.await;
+        tracing::info!("shutting down: telling clients to reconnect");
+        state.begin_shutdown();
+        if let Door::Grip(origin) = &self.door {
+            origin.tell_everyone_to_reconnect();
+        }
+        stop_accepting.cancel();
+        let _ = tokio::join!(clients, controls);
+        // Every connection holds a permit until its socket closes, upgraded WebSockets too:
+        // waiting for them all is waiting for the last close frame.
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
-        let token = state.shutdown.clone();
-        let result = tokio::select! {
-            result = server => result,
-            _ = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!("connections still open after {grace:?}; stopping anyway");
-                Ok(())
-            }
-        };
-        // Upgraded WebSockets are no longer hyper's to wait for; wait for their close frames.
-        let _ = tokio::time::timeout(grace, state.wait_for_connections()).await;
+        if tokio::time::timeout(grace, state.wait_for_connections())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after {grace:?}; stopping anyway");
+        }
         reaper.abort();
         for http in state.sessions.take_all() {
             http.session.leave_everything(state.hub.as_ref()).await;
@@ -131,11 +152,69 @@ impl Server {
             origin.stop(grace).await;
         }
         tracing::info!("tack server stopped");
-        result
+        Ok(())
     }
 }
 
-/// The built-in server's routes, so tests can serve them too.
+/// Connections the control listener serves at once: publishers and metrics scrapers, not
+/// clients.
+const CONTROL_CONNECTIONS: usize = 256;
+
+/// Where a server listens: clients on one address, publishing and metrics on another
+/// (loopback by default), as Pushpin and Centrifugo keep their APIs off the client port.
+pub struct Listeners {
+    pub client: TcpListener,
+    pub control: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `config.listen` and `config.control_listen` (port 0 picks one).
+    pub async fn bind(config: &ServerConfig) -> std::io::Result<Listeners> {
+        Ok(Listeners {
+            client: bind(config.listen).await?,
+            control: bind(config.control_listen).await?,
+        })
+    }
+}
+
+async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|err| {
+        std::io::Error::new(
+            err.kind(),
+            format!("cannot listen on {addr}: {err} (is another server already using this port?)"),
+        )
+    })
+}
+
+/// Publishing and metrics: what backends and operators use, never clients.
+fn control_router(server: Server) -> Router {
+    let origin = server.origin().cloned();
+    let state = server.state.clone();
+    let gate = state
+        .config
+        .control_gate()
+        .expect("the control gate's settings were checked");
+    Router::new()
+        .route(
+            "/publish/",
+            post(publish::publish).layer((
+                DefaultBodyLimit::max(PUBLISH_BODY_LIMIT),
+                state.config.body_timeout(),
+            )),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move |State(state): State<AppState>| {
+                let origin = origin.clone();
+                async move { metrics_response(&state, origin.as_ref()) }
+            }),
+        )
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(gate, access::gate))
+}
+
+/// The built-in server's client routes, so tests can serve them too.
 pub fn app(state: AppState) -> Router {
     // `/send` may carry several frames at once (an outbox flushed after a reconnect).
     let send_limit = state.config.max_message_bytes.saturating_mul(4);
@@ -145,19 +224,13 @@ pub fn app(state: AppState) -> Router {
         .route("/poll", get(poll::poll))
         .route(
             "/send",
-            post(poll::send).layer(DefaultBodyLimit::max(send_limit)),
-        )
-        .route(
-            "/publish/",
-            post(publish::publish).layer(DefaultBodyLimit::max(PUBLISH_BODY_LIMIT)),
+            post(poll::send).layer((
+                DefaultBodyLimit::max(send_limit),
+                state.config.body_timeout(),
+            )),
         )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    metrics_response(&state, None)
 }
 
 /// `GET /metrics` in Prometheus' text format, on either front door.
@@ -177,11 +250,11 @@ pub fn metrics_response(state: &AppState, origin: Option<&Origin>) -> impl IntoR
 
 /// Serves what `config` asks for until `shutdown` resolves (see [`Server::serve`]).
 pub async fn run(
-    listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    Server::new(config)?.serve(listener, shutdown).await
+    let listeners = Listeners::bind(&config).await?;
+    Server::new(config)?.serve(listeners, shutdown).await
 }
 
 /// Ends HTTP sessions (and, behind Pushpin, WebSockets) nobody has heard from, and drops
@@ -210,27 +283,31 @@ async fn reap(server: Server) {
 /// A server running in the background (for the desktop app and tests).
 pub struct ServerHandle {
     addr: SocketAddr,
+    control: SocketAddr,
     server: Server,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `config.listen` (port 0 picks one) and serves in a background task.
+/// Binds `config.listen` and `config.control_listen` (port 0 picks one) and serves in a
+/// background task.
 pub async fn spawn(config: ServerConfig) -> std::io::Result<ServerHandle> {
-    let listener = TcpListener::bind(config.listen).await?;
-    spawn_on(listener, Server::new(config)?)
+    let listeners = Listeners::bind(&config).await?;
+    spawn_on(listeners, Server::new(config)?)
 }
 
-/// Serves `server` on an already bound listener (so the address can be known before the
+/// Serves `server` on already bound listeners (so the address can be known before the
 /// Pushpin that points at it starts) in a background task.
-pub fn spawn_on(listener: TcpListener, server: Server) -> std::io::Result<ServerHandle> {
-    let addr = listener.local_addr()?;
+pub fn spawn_on(listeners: Listeners, server: Server) -> std::io::Result<ServerHandle> {
+    let addr = listeners.client.local_addr()?;
+    let control = listeners.control.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.clone().serve(listener, async move {
+    let task = tokio::spawn(server.clone().serve(listeners, async move {
         let _ = stopped.await;
     }));
     Ok(ServerHandle {
         addr,
+        control,
         server,
         stop: Some(stop),
         task,
@@ -242,9 +319,19 @@ impl ServerHandle {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`: where clients connect.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Where publishing (`/publish/`) and `/metrics` are served.
+    pub fn control_addr(&self) -> SocketAddr {
+        self.control
+    }
+
+    /// `http://127.0.0.1:PORT` of the control listener.
+    pub fn control_url(&self) -> String {
+        format!("http://{}", self.control)
     }
 
     /// The running server's state (metrics, hub), for tests and the desktop app's status view.

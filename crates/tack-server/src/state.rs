@@ -12,7 +12,7 @@ use crate::sessions::HttpSessions;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tack_protocol::chat::{ServerEvent, Welcome};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Own events queued for one session before it counts as not reading and is disconnected.
@@ -31,7 +31,7 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server begins to shut down: sockets close with 1001, holds answer.
     pub shutdown: CancellationToken,
-    /// One permit per open connection (WebSocket, SSE stream, held poll).
+    /// One permit per open client connection, held by its socket (see [`crate::listener`]).
     connections: Arc<Semaphore>,
     next_key: AtomicU64,
 }
@@ -68,13 +68,9 @@ impl AppState {
         self.shutdown.cancel();
     }
 
-    /// A slot under the global connection cap, or None when the server is full.
-    pub fn connection_permit(&self) -> Option<OwnedSemaphorePermit> {
-        let permit = self.connections.clone().try_acquire_owned().ok();
-        if permit.is_none() {
-            self.metrics.refused();
-        }
-        permit
+    /// The client connection cap's permits.
+    pub fn permits(&self) -> Arc<Semaphore> {
+        self.connections.clone()
     }
 
     /// A new session. `greeted`: the transport is one only Tack clients use, so the client is
@@ -126,7 +122,7 @@ impl AppState {
     pub fn client_authorized(&self, headers: &http::HeaderMap) -> bool {
         match &self.config.access_token {
             None => true,
-            Some(token) => bearer(headers) == Some(token.as_str()),
+            Some(token) => crate::access::tokens_match(crate::access::bearer(headers), token),
         }
     }
 
@@ -135,16 +131,6 @@ impl AppState {
         let all = u32::try_from(self.config.max_connections).unwrap_or(u32::MAX);
         let _ = self.connections.acquire_many(all).await;
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` header.
-pub fn bearer(headers: &http::HeaderMap) -> Option<&str> {
-    headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
 }
 
 impl ServerConfig {

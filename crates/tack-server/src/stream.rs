@@ -12,13 +12,12 @@ use crate::sessions::Reading;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::convert::Infallible;
 use tack_protocol::chat::ServerEvent;
 use tack_protocol::{sse, ErrorCode};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Interval};
 
 /// Events written per chunk at most; bounds a chunk's size in a busy room.
@@ -32,7 +31,6 @@ struct Streaming {
     first: Option<String>,
     keepalive: Interval,
     finished: bool,
-    _permit: OwnedSemaphorePermit,
     _gauge: ConnectionGauge,
 }
 
@@ -41,9 +39,6 @@ pub async fn stream(
     Query(query): Query<HttpQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(permit) = state.connection_permit() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
-    };
     let opened = match open(&state, &query, &headers).await {
         Ok(opened) => opened,
         Err(response) => return response,
@@ -63,7 +58,6 @@ pub async fn stream(
         reading,
         first: Some(first),
         finished: false,
-        _permit: permit,
     };
     let body = futures_util::stream::unfold(streaming, |mut s| async move {
         let chunk = s.next_chunk().await?;

@@ -57,11 +57,6 @@ pub async fn upgrade(
 type Ending = Option<(CloseCode, String)>;
 
 async fn connection(mut socket: WebSocket, state: AppState) {
-    // Checked after the upgrade so the client sees a close code it can act on, not a bare 503.
-    let Some(_permit) = state.connection_permit() else {
-        let _ = close_with(&mut socket, CloseCode::TryAgainLater, "try again later").await;
-        return;
-    };
     let _gauge = state.metrics.connected(Transport::WebSocket);
     // An original-system page never says `hello`: until it does, it gets their escaping.
     let session = state.new_session(Reach::Live, false);

@@ -9,7 +9,13 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_websocket_clients_in_one_room_each_receive_one_broadcast() {
     const CLIENTS: usize = 1_000;
-    let server = start_with(|c| c.max_connections = CLIENTS + 10).await;
+    // Nobody reads until everyone is in: the room must keep all thousand `chatRoomEnter`s (more
+    // than its default history) for the first clients, which read them last.
+    let server = start_with(|c| {
+        c.max_connections = CLIENTS + 10;
+        c.history_len = 2 * CLIENTS;
+    })
+    .await;
     let url = ws_url(&server.url());
     let mut readers = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {

@@ -152,21 +152,20 @@ async fn joining_more_rooms_than_allowed_is_refused_with_too_many_rooms() {
 }
 
 #[tokio::test]
-async fn the_global_connection_cap_answers_1013_and_503() {
+async fn the_global_connection_cap_answers_503_naming_the_setting_and_the_first_client_stays() {
     let server = start_with(|c| c.max_connections = 1).await;
     let mut first = Client::guest(&server, Via::WebSocket).await;
-    let (mut second, _) = tokio_tungstenite::connect_async(ws_url(&server.url()))
+    // Every connection counts, whatever it asks for: a WebSocket upgrade and a poll alike.
+    let refused = tokio_tungstenite::connect_async(ws_url(&server.url()))
         .await
-        .unwrap();
-    use futures_util::StreamExt;
-    let close = second.next().await.unwrap().unwrap();
-    let Message::Close(Some(frame)) = close else {
-        panic!("expected a close frame, got {close:?}")
+        .expect_err("no room for a second connection");
+    let tokio_tungstenite::tungstenite::Error::Http(response) = refused else {
+        panic!("expected an HTTP refusal, got {refused}")
     };
-    assert_eq!(
-        (u16::from(frame.code), frame.reason.as_str()),
-        (1013, "try again later")
-    );
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+    assert!(body.contains("max_connections"), "{body}");
     let response = reqwest::get(format!("{}/poll", server.url()))
         .await
         .unwrap();
@@ -216,7 +215,7 @@ async fn a_slow_consumer_is_kicked_with_a_reason_and_nobody_else_waits() {
         (left["user"].as_str(), left["viewers"].as_u64()),
         (Some("slow"), Some(1))
     );
-    let metrics = reqwest::get(format!("{}/metrics", server.url()))
+    let metrics = reqwest::get(format!("{}/metrics", server.control_url()))
         .await
         .unwrap()
         .text()

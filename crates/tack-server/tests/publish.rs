@@ -13,7 +13,7 @@ async fn publish(
     token: Option<&str>,
 ) -> (u16, String) {
     let mut request = reqwest::Client::new()
-        .post(format!("{}/publish/", server.url()))
+        .post(format!("{}/publish/", server.control_url()))
         .header("Content-Type", "application/json")
         .body(body.to_owned());
     if let Some(token) = token {

@@ -50,7 +50,7 @@ async fn every_item_in_order(client: &mut Client, items: std::ops::RangeInclusiv
 
 /// How often Pushpin followed a held stream's `Grip-Link`, from the origin's metrics.
 async fn links_followed(stage: &Stage) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", stage.origin.url()))
+    let text = reqwest::get(format!("{}/metrics", stage.origin.control_url()))
         .await
         .unwrap()
         .text()
@@ -71,7 +71,7 @@ async fn a_monitor_story(via: Via) {
         .await;
     assert_eq!(resumed["last_id"], 0, "the channel starts empty: {resumed}");
 
-    let publisher = tokio::spawn(publish_steadily(stage.origin.url()));
+    let publisher = tokio::spawn(publish_steadily(stage.origin.control_url()));
     every_item_in_order(&mut eye, 1..=1).await;
     if via == Via::Stream {
         // The link has no timeout, so Pushpin follows it only for a gap. Had it taken the

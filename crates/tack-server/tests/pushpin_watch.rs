@@ -30,7 +30,7 @@ async fn watchers_on_every_transport_see_published_items_and_room_traffic() {
         "http-stream": {"content": "via stream"},
         "http-response": {"body": "via poll"}}}]});
     let published = reqwest::Client::new()
-        .post(format!("{}/publish/", stage.origin.url()))
+        .post(format!("{}/publish/", stage.origin.control_url()))
         .json(&body)
         .send()
         .await

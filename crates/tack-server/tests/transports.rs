@@ -225,7 +225,7 @@ async fn health_and_metrics_answer() {
         .unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.text().await.unwrap(), "ok");
-    let metrics = reqwest::get(format!("{}/metrics", server.url()))
+    let metrics = reqwest::get(format!("{}/metrics", server.control_url()))
         .await
         .unwrap()
         .text()

@@ -11,10 +11,7 @@ pub async fn start() -> ServerHandle {
 
 /// A built-in server on `127.0.0.1:0`, its configuration changed by `tune` first.
 pub async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
-    let mut config = ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("a socket address"),
-        ..ServerConfig::default()
-    };
+    let mut config = ServerConfig::on_free_loopback_ports();
     tune(&mut config);
     tack_server::spawn(config)
         .await
@@ -30,6 +27,9 @@ pub fn no_rate_limit(config: &mut ServerConfig) {
 
 impl From<&ServerHandle> for Front {
     fn from(server: &ServerHandle) -> Front {
-        Front::Tack(server.url())
+        Front::Tack {
+            url: server.url(),
+            control: server.control_url(),
+        }
     }
 }

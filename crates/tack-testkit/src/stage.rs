@@ -5,7 +5,7 @@
 use crate::clients::Front;
 use crate::pushpin::{Pushpin, PushpinConfig};
 use tack_server::origin::OriginConfig;
-use tack_server::{Server, ServerConfig, ServerHandle};
+use tack_server::{Listeners, Server, ServerConfig, ServerHandle};
 use tokio::net::TcpListener;
 
 /// The key Pushpin signs its requests to the origin with (`Grip-Sig`), and the origin checks.
@@ -59,7 +59,10 @@ impl Stage {
 
     /// Pushpin instance `n`, where clients connect.
     pub fn front(&self, n: usize) -> Front {
-        Front::from(&self.pushpins[n])
+        Front::Pushpin {
+            url: self.pushpins[n].url(),
+            control: self.origin.control_url(),
+        }
     }
 
     /// `http://127.0.0.1:P` of Pushpin instance `n`, for clients other than [`crate::clients`].
@@ -87,6 +90,13 @@ pub async fn spawn_origin(
 ) -> ServerHandle {
     let mut origin_config = OriginConfig::new(publish_to, GRIP_KEY);
     origin_config.websocket_keepalive_secs = config.ws_keepalive_interval_secs;
-    tack_server::spawn_on(listener, Server::behind_pushpin(config, origin_config))
+    let control = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a control listener");
+    let listeners = Listeners {
+        client: listener,
+        control,
+    };
+    tack_server::spawn_on(listeners, Server::behind_pushpin(config, origin_config))
         .expect("the origin starts")
 }

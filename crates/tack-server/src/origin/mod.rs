@@ -29,10 +29,8 @@ pub mod websocket_over_http;
 
 use crate::config::ServerConfig;
 use crate::memory_hub::MemoryHub;
-use crate::server::PUBLISH_BODY_LIMIT;
 use crate::state::AppState;
-use axum::extract::{DefaultBodyLimit, FromRef, State};
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 use axum::Router;
 use connections::Connections;
@@ -231,31 +229,29 @@ impl Origin {
     }
 }
 
-/// Every route of origin mode. The paths are the built-in server's, so clients cannot tell.
+/// Every client route of origin mode. The paths are the built-in server's, so clients cannot
+/// tell. Publishing and metrics are on the control listener, never reachable through Pushpin.
 pub fn app(origin: Origin) -> Router {
     let send_limit = origin.app.config.max_message_bytes.saturating_mul(4);
     Router::new()
         .route(
             "/ws",
-            post(websocket_over_http::websocket_events).layer(DefaultBodyLimit::max(WS_BODY_LIMIT)),
+            post(websocket_over_http::websocket_events).layer((
+                DefaultBodyLimit::max(WS_BODY_LIMIT),
+                origin.app.config.body_timeout(),
+            )),
         )
         .route("/stream", get(hold::stream))
         .route("/poll", get(hold::poll))
         .route(
             "/send",
-            post(hold::send).layer(DefaultBodyLimit::max(send_limit)),
-        )
-        .route(
-            "/publish/",
-            post(crate::publish::publish).layer(DefaultBodyLimit::max(PUBLISH_BODY_LIMIT)),
+            post(hold::send).layer((
+                DefaultBodyLimit::max(send_limit),
+                origin.app.config.body_timeout(),
+            )),
         )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
         .with_state(origin)
-}
-
-async fn metrics(State(origin): State<Origin>) -> impl IntoResponse {
-    crate::server::metrics_response(&origin.app, Some(&origin))
 }
 
 #[cfg(test)]

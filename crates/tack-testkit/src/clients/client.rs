@@ -164,7 +164,7 @@ impl Client {
             if std::env::var_os("TACK_TEST_TRACE").is_some() {
                 eprintln!("{} <- {event}", self.nick);
             }
-            if self.is_repeat(&event) && matches!(self.front, Front::Pushpin(_)) {
+            if self.is_repeat(&event) && self.front.is_pushpin() {
                 continue;
             }
             return event;
@@ -225,7 +225,7 @@ impl Client {
                 e["room"] == room && e["user"] == nick.as_str()
             })
             .await;
-        if self.link.is_websocket() && matches!(self.front, Front::Pushpin(_)) {
+        if self.link.is_websocket() && self.front.is_pushpin() {
             self.subscriptions_live().await;
         }
         (presence, entered)
@@ -236,7 +236,8 @@ impl Client {
     /// that asked for it, so a publish right after an enter can miss the joiner (see
     /// docs/DEPLOY.md). It applies one connection's subscriptions in order, so once a channel
     /// watched after the room delivers, the room's subscription is live too: watch a channel of
-    /// this client's own and publish to it (a backend's `/publish/`, through Pushpin) until an
+    /// this client's own and publish to it (a backend's `/publish/`, on the origin's control
+    /// listener) until an
     /// item comes out — bounded, each try with its own payload.
     async fn subscriptions_live(&mut self) {
         let channel = format!("probe.{}", self.session);
@@ -255,11 +256,11 @@ impl Client {
                 "formats": {"ws-message": {"content": format!("probe {tries}")}}}]});
             let published = self
                 .http
-                .post(format!("{}/publish/", self.front.url()))
+                .post(format!("{}/publish/", self.front.control()))
                 .json(&body)
                 .send()
                 .await
-                .expect("publish through pushpin");
+                .expect("publish to the origin");
             assert_eq!(published.status(), 200, "probe publish refused");
             let until = tokio::time::Instant::now() + Duration::from_millis(300);
             while let Ok(event) = tokio::time::timeout_at(until, self.next_counted()).await {

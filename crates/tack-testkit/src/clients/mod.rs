@@ -32,30 +32,37 @@ pub enum Via {
 /// subscriptions after the answer that asked for them.
 #[derive(Debug, Clone)]
 pub enum Front {
-    /// A Tack server answering clients itself, at `http://HOST:PORT`.
-    Tack(String),
-    /// A Pushpin in front of a Tack origin, at its client port `http://HOST:PORT`.
-    Pushpin(String),
+    /// A Tack server answering clients itself, at `url`; backends publish at `control`.
+    Tack { url: String, control: String },
+    /// A Pushpin in front of a Tack origin: clients use Pushpin's client port `url`,
+    /// backends publish at the origin's `control` listener.
+    Pushpin { url: String, control: String },
 }
 
 impl Front {
     /// The base URL clients use: `http://HOST:PORT`.
     pub fn url(&self) -> &str {
         match self {
-            Front::Tack(url) | Front::Pushpin(url) => url,
+            Front::Tack { url, .. } | Front::Pushpin { url, .. } => url,
         }
+    }
+
+    /// Where a backend publishes (`POST {control}/publish/`): never reachable by clients.
+    pub fn control(&self) -> &str {
+        match self {
+            Front::Tack { control, .. } | Front::Pushpin { control, .. } => control,
+        }
+    }
+
+    /// Whether clients reach the server through Pushpin.
+    pub fn is_pushpin(&self) -> bool {
+        matches!(self, Front::Pushpin { .. })
     }
 }
 
 impl From<&Front> for Front {
     fn from(front: &Front) -> Front {
         front.clone()
-    }
-}
-
-impl From<&crate::pushpin::Pushpin> for Front {
-    fn from(pushpin: &crate::pushpin::Pushpin) -> Front {
-        Front::Pushpin(pushpin.url())
     }
 }
 
