@@ -75,9 +75,10 @@ pub(crate) struct Engine {
     ever_connected: bool,
     /// The server's numbering epoch at the last welcome (see `Welcome::epoch`).
     epoch: Option<String>,
-    /// The session of the last HTTP transport link: the next connection takes it over
-    /// (`hello.takeover`), so the server moves its rooms instead of showing a leave and an enter.
-    http_session: Option<String>,
+    /// The session of the last link, whatever its transport: the next connection takes it over
+    /// (`hello.takeover`), so the server moves its rooms and its nick instead of showing a
+    /// leave and an enter (or refusing the nick to a reconnect it has not noticed yet).
+    previous_session: Option<String>,
     /// A failure the user must act on, already reported as an `Error` event: said once, not
     /// at every retry, until a connection works again.
     reported: Option<String>,
@@ -115,7 +116,7 @@ impl Engine {
             rtt: None,
             ever_connected: false,
             epoch: None,
-            http_session: None,
+            previous_session: None,
             reported: None,
         }
     }
@@ -154,6 +155,7 @@ impl Engine {
                         code: "bad_url".into(),
                         message: reason.clone(),
                         room: None,
+                        suggestion: None,
                     })
                     .await;
                 let ev = self.state(ConnectionStatus::Offline, None, Some(reason));
@@ -239,6 +241,7 @@ impl Engine {
                         code: "tls_certificate".into(),
                         message,
                         room: None,
+                        suggestion: None,
                     })
                     .await;
             }

@@ -208,6 +208,8 @@ pub enum ClientEvent {
         code: String,
         message: String,
         room: Option<String>,
+        /// Something the user could use instead (for `nick_taken`, a free nick).
+        suggestion: Option<String>,
     },
 }
 

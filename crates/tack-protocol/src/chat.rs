@@ -20,7 +20,7 @@ use std::fmt;
 
 /// Longest room or channel name, in bytes.
 pub const MAX_NAME_LEN: usize = 64;
-/// Longest nickname, in bytes.
+/// Longest nickname, in characters.
 pub const MAX_NICK_LEN: usize = 32;
 /// Longest chat message text, in bytes.
 pub const MAX_COMMENT_LEN: usize = 8 * 1024;
@@ -52,6 +52,9 @@ pub struct Hello {
     /// old session ignores it. Older servers ignore the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub takeover: Option<String>,
+    /// A signed identity (a JWT) on servers that ask for one: its subject is the nick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Longest `hello.takeover` accepted (session ids are 32 hex digits).
@@ -147,9 +150,16 @@ pub enum FrameError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameProblem {
     Empty,
-    TooLong { len: usize, limit: usize },
+    TooLong {
+        len: usize,
+        limit: usize,
+    },
     ControlCharacter,
     Comma,
+    /// A nick that starts or ends with white space.
+    Padded,
+    /// An invisible format character: bidi overrides and isolates, zero-width characters.
+    FormatCharacter,
 }
 
 impl fmt::Display for NameProblem {
@@ -161,6 +171,11 @@ impl fmt::Display for NameProblem {
             }
             NameProblem::ControlCharacter => write!(f, "contains a control character"),
             NameProblem::Comma => write!(f, "contains a comma"),
+            NameProblem::Padded => write!(f, "starts or ends with a space"),
+            NameProblem::FormatCharacter => write!(
+                f,
+                "contains an invisible formatting character (a bidi override or a zero-width character)"
+            ),
         }
     }
 }
@@ -204,9 +219,44 @@ pub fn check_name(name: &str) -> Result<(), NameProblem> {
     Ok(())
 }
 
-/// Checks a nickname: 1–32 bytes, no control characters.
+/// Checks a nickname: 1–32 characters, no control characters, no invisible format characters
+/// (a nick like `ad\u{202e}nim` shows as someone else's), no leading or trailing space.
+/// Servers compare nicks after [`normalize_nick`].
 pub fn check_nick(nick: &str) -> Result<(), NameProblem> {
-    check_text_name(nick, MAX_NICK_LEN)
+    if nick.is_empty() {
+        return Err(NameProblem::Empty);
+    }
+    let len = nick.chars().count();
+    if len > MAX_NICK_LEN {
+        return Err(NameProblem::TooLong {
+            len,
+            limit: MAX_NICK_LEN,
+        });
+    }
+    if nick.chars().any(char::is_control) {
+        return Err(NameProblem::ControlCharacter);
+    }
+    if nick.chars().any(is_format_character) {
+        return Err(NameProblem::FormatCharacter);
+    }
+    if nick.trim() != nick {
+        return Err(NameProblem::Padded);
+    }
+    Ok(())
+}
+
+/// A nick as servers keep and compare it: Unicode NFC, so the same letters typed two ways are
+/// one nick.
+pub fn normalize_nick(nick: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    nick.nfc().collect()
+}
+
+/// Unicode's format characters (general category Cf): invisible, and able to reorder or hide
+/// what is shown around them.
+fn is_format_character(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
 }
 
 fn check_text_name(name: &str, limit: usize) -> Result<(), NameProblem> {
@@ -459,6 +509,9 @@ pub struct ErrorEvent {
     pub cid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// A value the client could use instead (for `nick_taken`, a free nick).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
 }
 
 /// Answer to an enter or watch with `since`, after the replayed events.
@@ -765,11 +818,13 @@ mod tests {
                 nick: "ann".into(),
                 client: Some("tack/0.1".into()),
                 takeover: None,
+                token: None,
             }),
             ClientFrame::Hello(Hello {
                 nick: "ann".into(),
                 client: None,
                 takeover: Some("0123456789abcdef0123456789abcdef".into()),
+                token: None,
             }),
             ClientFrame::Enter(Enter {
                 room: "lobby".into(),
@@ -818,6 +873,38 @@ mod tests {
         let err = ClientFrame::parse(r#"chatMessage:{"room":"a"}"#).unwrap_err();
         assert_eq!(err.to_string(), "chatMessage: missing field `comment`");
         assert_eq!(err.event(), Some("chatMessage"));
+    }
+
+    #[test]
+    fn nicks_that_would_pass_for_someone_else_are_refused() {
+        assert_eq!(check_nick("ann"), Ok(()));
+        assert_eq!(check_nick("Zoë Ω"), Ok(()));
+        // 32 characters of two bytes each: the limit counts characters.
+        assert_eq!(check_nick(&"é".repeat(32)), Ok(()));
+        assert_eq!(
+            check_nick(&"é".repeat(33)),
+            Err(NameProblem::TooLong { len: 33, limit: 32 })
+        );
+        // A right-to-left override makes `ad\u{202e}nim` show as "admin" reversed.
+        assert_eq!(
+            check_nick("ad\u{202e}nim"),
+            Err(NameProblem::FormatCharacter)
+        );
+        assert_eq!(check_nick("a\u{200b}nn"), Err(NameProblem::FormatCharacter));
+        assert_eq!(check_nick("\u{2066}ann"), Err(NameProblem::FormatCharacter));
+        assert_eq!(check_nick(" ann"), Err(NameProblem::Padded));
+        assert_eq!(check_nick("ann "), Err(NameProblem::Padded));
+        assert_eq!(check_nick("a\tb"), Err(NameProblem::ControlCharacter));
+        assert_eq!(check_nick(""), Err(NameProblem::Empty));
+    }
+
+    #[test]
+    fn a_nick_typed_two_ways_is_one_nick() {
+        // "é" as one code point and as "e" plus a combining accent.
+        assert_eq!(
+            normalize_nick("Jos\u{65}\u{301}"),
+            normalize_nick("Jos\u{e9}")
+        );
     }
 
     #[test]

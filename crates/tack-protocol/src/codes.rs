@@ -69,6 +69,8 @@ error_codes! {
     Unauthorized => "unauthorized",
     /// The client read slower than its rooms talk and was disconnected; reconnect to resume.
     SlowConsumer => "slow_consumer",
+    /// Another live session holds this nick (`suggestion` names a free one).
+    NickTaken => "nick_taken",
 }
 
 impl fmt::Display for ErrorCode {

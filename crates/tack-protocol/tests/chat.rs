@@ -13,14 +13,21 @@ fn name() -> impl Strategy<Value = String> {
     "[^,\\p{Cc}]{1,16}".prop_filter("at most 64 bytes", |s| s.len() <= 64)
 }
 
+/// Nicks as `check_nick` accepts them: 1–8 characters here, no control or format characters,
+/// no space at either end.
+fn nick() -> impl Strategy<Value = String> {
+    "[^\\p{Cc}\\p{Cf}\\s]([^\\p{Cc}\\p{Cf}]{0,6}[^\\p{Cc}\\p{Cf}\\s])?"
+}
+
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
     let since = prop::option::of(any::<u64>());
     prop_oneof![
-        ("[^\\p{Cc}]{1,8}", prop::option::of("[a-z/.0-9]{1,10}")).prop_map(|(nick, client)| {
+        (nick(), prop::option::of("[a-z/.0-9]{1,10}")).prop_map(|(nick, client)| {
             ClientFrame::Hello(Hello {
                 nick,
                 client,
                 takeover: None,
+                token: None,
             })
         }),
         (name(), since.clone()).prop_map(|(room, since)| ClientFrame::Enter(Enter { room, since })),

@@ -6,9 +6,12 @@
 //! written here once.
 
 use crate::error::HubError;
+use crate::hub::SessionKey;
 use crate::session::{Role, Session};
 use crate::state::AppState;
-use tack_protocol::chat::{Ack, ClientFrame, ErrorEvent, FrameError, Pong, ServerEvent};
+use tack_protocol::chat::{
+    normalize_nick, Ack, ClientFrame, ErrorEvent, FrameError, Pong, ServerEvent, MAX_NICK_LEN,
+};
 use tack_protocol::ErrorCode;
 
 /// An `error` event answering `event`.
@@ -23,6 +26,7 @@ pub fn error_event(
         message,
         cid,
         event: event.map(str::to_owned),
+        suggestion: None,
     })
 }
 
@@ -56,11 +60,10 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
     match frame {
         ClientFrame::Hello(hello) => {
             if let Some(old) = &hello.takeover {
-                state.take_over(session, old);
+                state.take_over(session, old).await;
             }
-            session.set_nick(&hello.nick);
             session.greet();
-            None
+            rename(state, session, &normalize_nick(&hello.nick)).await
         }
         ClientFrame::Ping(ping) => Some(ServerEvent::Pong(Pong { t: ping.t })),
         ClientFrame::Enter(enter) => {
@@ -139,6 +142,63 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
             None
         }
     }
+}
+
+/// Gives `session` the nick `nick` unless another live session holds it; every room it is in
+/// hears of the change, so presence and messages never disagree about who is who.
+async fn rename(state: &AppState, session: &Session, nick: &str) -> Option<ServerEvent> {
+    let old = session.nick();
+    if *old == *nick {
+        return None;
+    }
+    let key = session.key();
+    match state.hub.claim_nick(nick, key).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let mut refusal = error_event(
+                ErrorCode::NickTaken,
+                format!("the nick `{nick}` is in use; you are still `{old}`"),
+                None,
+                Some("hello"),
+            );
+            if let ServerEvent::Error(e) = &mut refusal {
+                e.suggestion = free_variant(state, nick, key).await;
+            }
+            return Some(refusal);
+        }
+        Err(err) => return Some(hub_error(err, None, "hello")),
+    }
+    if old.to_lowercase() != nick.to_lowercase() {
+        state.hub.release_nick(&old, key).await;
+    }
+    session.set_nick(nick);
+    let member = session.member();
+    for room in session.rooms() {
+        if let Err(err) = state.hub.rename(&room, &member, &old).await {
+            tracing::warn!(%room, %err, "could not announce a nick change");
+        }
+    }
+    None
+}
+
+/// A nick like `nick` that nobody holds right now: `ann2` … `ann9`, then `ann-` and three
+/// random digits.
+async fn free_variant(state: &AppState, nick: &str, key: SessionKey) -> Option<String> {
+    let room_for = |suffix: &str| {
+        let keep = MAX_NICK_LEN.saturating_sub(suffix.chars().count());
+        let base: String = nick.chars().take(keep).collect();
+        format!("{}{suffix}", base.trim_end())
+    };
+    let numbered = (2..=9).map(|n| room_for(&n.to_string()));
+    let random = (0..4).map(|_| room_for(&format!("-{:03}", rand::random::<u16>() % 1000)));
+    for candidate in numbered.chain(random) {
+        // Claimed and let go at once: free when asked, not reserved.
+        if let Ok(true) = state.hub.claim_nick(&candidate, key).await {
+            state.hub.release_nick(&candidate, key).await;
+            return Some(candidate);
+        }
+    }
+    None
 }
 
 fn room_cap(session: &Session, event: &str) -> Option<ServerEvent> {

@@ -3,9 +3,9 @@
 //! applying what the query asks for, `/send`, and the JSON replies.
 
 use crate::client_frame::{self, error_event};
-use crate::session::{Reach, Role, Session};
+use crate::session::{Role, Session};
 use crate::sessions::HttpSession;
-use crate::state::AppState;
+use crate::state::{AppState, SessionKind};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -138,8 +138,7 @@ pub async fn open(
     let (http, fresh) = match existing {
         Some(http) => (http, false),
         None => {
-            // Only Tack clients use the HTTP transports: comments go out as typed.
-            let session = state.new_session(Reach::Live, true);
+            let session = state.start_session(SessionKind::Http).await;
             let http = HttpSession::new(session, state.config.session_ttl());
             state.sessions.insert(http.clone());
             (http, true)
@@ -153,6 +152,7 @@ pub async fn open(
             nick: nick.clone(),
             client: None,
             takeover: None,
+            token: None,
         }));
     }
     session.seek(&since);

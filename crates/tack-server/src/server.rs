@@ -146,7 +146,7 @@ impl Server {
         }
         reaper.abort();
         for http in state.sessions.take_all() {
-            http.session.leave_everything(state.hub.as_ref()).await;
+            state.end_session(&http.session).await;
         }
         if let Door::Grip(origin) = &self.door {
             origin.stop(grace).await;
@@ -271,7 +271,7 @@ async fn reap(server: Server) {
             if let Door::Grip(origin) = &server.door {
                 origin.close_session(&http.session.id);
             }
-            http.session.leave_everything(state.hub.as_ref()).await;
+            state.end_session(&http.session).await;
         }
         if let Door::Grip(origin) = &server.door {
             origin.reap_websockets().await;

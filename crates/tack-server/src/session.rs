@@ -113,6 +113,9 @@ pub struct Session {
     greeted: AtomicBool,
     pub rate: Mutex<RateLimit>,
     follows: Mutex<BTreeMap<FollowKey, Follow>>,
+    /// Taken over by a newer session of the same client (`hello.takeover`): everything it had
+    /// is that session's now, so its own end must leave nothing and release nothing.
+    retired: AtomicBool,
 }
 
 /// A fresh random session id: 128 bits, hex.
@@ -153,6 +156,7 @@ impl Session {
                 limits.message_burst,
             )),
             follows: Mutex::new(BTreeMap::new()),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -277,15 +281,16 @@ impl Session {
         lowest_cursors(&self.follows.lock())
     }
 
-    /// Becomes `old`, silently: takes its hub key and everything it follows, which `old`
-    /// forgets, so nothing leaves them when `old` ends. Refused (false) once this session
+    /// Becomes `old`, silently: takes its hub key, its nick and everything it follows; `old`
+    /// is retired, so nothing leaves them when it ends. Refused (false) once this session
     /// follows anything itself, since its own key is in the hub then.
     pub fn adopt(&self, old: &Session) -> bool {
         let mut mine = self.follows.lock();
-        if !mine.is_empty() {
+        if !mine.is_empty() || old.retired.swap(true, Ordering::AcqRel) {
             return false;
         }
         self.key.store(old.key(), Ordering::Relaxed);
+        self.set_nick(&old.nick());
         let wake = self.outbox.wake();
         for (key, mut follow) in std::mem::take(&mut *old.follows.lock()) {
             follow.parking = Parking::new(wake.clone());
@@ -299,9 +304,19 @@ impl Session {
         true
     }
 
-    /// Leaves every room and stops every watch: the client is gone.
-    pub async fn leave_everything(&self, hub: &dyn Hub) {
+    /// Whether a newer session of the same client took this one over.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// The client is gone: leaves every room, stops every watch, gives up its nick. A session
+    /// that was taken over does nothing: what it had is its successor's.
+    pub async fn end(&self, hub: &dyn Hub) {
+        if self.retired.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let member = self.member();
+        hub.release_nick(&member.nick, member.key).await;
         let follows = std::mem::take(&mut *self.follows.lock());
         for (name, role) in follows.into_keys() {
             let result = match role {

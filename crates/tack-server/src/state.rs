@@ -9,8 +9,9 @@ use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::session::{Reach, Session, SessionLimits};
 use crate::sessions::HttpSessions;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use tack_protocol::chat::{ServerEvent, Welcome};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,18 @@ use tokio_util::sync::CancellationToken;
 /// Replies to its own frames only (room traffic is read from the feeds), which its rate limits
 /// bound.
 const OUTBOX_LEN: usize = 1024;
+
+/// What carries a session: decides how far it reads its channels itself, and whether it may be
+/// an original-system page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A WebSocket this server holds.
+    WebSocket,
+    /// A WebSocket Pushpin holds: Pushpin delivers room traffic.
+    PushpinWebSocket,
+    /// `/stream`, `/poll` and `/send`, on either door.
+    Http,
+}
 
 /// The server's shared state; cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -34,6 +47,9 @@ pub struct Shared {
     /// One permit per open client connection, held by its socket (see [`crate::listener`]).
     connections: Arc<Semaphore>,
     next_key: AtomicU64,
+    /// Sessions on a WebSocket, by id, so a newer session of the same client can take one
+    /// over (HTTP sessions are in `sessions`).
+    websockets: parking_lot::Mutex<HashMap<String, Weak<Session>>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -60,6 +76,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             shutdown: CancellationToken::new(),
             next_key: AtomicU64::new(1),
+            websockets: parking_lot::Mutex::new(HashMap::new()),
         }))
     }
 
@@ -73,9 +90,39 @@ impl AppState {
         self.connections.clone()
     }
 
-    /// A new session. `greeted`: the transport is one only Tack clients use, so the client is
-    /// not an original-system page even before it says `hello`.
-    pub fn new_session(&self, reach: Reach, greeted: bool) -> Arc<Session> {
+    /// A new session with a guest nick of its own.
+    pub async fn start_session(&self, kind: SessionKind) -> Arc<Session> {
+        let (reach, greeted) = match kind {
+            SessionKind::WebSocket => (Reach::Live, false),
+            SessionKind::PushpinWebSocket => (Reach::UntilJoined, false),
+            // Only Tack clients use the HTTP transports: comments go out as typed.
+            SessionKind::Http => (Reach::Live, true),
+        };
+        let session = self.new_session(reach, greeted);
+        // Guest nicks are drawn from 10,000: a few draws find a free one even on a busy server.
+        for _ in 0..8 {
+            let nick = crate::session::guest_nick();
+            if let Ok(true) = self.hub.claim_nick(&nick, session.key()).await {
+                session.set_nick(&nick);
+                break;
+            }
+        }
+        if kind != SessionKind::Http {
+            // A WebSocket (here or behind Pushpin) may be taken over by its client's next one.
+            self.websockets
+                .lock()
+                .insert(session.id.clone(), Arc::downgrade(&session));
+        }
+        session
+    }
+
+    /// The client is gone: the session leaves its rooms and gives up its nick.
+    pub async fn end_session(&self, session: &Session) {
+        self.websockets.lock().remove(&session.id);
+        session.end(self.hub.as_ref()).await;
+    }
+
+    fn new_session(&self, reach: Reach, greeted: bool) -> Arc<Session> {
         let outbox = Outbox::within(OUTBOX_LEN, self.metrics.clone(), &self.shutdown);
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let limits = SessionLimits {
@@ -98,24 +145,42 @@ impl AppState {
         })
     }
 
-    /// `session` becomes the HTTP session `old_id` in every room and channel, with no leave
-    /// and no enter: a client that switched transport (an upgrade to WebSocket, a reconnect)
-    /// is one viewer all along, and its old session does not linger until it expires. The
-    /// client then re-enters its rooms with `since`, which replays what the old session had
-    /// not delivered. False (and nothing changes) when there is no such session or `session`
-    /// has already joined something.
-    pub fn take_over(&self, session: &Session, old_id: &str) -> bool {
+    /// `session` becomes the session `old_id` — an HTTP session, or a WebSocket the server
+    /// still thinks is open — in every room and channel and under its nick, with no leave and
+    /// no enter: a client that switched transport (an upgrade to WebSocket) or reconnected
+    /// before the server noticed its old connection was gone is one viewer all along, keeps
+    /// its nick, and its old session does not linger. The client then re-enters its rooms with
+    /// `since`, which replays what the old session had not delivered. False (and nothing
+    /// changes) when there is no such session or `session` has already joined something.
+    /// Knowing a session's id (which only its client was told) is what proves it is the same
+    /// client.
+    pub async fn take_over(&self, session: &Session, old_id: &str) -> bool {
         if old_id == session.id || session.following() > 0 {
             return false;
         }
-        let Some(old) = self.sessions.remove(old_id) else {
-            return false;
+        let websocket = self.websockets.lock().get(old_id).and_then(Weak::upgrade);
+        let old = match websocket {
+            Some(old) => old,
+            None => match self.sessions.remove(old_id) {
+                Some(http) => {
+                    // A stream or poll still reading the old session ends now.
+                    http.release();
+                    http.session.clone()
+                }
+                None => return false,
+            },
         };
-        let adopted = session.adopt(&old.session);
-        // A stream or poll still reading the old session ends now.
-        old.release();
-        tracing::debug!(old = %old_id, new = %session.id, adopted, "session taken over");
-        adopted
+        let (own_nick, own_key) = (session.nick(), session.key());
+        if !session.adopt(&old) {
+            return false;
+        }
+        self.websockets.lock().remove(old_id);
+        self.hub.release_nick(&own_nick, own_key).await;
+        // An old WebSocket still open closes now, with the reason.
+        old.outbox
+            .kick("replaced by a newer connection of the same client".to_owned());
+        tracing::debug!(old = %old_id, new = %session.id, "session taken over");
+        true
     }
 
     /// Checks `Authorization: Bearer` against the access token, when one is configured.

@@ -10,8 +10,8 @@
 
 use crate::client_frame::{self, error_event};
 use crate::item::Transport;
-use crate::session::{FellBehind, Reach, Session};
-use crate::state::AppState;
+use crate::session::{FellBehind, Session};
+use crate::state::{AppState, SessionKind};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -59,7 +59,7 @@ type Ending = Option<(CloseCode, String)>;
 async fn connection(mut socket: WebSocket, state: AppState) {
     let _gauge = state.metrics.connected(Transport::WebSocket);
     // An original-system page never says `hello`: until it does, it gets their escaping.
-    let session = state.new_session(Reach::Live, false);
+    let session = state.start_session(SessionKind::WebSocket).await;
     tracing::debug!(session = %session.id, "websocket connected");
     let welcome = Message::Text(state.welcome(&session).to_json().into());
     if socket.send(welcome).await.is_err() {
@@ -149,7 +149,7 @@ async fn connection(mut socket: WebSocket, state: AppState) {
     };
     // Leave first: a kicked client's socket may be full, and the room should not wait for
     // its close frame to learn that it is gone.
-    session.leave_everything(state.hub.as_ref()).await;
+    state.end_session(&session).await;
     if let Some((code, reason)) = ending {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, close_with(&mut socket, code, &reason)).await;
     }

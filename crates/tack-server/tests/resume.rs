@@ -125,7 +125,9 @@ async fn an_sse_reconnect_with_last_event_id_resumes_every_room() {
     ws.enter("a").await;
     say(&mut ws, "a", "while away").await;
 
-    let mut back = Client::stream_resuming(&server, "sam", "rooms=a,b", &last).await;
+    // A new session (as a browser's EventSource makes, with the same query): the old one still
+    // holds the nick `sam` until it expires, so this one goes by another.
+    let mut back = Client::stream_resuming(&server, "sam-again", "rooms=a,b", &last).await;
     let mut comments = Vec::new();
     let mut resumed = 0;
     while resumed < 2 {

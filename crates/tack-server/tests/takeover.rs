@@ -64,11 +64,11 @@ async fn a_websocket_takes_over_a_stream_session_without_a_leave_or_an_enter() {
 async fn a_takeover_after_entering_a_room_is_ignored() {
     let server = start().await;
     let stream = Client::connect_with(&server, Via::Stream, "ann", "rooms=lobby").await;
-    let mut other = Client::connect(&server, Via::WebSocket, "ann").await;
+    let mut other = Client::connect(&server, Via::WebSocket, "bea").await;
     other.enter("hall").await;
     other
         .send(&format!(
-            r#"hello:{{"nick":"ann","takeover":"{}"}}"#,
+            r#"hello:{{"nick":"bea","takeover":"{}"}}"#,
             stream.session
         ))
         .await;

@@ -52,6 +52,7 @@ impl Engine {
                             nick,
                             client: None,
                             takeover: None,
+                            token: None,
                         }));
                     }
                 }

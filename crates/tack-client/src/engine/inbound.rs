@@ -88,6 +88,7 @@ impl Engine {
                             code: e.code.to_string(),
                             message: e.message,
                             room,
+                            suggestion: e.suggestion,
                         })
                         .await;
                 }

@@ -92,13 +92,13 @@ impl Engine {
     /// the outbox again.
     async fn resume(&mut self, conn: &mut Conn) {
         let session = conn.link.welcome.as_ref().map(|w| w.session.clone());
+        // Whatever carried the last session — a stream, a poll, or a WebSocket the server may
+        // not yet know is gone — the new one takes it over: one viewer all along, same nick.
         let takeover = self
-            .http_session
+            .previous_session
             .take()
             .filter(|old| Some(old) != session.as_ref());
-        if conn.link.transport != Transport::Ws {
-            self.http_session = session;
-        }
+        self.previous_session = session;
         if let (Some(nick), false) = (&self.profile.nick, conn.legacy) {
             // First, before any enter: the server only hands over rooms to a session that has
             // not joined any itself.
@@ -106,6 +106,7 @@ impl Engine {
                 nick: nick.clone(),
                 client: Some(concat!("tack/", env!("CARGO_PKG_VERSION")).into()),
                 takeover,
+                token: None,
             }));
         }
         for (target, since) in self.seq.resume_points() {

@@ -193,7 +193,7 @@ impl Origin {
     pub async fn reap_websockets(&self) {
         for gone in self.connections.take_expired() {
             tracing::debug!(session = %gone.session.id, "websocket expired: nothing heard through pushpin");
-            gone.session.leave_everything(self.app.hub.as_ref()).await;
+            self.app.end_session(&gone.session).await;
         }
     }
 
@@ -201,7 +201,7 @@ impl Origin {
     /// (waiting at most `grace`, and 5 s) before the publisher stops.
     pub async fn stop(&self, grace: Duration) {
         for gone in self.connections.take_all() {
-            gone.session.leave_everything(self.app.hub.as_ref()).await;
+            self.app.end_session(&gone.session).await;
         }
         self.publisher
             .flushed(grace.clamp(Duration::from_secs(1), Duration::from_secs(5)))

@@ -14,7 +14,7 @@ use crate::item::Transport;
 use crate::origin::channels::{PushpinChannel, SKIP_SELF};
 use crate::origin::connections::Connection;
 use crate::origin::{signature, Origin};
-use crate::session::Reach;
+use crate::state::SessionKind;
 use crate::ws::{binary_refused, SHUTDOWN_REASON};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -73,6 +73,20 @@ pub async fn websocket_events(
     let mut out: Vec<Event> = Vec::new();
     let mut opened = false;
     let mut grip = origin.connections.get(&connection);
+    if grip.as_ref().is_some_and(|g| g.session.is_retired()) {
+        // Its client's newer connection took this session over (`hello.takeover`).
+        origin.connections.remove(&connection);
+        let out = [Event::close(
+            CloseCode::Policy.code(),
+            "replaced by a newer connection of the same client",
+        )];
+        return (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, CONTENT_TYPE)],
+            encode_all(&out),
+        )
+            .into_response();
+    }
     for event in events {
         match event {
             Event::Open(_) => {
@@ -81,7 +95,7 @@ pub async fn websocket_events(
                 if let Some(stale) = grip.take() {
                     end(&origin, &connection, &stale).await;
                 }
-                grip = Some(open(&origin, &connection, &mut out));
+                grip = Some(open(&origin, &connection, &mut out).await);
                 opened = true;
             }
             Event::Text(text) => {
@@ -151,9 +165,12 @@ pub async fn websocket_events(
 }
 
 /// A new connection: its session, `OPEN`, the keep-alive and `welcome`.
-fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<Connection> {
+async fn open(origin: &Origin, connection: &str, out: &mut Vec<Event>) -> Arc<Connection> {
     // An original-system page never says `hello`: until it does, it gets their escaping.
-    let session = origin.app.new_session(Reach::UntilJoined, false);
+    let session = origin
+        .app
+        .start_session(SessionKind::PushpinWebSocket)
+        .await;
     let grip = Connection::new(session, origin.websocket_ttl());
     origin.connections.insert(connection, grip.clone());
     tracing::debug!(session = %grip.session.id, %connection, "websocket connected through pushpin");
@@ -252,6 +269,6 @@ fn subscriptions(grip: &Connection, out: &mut Vec<Event>) {
 /// The connection is gone: leave every room so viewer counts stay right.
 async fn end(origin: &Origin, connection: &str, grip: &Connection) {
     origin.connections.remove(connection);
-    grip.session.leave_everything(origin.app.hub.as_ref()).await;
+    origin.app.end_session(&grip.session).await;
     tracing::debug!(session = %grip.session.id, %connection, "websocket closed through pushpin");
 }

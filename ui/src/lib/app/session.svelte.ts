@@ -96,9 +96,12 @@ export class Session {
         // Rooms' figures are not shown.
         if (e.target.type === 'channel') this.monitor.apply(e);
         return;
-      case 'error':
-        this.notices.show(e.room ? `#${e.room}: ${e.message}` : e.message, 'error');
+      case 'error': {
+        const text = e.room ? `#${e.room}: ${e.message}` : e.message;
+        // A refused nick comes with a free one: say it, so the user can pick it.
+        this.notices.show(e.suggestion ? `${text} — “${e.suggestion}” is free.` : text, 'error');
         return;
+      }
       case 'parted':
         this.rooms.apply(e, this.activeRoom, this.connection.nick);
         if (this.activeRoom === e.room) this.view = this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null;

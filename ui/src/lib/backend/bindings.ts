@@ -107,6 +107,10 @@ size: number,
 /**
  * When the engine received it.
  */
-received: number, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "error", code: string, message: string, room: string | null, };
+received: number, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "error", code: string, message: string, room: string | null, 
+/**
+ * Something the user could use instead (for `nick_taken`, a free nick).
+ */
+suggestion: string | null, };
 
 export type EventBatch = Array<ClientEvent>;
