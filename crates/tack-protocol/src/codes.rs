@@ -71,6 +71,12 @@ error_codes! {
     SlowConsumer => "slow_consumer",
     /// Another live session holds this nick (`suggestion` names a free one).
     NickTaken => "nick_taken",
+    /// A channel clients may watch but not write to (a backend's feed).
+    ReadOnly => "read_only",
+    /// The client's signed token does not allow this room or channel.
+    Forbidden => "forbidden",
+    /// The client's signed token has expired: send `hello{token}` with a fresh one.
+    TokenExpired => "token_expired",
 }
 
 impl fmt::Display for ErrorCode {

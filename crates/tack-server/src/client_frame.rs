@@ -7,7 +7,9 @@
 
 use crate::error::HubError;
 use crate::hub::SessionKey;
+use crate::identity::Identity;
 use crate::session::{Role, Session};
+use crate::state::identity_refusal;
 use crate::state::AppState;
 use tack_protocol::chat::{
     normalize_nick, Ack, ClientFrame, ErrorEvent, FrameError, Pong, ServerEvent, MAX_NICK_LEN,
@@ -57,16 +59,48 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
     }
     let event = frame.name();
     let hub = state.hub.as_ref();
+    if let Some(refusal) = signed_in(state, session, &frame) {
+        return Some(refusal);
+    }
     match frame {
         ClientFrame::Hello(hello) => {
             if let Some(old) = &hello.takeover {
                 state.take_over(session, old).await;
             }
             session.greet();
-            rename(state, session, &normalize_nick(&hello.nick)).await
+            // Who holds the current nick: signing in moves the nick to the signed user.
+            let holder = session.nick_owner();
+            let wanted = match hello.token.as_deref() {
+                Some(token) => match sign_in(state, session, token) {
+                    Ok(nick) => nick,
+                    Err(refusal) => return Some(refusal),
+                },
+                None => match session.identity() {
+                    // A signed client's nick is its token's; what hello says is not asked.
+                    Some(identity) => identity.nick.clone(),
+                    None if state.verifier.is_some() && *session.nick() != *hello.nick => {
+                        return Some(error_event(
+                            ErrorCode::Forbidden,
+                            "anonymous clients keep the nick they were given: sign in (hello with a token) to choose one".into(),
+                            None,
+                            Some(event),
+                        ))
+                    }
+                    None => normalize_nick(&hello.nick),
+                },
+            };
+            rename(state, session, &wanted, holder).await
         }
         ClientFrame::Ping(ping) => Some(ServerEvent::Pong(Pong { t: ping.t })),
         ClientFrame::Enter(enter) => {
+            if let Some(refusal) = may_write(state, session, &enter.room, event, None) {
+                return Some(refusal);
+            }
+            if let Some(refusal) =
+                permitted(session, event, &enter.room, |i, room| i.may_enter(room))
+            {
+                return Some(refusal);
+            }
             if !session.follows(&enter.room, Role::Viewer) {
                 if let Some(refusal) = room_cap(session, event) {
                     return Some(refusal);
@@ -95,6 +129,9 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
             }
         }
         ClientFrame::Message(msg) => {
+            if let Some(refusal) = may_write(state, session, &msg.room, event, msg.cid.clone()) {
+                return Some(refusal);
+            }
             if !session.rate.lock().allow() {
                 return Some(error_event(
                     ErrorCode::RateLimited,
@@ -122,6 +159,11 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
             }
         }
         ClientFrame::Watch(watch) => {
+            if let Some(refusal) = permitted(session, event, &watch.channel, |i, channel| {
+                i.may_watch(channel)
+            }) {
+                return Some(refusal);
+            }
             if !session.follows(&watch.channel, Role::Watcher) {
                 if let Some(refusal) = room_cap(session, event) {
                     return Some(refusal);
@@ -144,14 +186,116 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
     }
 }
 
-/// Gives `session` the nick `nick` unless another live session holds it; every room it is in
-/// hears of the change, so presence and messages never disagree about who is who.
-async fn rename(state: &AppState, session: &Session, nick: &str) -> Option<ServerEvent> {
-    let old = session.nick();
-    if *old == *nick {
+/// Refuses every frame but `hello` and `ping` from a client that must sign in and has not, or
+/// whose token has expired.
+fn signed_in(state: &AppState, session: &Session, frame: &ClientFrame) -> Option<ServerEvent> {
+    if matches!(frame, ClientFrame::Hello(_) | ClientFrame::Ping(_)) {
         return None;
     }
-    let key = session.key();
+    let event = Some(frame.name());
+    match session.identity() {
+        Some(identity) if identity.expired() => Some(error_event(
+            ErrorCode::TokenExpired,
+            "your token has expired: send hello with a fresh one".into(),
+            None,
+            event,
+        )),
+        Some(_) => None,
+        None if state.verifier.is_some() && !state.config.allow_anonymous => Some(error_event(
+            ErrorCode::Unauthorized,
+            "this server needs a signed token: send hello with one first".into(),
+            None,
+            event,
+        )),
+        None => None,
+    }
+}
+
+/// Verifies `token` and makes `session` its user's; the nick it gives.
+fn sign_in(state: &AppState, session: &Session, token: &str) -> Result<String, ServerEvent> {
+    let Some(verifier) = &state.verifier else {
+        return Err(error_event(
+            ErrorCode::BadField,
+            "this server does not use signed tokens: send hello without one".into(),
+            None,
+            Some("hello"),
+        ));
+    };
+    let identity = verifier
+        .verify(token)
+        .map_err(|err| ServerEvent::Error(identity_refusal(err)))?;
+    if let Some(current) = session.identity() {
+        if current.user != identity.user {
+            return Err(error_event(
+                ErrorCode::Unauthorized,
+                format!(
+                    "this connection is signed in as `{}`; connect again to sign in as someone else",
+                    current.user
+                ),
+                None,
+                Some("hello"),
+            ));
+        }
+    }
+    let nick = normalize_nick(&identity.nick);
+    session.set_identity(std::sync::Arc::new(identity));
+    Ok(nick)
+}
+
+/// Refuses writing into `room` — entering it as a viewer (which announces the viewer) or
+/// sending to it — when it is a read-only feed or the client's token does not allow it.
+fn may_write(
+    state: &AppState,
+    session: &Session,
+    room: &str,
+    event: &str,
+    cid: Option<String>,
+) -> Option<ServerEvent> {
+    if state.is_read_only(room) {
+        return Some(error_event(
+            ErrorCode::ReadOnly,
+            format!("`{room}` is a read-only feed: watch it instead (read_only setting)"),
+            cid,
+            Some(event),
+        ));
+    }
+    if event == "chatMessage" {
+        return permitted(session, event, room, |i, room| i.may_write(room));
+    }
+    None
+}
+
+/// Refuses `name` when the client's signed token does not allow it by `allows`.
+fn permitted(
+    session: &Session,
+    event: &str,
+    name: &str,
+    allows: impl Fn(&Identity, &str) -> bool,
+) -> Option<ServerEvent> {
+    let identity = session.identity()?;
+    (!allows(&identity, name)).then(|| {
+        error_event(
+            ErrorCode::Forbidden,
+            format!("your token does not allow `{event}` for `{name}`"),
+            None,
+            Some(event),
+        )
+    })
+}
+
+/// Gives `session` the nick `nick` unless another live session holds it; every room it is in
+/// hears of the change, so presence and messages never disagree about who is who.
+async fn rename(
+    state: &AppState,
+    session: &Session,
+    nick: &str,
+    holder: SessionKey,
+) -> Option<ServerEvent> {
+    let old = session.nick();
+    let key = session.nick_owner();
+    if *old == *nick && holder == key {
+        return None;
+    }
     match state.hub.claim_nick(nick, key).await {
         Ok(true) => {}
         Ok(false) => {
@@ -168,8 +312,11 @@ async fn rename(state: &AppState, session: &Session, nick: &str) -> Option<Serve
         }
         Err(err) => return Some(hub_error(err, None, "hello")),
     }
-    if old.to_lowercase() != nick.to_lowercase() {
-        state.hub.release_nick(&old, key).await;
+    if old.to_lowercase() != nick.to_lowercase() || holder != key {
+        state.hub.release_nick(&old, holder).await;
+    }
+    if *old == *nick {
+        return None;
     }
     session.set_nick(nick);
     let member = session.member();

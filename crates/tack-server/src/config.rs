@@ -6,7 +6,7 @@ use crate::access::Gate;
 use crate::error::ServerError;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Everything `tack serve` can be told. Missing keys in the config file take the defaults.
@@ -27,6 +27,17 @@ pub struct ServerConfig {
     /// routes and publish. Requests without an `Origin` header (the CLI, backends, the desktop
     /// engine) are not affected. Empty: no web page may.
     pub allowed_origins: Vec<String>,
+    /// Channels (globs) clients may watch but not write to: entering them as a room or sending
+    /// `chatMessage` is refused (`read_only`); `/publish/` still writes. For backends' feeds.
+    pub read_only: Vec<String>,
+    /// Signed identity: the HS256 secret client tokens are signed with.
+    pub auth_key: Option<String>,
+    /// Signed identity: a PEM file with the RS256 or ES256 public key client tokens are
+    /// verified with.
+    pub auth_public_key: Option<PathBuf>,
+    /// With a key set, clients without a token are refused unless this is set; they then keep
+    /// the guest nick they are given.
+    pub allow_anonymous: bool,
     /// Host names (globs) a server listening on loopback answers besides 127.0.0.1, localhost
     /// and [::1]: what a DNS-rebinding page cannot use.
     pub allowed_hosts: Vec<String>,
@@ -96,6 +107,10 @@ impl Default for ServerConfig {
             access_token: None,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            read_only: Vec::new(),
+            auth_key: None,
+            auth_public_key: None,
+            allow_anonymous: false,
             history_len: 1000,
             history_secs: 3600,
             session_ttl_secs: 30,
@@ -190,6 +205,16 @@ impl ServerConfig {
         if let Some(list) = env("TACK_ALLOWED_HOSTS") {
             self.allowed_hosts = comma_list(&list);
         }
+        if let Some(list) = env("TACK_READ_ONLY") {
+            self.read_only = comma_list(&list);
+        }
+        if let Some(key) = env("TACK_AUTH_KEY") {
+            self.auth_key = Some(key);
+        }
+        if let Some(path) = env("TACK_AUTH_PUBLIC_KEY") {
+            self.auth_public_key = Some(PathBuf::from(path));
+        }
+        parse(&env, "TACK_ALLOW_ANONYMOUS", &mut self.allow_anonymous)?;
         parse(&env, "TACK_HISTORY_LEN", &mut self.history_len)?;
         parse(&env, "TACK_HISTORY_SECS", &mut self.history_secs)?;
         parse(&env, "TACK_SESSION_TTL_SECS", &mut self.session_ttl_secs)?;
@@ -288,6 +313,14 @@ impl ServerConfig {
     pub fn check(&self) -> Result<(), ServerError> {
         self.client_gate(!self.pushpin.is_empty())?;
         self.control_gate()?;
+        crate::access::globs("read_only", &self.read_only)
+            .map_err(|e| ServerError::Unsafe(e.to_string()))?;
+        let signed = self.auth_key.is_some() || self.auth_public_key.is_some();
+        if signed && self.access_token.is_some() {
+            return Err(ServerError::Unsafe(
+                "access_token and a signed-identity key (auth_key, auth_public_key) both claim Authorization: Bearer: use one".into(),
+            ));
+        }
         if !self.control_listen.ip().is_loopback() && self.publish_token.is_none() {
             return Err(ServerError::Unsafe(format!(
                 "the control address {} (publishing and metrics) is reachable from other machines, so it needs a token: set publish_token (--publish-token or TACK_PUBLISH_TOKEN), or keep control_listen on loopback",

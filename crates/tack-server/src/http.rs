@@ -3,14 +3,15 @@
 //! applying what the query asks for, `/send`, and the JSON replies.
 
 use crate::client_frame::{self, error_event};
+use crate::identity::Identity;
 use crate::session::{Role, Session};
 use crate::sessions::HttpSession;
-use crate::state::{AppState, SessionKind};
+use crate::state::{Admitted, AppState, SessionKind};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
-use tack_protocol::chat::{ClientFrame, Enter, Hello, Positions, ServerEvent, Watch};
+use tack_protocol::chat::{ClientFrame, Enter, ErrorEvent, Hello, Positions, ServerEvent, Watch};
 use tack_protocol::ErrorCode;
 
 /// The query of `GET /stream` and `GET /poll`, on the built-in server and behind Pushpin.
@@ -24,12 +25,15 @@ pub struct HttpQuery {
     pub timeout: Option<u64>,
     /// Behind Pushpin: `next` when Pushpin follows the `Grip-Link` of a held stream.
     pub link: Option<String>,
+    /// A signed identity, for clients that cannot send `Authorization` (EventSource).
+    pub token: Option<String>,
 }
 
 /// The query of `POST /send`.
 #[derive(Debug, Deserialize)]
 pub struct SendQuery {
     pub session: Option<String>,
+    pub token: Option<String>,
 }
 
 /// A session found or started for a request, with what the query asked for applied.
@@ -68,12 +72,41 @@ pub fn refusal(status: StatusCode, code: ErrorCode, message: impl Into<String>) 
     json_response(status, format!("[{}]", event.to_json()))
 }
 
-pub fn unauthorized() -> Response {
-    refusal(
+/// A refused credential as a JSON array answer with 401.
+pub fn unauthorized(event: ErrorEvent) -> Response {
+    json_response(
         StatusCode::UNAUTHORIZED,
-        ErrorCode::Unauthorized,
-        "this server needs Authorization: Bearer <token>",
+        format!("[{}]", ServerEvent::Error(event).to_json()),
     )
+}
+
+/// Checks that what the request presents may act as `session`: a signed session's every
+/// request carries its user's token (which refreshes when a newer one comes).
+fn signed_as(
+    session: &Session,
+    admitted: Admitted,
+) -> Result<Option<Arc<Identity>>, ErrorEvent> {
+    let refused = |message: String| ErrorEvent {
+        code: ErrorCode::Unauthorized,
+        message,
+        cid: None,
+        event: None,
+        suggestion: None,
+    };
+    match (admitted, session.identity()) {
+        (Admitted::Signed(identity), Some(current)) if identity.user != current.user => Err(
+            refused(format!("this session belongs to `{}`", current.user)),
+        ),
+        (Admitted::Signed(identity), _) => {
+            session.set_identity(identity.clone());
+            Ok(Some(identity))
+        }
+        (_, Some(current)) => Err(refused(format!(
+            "this session belongs to `{}`: present its token",
+            current.user
+        ))),
+        _ => Ok(None),
+    }
 }
 
 fn names(list: Option<&str>) -> Vec<String> {
@@ -112,9 +145,9 @@ pub async fn open(
     query: &HttpQuery,
     headers: &HeaderMap,
 ) -> Result<Opened, Response> {
-    if !state.client_authorized(headers) {
-        return Err(unauthorized());
-    }
+    let admitted = state
+        .admit(headers, query.token.as_deref(), false)
+        .map_err(unauthorized)?;
     let since = resume_points(query, headers)
         .map_err(|why| refusal(StatusCode::BAD_REQUEST, ErrorCode::BadField, why))?;
     let rooms = names(query.rooms.as_deref());
@@ -146,10 +179,15 @@ pub async fn open(
     };
     http.touch(state.config.session_ttl());
     let session = &http.session;
+    let signed = signed_as(session, admitted).map_err(unauthorized)?;
     let mut frames = Vec::new();
-    if let Some(nick) = &query.nick {
+    // A signed client is its token's nick; hello takes it from there.
+    let nick = signed
+        .map(|identity| identity.nick.clone())
+        .or(query.nick.clone());
+    if let Some(nick) = nick {
         frames.push(ClientFrame::Hello(Hello {
-            nick: nick.clone(),
+            nick,
             client: None,
             takeover: None,
             token: None,
@@ -189,9 +227,9 @@ pub async fn send(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Arc<HttpSession>, Vec<ServerEvent>), Response> {
-    if !state.client_authorized(headers) {
-        return Err(unauthorized());
-    }
+    let admitted = state
+        .admit(headers, query.token.as_deref(), false)
+        .map_err(unauthorized)?;
     let Some(http) = query
         .session
         .as_deref()
@@ -203,6 +241,7 @@ pub async fn send(
             "no such session (it may have expired): open /stream or /poll without `session` to start a new one",
         ));
     };
+    signed_as(&http.session, admitted).map_err(unauthorized)?;
     http.touch(state.config.session_ttl());
     let Ok(text) = std::str::from_utf8(body) else {
         return Err(refusal(

@@ -6,7 +6,8 @@
 //! one place: [`client_frame::apply`].
 //!
 //! Who owns what:
-//! - [`access`] — who may reach what: tokens, browser origins, host names.
+//! - [`access`] — who may reach what: tokens, browser origins, host names; [`identity`] —
+//!   signed identities (JWT) and what they allow.
 //! - [`client_frame`] — every rule about what a client frame may do.
 //! - [`session`] — one client: nick, what it follows and where it is in each, its own events
 //!   ([`outbox`]); reads what it should get next. Knows nothing about transports.
@@ -33,6 +34,7 @@ pub mod error;
 pub mod feed;
 pub mod http;
 pub mod hub;
+pub mod identity;
 pub mod item;
 pub mod listener;
 pub mod memory_hub;

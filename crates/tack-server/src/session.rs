@@ -9,6 +9,7 @@
 
 use crate::feed::{Feed, Lagged, Parking};
 use crate::hub::{Hub, Joined, Member, SessionKey};
+use crate::identity::Identity;
 use crate::item::{Item, Transport};
 use crate::outbox::Outbox;
 use axum::extract::ws::Utf8Bytes;
@@ -116,6 +117,8 @@ pub struct Session {
     /// Taken over by a newer session of the same client (`hello.takeover`): everything it had
     /// is that session's now, so its own end must leave nothing and release nothing.
     retired: AtomicBool,
+    /// Who a signed token says the client is (signed identity only).
+    identity: Mutex<Option<Arc<Identity>>>,
 }
 
 /// A fresh random session id: 128 bits, hex.
@@ -157,6 +160,25 @@ impl Session {
             )),
             follows: Mutex::new(BTreeMap::new()),
             retired: AtomicBool::new(false),
+            identity: Mutex::new(None),
+        }
+    }
+
+    /// Who a verified token says the client is, if it presented one.
+    pub fn identity(&self) -> Option<Arc<Identity>> {
+        self.identity.lock().clone()
+    }
+
+    pub fn set_identity(&self, identity: Arc<Identity>) {
+        *self.identity.lock() = Some(identity);
+    }
+
+    /// What the hub holds this session's nick under: the signed user (shared by all its
+    /// sessions), or else the session itself.
+    pub fn nick_owner(&self) -> SessionKey {
+        match &*self.identity.lock() {
+            Some(identity) => identity.nick_owner(),
+            None => self.key(),
         }
     }
 
@@ -316,7 +338,10 @@ impl Session {
             return;
         }
         let member = self.member();
-        hub.release_nick(&member.nick, member.key).await;
+        // A signed user's nick is theirs whichever session holds it: nothing to give up.
+        if self.identity().is_none() {
+            hub.release_nick(&member.nick, member.key).await;
+        }
         let follows = std::mem::take(&mut *self.follows.lock());
         for (name, role) in follows.into_keys() {
             let result = match role {

@@ -1,18 +1,22 @@
 //! What every request handler shares, on either front door: config, hub, HTTP sessions,
 //! metrics, the shutdown signal and the global connection cap.
 
+use crate::access;
 use crate::config::ServerConfig;
 use crate::feed::Retention;
 use crate::hub::Hub;
+use crate::identity::{Identity, IdentityError, Verifier};
 use crate::memory_hub::MemoryHub;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::session::{Reach, Session, SessionLimits};
 use crate::sessions::HttpSessions;
+use globset::GlobMatcher;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use tack_protocol::chat::{ServerEvent, Welcome};
+use tack_protocol::chat::{ClientFrame, ErrorEvent, Hello, ServerEvent, Welcome};
+use tack_protocol::ErrorCode;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +54,20 @@ pub struct Shared {
     /// Sessions on a WebSocket, by id, so a newer session of the same client can take one
     /// over (HTTP sessions are in `sessions`).
     websockets: parking_lot::Mutex<HashMap<String, Weak<Session>>>,
+    /// Signed identity, when a key is configured.
+    pub verifier: Option<Verifier>,
+    /// Channels clients may watch but not write to.
+    read_only: Vec<GlobMatcher>,
+}
+
+/// Who is asking, as the request's credentials say (see [`AppState::admit`]).
+pub enum Admitted {
+    /// No signed identity asked for, or an anonymous client where those are allowed.
+    Anonymous,
+    /// A client with a verified token.
+    Signed(Arc<Identity>),
+    /// A WebSocket that has not signed in yet: it may still, with `hello{token}`.
+    NotYet,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,9 +84,14 @@ impl AppState {
         AppState::with_hub(config, Arc::new(hub))
     }
 
-    /// State with another hub (one that publishes to Pushpin, or shared by tests).
+    /// State with another hub (one that publishes to Pushpin, or shared by tests). The config
+    /// must have passed [`ServerConfig::check`].
     pub fn with_hub(config: ServerConfig, hub: Arc<dyn Hub>) -> AppState {
+        let verifier = Verifier::from_config(&config).expect("the identity settings were checked");
+        let read_only = access::globs("read_only", &config.read_only).expect("checked");
         AppState(Arc::new(Shared {
+            verifier,
+            read_only,
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config,
             hub,
@@ -183,12 +206,60 @@ impl AppState {
         true
     }
 
-    /// Checks `Authorization: Bearer` against the access token, when one is configured.
-    pub fn client_authorized(&self, headers: &http::HeaderMap) -> bool {
-        match &self.config.access_token {
-            None => true,
-            Some(token) => crate::access::tokens_match(crate::access::bearer(headers), token),
+    /// Checks a client request's credentials: the access token, or a signed identity
+    /// (`Authorization: Bearer`, or `token` from the query for EventSource). `websocket`: the
+    /// token may still come in `hello`, so a missing one is not refused yet.
+    pub fn admit(
+        &self,
+        headers: &http::HeaderMap,
+        query_token: Option<&str>,
+        websocket: bool,
+    ) -> Result<Admitted, ErrorEvent> {
+        let bearer = access::bearer(headers);
+        if let Some(token) = &self.config.access_token {
+            if !access::tokens_match(bearer, token) {
+                return Err(refusal(
+                    ErrorCode::Unauthorized,
+                    "this server needs Authorization: Bearer <token>",
+                ));
+            }
+            return Ok(Admitted::Anonymous);
         }
+        let Some(verifier) = &self.verifier else {
+            return Ok(Admitted::Anonymous);
+        };
+        match bearer.or(query_token) {
+            Some(token) => verifier
+                .verify(token)
+                .map(|identity| Admitted::Signed(Arc::new(identity)))
+                .map_err(identity_refusal),
+            None if self.config.allow_anonymous => Ok(Admitted::Anonymous),
+            None if websocket => Ok(Admitted::NotYet),
+            None => Err(refusal(
+                ErrorCode::Unauthorized,
+                "this server needs a signed token: Authorization: Bearer <token>, or ?token= (allow_anonymous lets clients in without one)",
+            )),
+        }
+    }
+
+    /// Makes `session` the signed user's, under the token's nick.
+    pub async fn sign_in(&self, session: &Session, identity: Arc<Identity>) {
+        let nick = identity.nick.clone();
+        session.set_identity(identity);
+        let hello = ClientFrame::Hello(Hello {
+            nick,
+            client: None,
+            takeover: None,
+            token: None,
+        });
+        if let Some(refused) = crate::client_frame::apply(self, session, hello).await {
+            session.outbox.send_event(&refused);
+        }
+    }
+
+    /// Whether `channel` is a feed clients may only watch.
+    pub fn is_read_only(&self, channel: &str) -> bool {
+        self.read_only.iter().any(|g| g.is_match(channel))
     }
 
     /// Resolves when every connection has ended (all permits are back).
@@ -207,5 +278,24 @@ impl ServerConfig {
             age: self.history_age(),
             max_bytes: self.channel_max_bytes,
         }
+    }
+}
+
+/// The refusal for a token that is not accepted.
+pub fn identity_refusal(err: IdentityError) -> ErrorEvent {
+    let code = match err {
+        IdentityError::Expired => ErrorCode::TokenExpired,
+        IdentityError::Invalid(_) => ErrorCode::Unauthorized,
+    };
+    refusal(code, &err.to_string())
+}
+
+fn refusal(code: ErrorCode, message: &str) -> ErrorEvent {
+    ErrorEvent {
+        code,
+        message: message.to_owned(),
+        cid: None,
+        event: None,
+        suggestion: None,
     }
 }

@@ -11,7 +11,7 @@
 use crate::client_frame::{self, error_event};
 use crate::item::Transport;
 use crate::session::{FellBehind, Session};
-use crate::state::{AppState, SessionKind};
+use crate::state::{Admitted, AppState, SessionKind};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -30,6 +30,8 @@ const WRITE_BUFFER: usize = 8 * 1024;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events written before a flush; bounds how long a busy connection goes without reading.
 const BATCH: usize = 64;
+/// How long a connection whose token expired may go on without sending a fresh one.
+const TOKEN_GRACE: Duration = Duration::from_secs(30);
 /// How often a connection whose write is blocked checks whether it has fallen behind.
 const LAG_CHECK: Duration = Duration::from_millis(250);
 
@@ -38,28 +40,30 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !state.client_authorized(&headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "this server needs Authorization: Bearer <token>\n",
-        )
-            .into_response();
-    }
+    let admitted = match state.admit(&headers, None, true) {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            return (StatusCode::UNAUTHORIZED, format!("{}\n", refused.message)).into_response()
+        }
+    };
     let max = state.config.max_message_bytes;
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, admitted))
 }
 
 /// Why a connection ends, when the client should be told.
 type Ending = Option<(CloseCode, String)>;
 
-async fn connection(mut socket: WebSocket, state: AppState) {
+async fn connection(mut socket: WebSocket, state: AppState, admitted: Admitted) {
     let _gauge = state.metrics.connected(Transport::WebSocket);
     // An original-system page never says `hello`: until it does, it gets their escaping.
     let session = state.start_session(SessionKind::WebSocket).await;
+    if let Admitted::Signed(identity) = admitted {
+        state.sign_in(&session, identity).await;
+    }
     tracing::debug!(session = %session.id, "websocket connected");
     let welcome = Message::Text(state.welcome(&session).to_json().into());
     if socket.send(welcome).await.is_err() {
@@ -140,6 +144,9 @@ async fn connection(mut socket: WebSocket, state: AppState) {
             _ = ticker.tick() => {
                 if last_heard.elapsed() > heartbeat * 3 {
                     break Some((CloseCode::GoingAway, "no heartbeat from the client; reconnect".to_owned()));
+                }
+                if session.identity().is_some_and(|i| i.expired_for(TOKEN_GRACE)) {
+                    break Some((CloseCode::Policy, "your token has expired; sign in again".to_owned()));
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break None;

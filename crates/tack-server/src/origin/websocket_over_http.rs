@@ -14,7 +14,7 @@ use crate::item::Transport;
 use crate::origin::channels::{PushpinChannel, SKIP_SELF};
 use crate::origin::connections::Connection;
 use crate::origin::{signature, Origin};
-use crate::state::SessionKind;
+use crate::state::{Admitted, SessionKind};
 use crate::ws::{binary_refused, SHUTDOWN_REASON};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -41,9 +41,10 @@ pub async fn websocket_events(
     }
     // Pushpin passes the client's handshake headers on with every request; refusing the
     // first one makes Pushpin refuse the handshake with this status.
-    if !origin.app.client_authorized(&headers) {
-        return crate::http::unauthorized();
-    }
+    let admitted = match origin.app.admit(&headers, None, true) {
+        Ok(admitted) => admitted,
+        Err(refused) => return crate::http::unauthorized(refused),
+    };
     let Some(connection) = headers
         .get("connection-id")
         .and_then(|v| v.to_str().ok())
@@ -95,7 +96,11 @@ pub async fn websocket_events(
                 if let Some(stale) = grip.take() {
                     end(&origin, &connection, &stale).await;
                 }
-                grip = Some(open(&origin, &connection, &mut out).await);
+                let started = open(&origin, &connection, &mut out).await;
+                if let Admitted::Signed(identity) = &admitted {
+                    origin.app.sign_in(&started.session, identity.clone()).await;
+                }
+                grip = Some(started);
                 opened = true;
             }
             Event::Text(text) => {
