@@ -26,6 +26,7 @@ TARGET_NAMES = {
     "pushpin": "Pushpin 1.36 + " + ("`tack serve --pushpin`" if meta.get("pushpin_mode") == "tack" else "plain GRIP origin"),
     "pushpin-tack": "Pushpin 1.36 + `tack serve --pushpin`",
     "baseline": "baseline (bare broadcast loop)",
+    "tack-redis": "Tack, two nodes + Redis (`tack serve --redis`)",
 }
 
 
@@ -222,7 +223,7 @@ for name, what, flags, targets in scenarios:
     tack_key = "tack" if "tack" in figures else "tack-defaults"
     if tack_key in figures:
         t = figures[tack_key]
-        for other in ["pushpin", "pushpin-tack", "baseline"]:
+        for other in ["tack-redis", "pushpin", "pushpin-tack", "baseline"]:
             if other in figures:
                 o = figures[other]
                 ratio_rows.append((what, other, ratio(t["deliveries_per_s"], o["deliveries_per_s"]),
@@ -307,7 +308,10 @@ for name, what, flags, targets in scenarios:
             d = 0.0 if all(r.get("saturation") is None for r in runs) else d
         loose = name.endswith("500ms")
         figure = med(runs, "saturation.deliveries_per_s")
-        (sat_loose if loose else sat)[t] = figure
+        # The publish-rate search (10 subscribers) is its own row, not a server's fan-out figure.
+        main = name in ("saturate-1k", "saturate-1k-500ms")
+        if main:
+            (sat_loose if loose else sat)[t] = figure
         patterns = []
         for r in runs:
             marks = []
@@ -324,13 +328,13 @@ for name, what, flags, targets in scenarios:
             floor = " *floor*" if (r.get("saturation") or {}).get("limited_by_load_tool") else ""
             patterns.append(" ".join(marks) + floor
                             + (f"<br>load tool at most {pct(max(passing))} of the cores in a passing step" if passing else ""))
-        w(f"| {TARGET_NAMES.get(t, t)} | {'500' if loose else '100'} ms | {fmt(figure)} | {fmt(med(runs, 'saturation.rate'))} | "
+        w(f"| {TARGET_NAMES.get(t, t)}{'' if main else ' — ' + what.split(':')[0]} | {'500' if loose else '100'} ms | {fmt(figure)} | {fmt(med(runs, 'saturation.rate'))} | "
           f"{fmt(med(runs, 'saturation.p99_ms'), 2)} ms | {'<br>'.join(patterns)} |")
 per_run = {}
 sat_pairs = []  # Tack ÷ baseline per run, each pair measured back to back
 sat_tool_max = None  # the load tool's highest share in any passing step of either server
 for name, what, flags, targets in scenarios:
-    if name.startswith("saturate") and not name.endswith("500ms"):
+    if name == "saturate-1k":
         by_run = {t: load_by_run(name, t) for t in targets}
         for t in targets:
             per_run[t] = [((r.get("saturation") or {}).get("deliveries_per_s") or 0.0) for r in by_run[t].values()]
@@ -394,7 +398,7 @@ for line in crit.splitlines():
         ingest = value if ingest is None else min(ingest, value)
 
 # ---- targets
-w("## Targets (issues 3, 4, 7 and 19)")
+w("## Targets (issues 3, 4, 7, 16 and 19)")
 w("")
 def verdict(ok):
     return "–" if ok is None else ("**met**" if ok else "**not met**")
@@ -462,6 +466,29 @@ if latency_pairs:
                  verdict(m <= 1.2)))
 else:
     rows.append(("p50 at 1,000 × 1,000 msg/s ≤ 1.2× the loop's", "–", verdict(None)))
+# Issue 16: two nodes + Redis against one node with the in-memory hub, same run set.
+for scenario in ["fanout-1k-100", "fanout-1k-1000"]:
+    one, two = load(scenario, "tack"), load(scenario, "tack-redis")
+    one = [r for r in one if not no_headroom(r)]
+    two = [r for r in two if not no_headroom(r)]
+    if one and two:
+        d1, d2 = med(one, "deliveries_per_s"), med(two, "deliveries_per_s")
+        p1, p2 = med(one, "latency_ms.p50"), med(two, "latency_ms.p50")
+        rows.append((f"two nodes + Redis ≥ 0.8× one node's deliveries/s ({scenario})", ratio(d2, d1),
+                     verdict(None if not d1 else d2 / d1 >= 0.8)))
+        rows.append((f"the Redis hop adds ≤ 2 ms to p50 ({scenario})", f"{p2 - p1:+.2f} ms ({fmt(p1, 2)} → {fmt(p2, 2)} ms)",
+                     verdict(p2 - p1 <= 2)))
+    else:
+        rows.append((f"two nodes + Redis against one node ({scenario})", "–", verdict(None)))
+sat1, sat2 = load("saturate-1k", "tack"), load("saturate-1k", "tack-redis")
+if sat1 and sat2:
+    d1, d2 = med(sat1, "saturation.deliveries_per_s"), med(sat2, "saturation.deliveries_per_s")
+    rows.append(("two nodes + Redis saturation ≥ 0.8× one node's (1,000 subscribers, p99 < 100 ms)",
+                 f"{ratio(d2, d1)} ({fmt(d2)} against {fmt(d1)} deliveries/s)", verdict(None if not d1 else d2 / d1 >= 0.8)))
+pub = load("saturate-publish-10", "tack-redis")
+if pub:
+    rows.append(("publish rate one Redis sustains at p99 < 100 ms (two nodes, 10 subscribers)",
+                 f"{fmt(med(pub, 'saturation.rate'))} msg/s", verdict(None)))
 default_runs = load("fanout-1k-2200-defaults", "tack-defaults")
 counted = [r for r in default_runs if not no_headroom(r)]
 if counted:

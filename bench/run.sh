@@ -4,6 +4,7 @@
 #   (b) Pushpin 1.36 (condure, zurl, proxy, handler) in front of `tack serve --pushpin`
 #       (or, while Tack's origin mode is missing, in front of bench's plain GRIP origin),
 #   (c) the bare tokio-tungstenite broadcast baseline,
+#   (d) two `tack serve --redis` nodes on one redis-server,
 # runs every scenario of bench/scenarios.sh against each, RUNS times interleaved (a run of
 # every target, then the next run; the saturation searches SAT_RUNS times), takes medians, runs
 # the criterion benchmarks, and writes BENCHMARKS.md.
@@ -118,6 +119,32 @@ TACK_DEF_CONTROL_PORT=$(free_port)
 TACK_DEF_PID=$!; PIDS_TO_STOP+=("$TACK_DEF_PID")
 wait_port "$TACK_DEF_PORT" "tack serve (defaults)"
 
+# (d) two `tack serve --redis` nodes on one Redis (issue 16): subscribers are spread over both
+# nodes (`tack bench --also-url`), messages are published through the first, and every event
+# crosses Redis (one script, one pub/sub message per node). Same raised history as (a), so the
+# comparison with (a) is the Redis hop and the second process, nothing else. Redis runs with no
+# persistence, as a cache-sized deployment would for a benchmark.
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP" \
+  >>"$RESULTS/redis.log" 2>&1 &
+REDIS_PID=$!; PIDS_TO_STOP+=("$REDIS_PID")
+wait_port "$REDIS_PORT" "redis-server"
+redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+NODE1_PORT=$(free_port)
+NODE1_CONTROL_PORT=$(free_port)
+TACK_HISTORY_LEN=20000 TACK_MAX_CONNECTIONS=50000 "$TACK" serve --listen "127.0.0.1:$NODE1_PORT" \
+  --control-listen "127.0.0.1:$NODE1_CONTROL_PORT" \
+  --redis "redis://127.0.0.1:$REDIS_PORT" >>"$RESULTS/tack-redis-1.log" 2>&1 &
+NODE1_PID=$!; PIDS_TO_STOP+=("$NODE1_PID")
+NODE2_PORT=$(free_port)
+NODE2_CONTROL_PORT=$(free_port)
+TACK_HISTORY_LEN=20000 TACK_MAX_CONNECTIONS=50000 "$TACK" serve --listen "127.0.0.1:$NODE2_PORT" \
+  --control-listen "127.0.0.1:$NODE2_CONTROL_PORT" \
+  --redis "redis://127.0.0.1:$REDIS_PORT" >>"$RESULTS/tack-redis-2.log" 2>&1 &
+NODE2_PID=$!; PIDS_TO_STOP+=("$NODE2_PID")
+wait_port "$NODE1_PORT" "tack serve --redis (1)"
+wait_port "$NODE2_PORT" "tack serve --redis (2)"
+
 # (c) the baseline.
 BASE_PORT=$(free_port)
 "$BASELINE" "127.0.0.1:$BASE_PORT" >>"$RESULTS/baseline.log" 2>&1 &
@@ -194,6 +221,10 @@ target_flags() {
       echo "--url http://127.0.0.1:$TACK_PORT --publish-url http://127.0.0.1:$TACK_CONTROL_PORT/publish/ --server-pid $TACK_PID" ;;
     tack-defaults)
       echo "--url http://127.0.0.1:$TACK_DEF_PORT --publish-url http://127.0.0.1:$TACK_DEF_CONTROL_PORT/publish/ --server-pid $TACK_DEF_PID" ;;
+    tack-redis)
+      # Server CPU counts both nodes and Redis; publishes go to the first node's control
+      # listener, so every delivery on the second node has crossed Redis.
+      echo "--url http://127.0.0.1:$NODE1_PORT --also-url http://127.0.0.1:$NODE2_PORT --publish-url http://127.0.0.1:$NODE1_CONTROL_PORT/publish/ --server-pid $NODE1_PID,$NODE2_PID,$REDIS_PID" ;;
     pushpin)
       if [ "$PUSHPIN_MODE" = tack ]; then
         # Published through the origin's /publish/ (its control listener), as a Tack deployment
@@ -218,6 +249,7 @@ target_pids() {
   case "$1" in
     tack) echo "$TACK_PID" ;;
     tack-defaults) echo "$TACK_DEF_PID" ;;
+    tack-redis) echo "$NODE1_PID,$NODE2_PID,$REDIS_PID" ;;
     baseline) echo "$BASE_PID" ;;
     pushpin*) echo "$PUSHPIN_PIDS,$ORIGIN_PID" ;;
   esac
@@ -266,7 +298,7 @@ for run in $(seq 1 $(( RUNS > SAT_RUNS ? RUNS : SAT_RUNS ))); do
       # from. The saturation rows run without it: a step whose subscribers had to resume has
       # not kept up, and what they missed counts as lost. So does the defaults row, which
       # counts who was kicked.
-      if [ "$target" = tack ] && [[ "$name" == fanout* ]] && [[ "$flags" != *"--transport "* ]]; then
+      if [[ "$target" == tack || "$target" == tack-redis ]] && [[ "$name" == fanout* ]] && [[ "$flags" != *"--transport "* ]]; then
         extra="$extra --resume"
       fi
       if [ "$QUICK" = 1 ] && [[ "$name" == *5k* || "$name" == rooms* ]]; then
@@ -317,6 +349,7 @@ fi
   echo "cores: $(nproc)"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "pushpin_mode: $PUSHPIN_MODE"
+  echo "redis: $(redis-server --version | cut -d' ' -f3)"
   echo "runs: $RUNS"
   echo "saturation_runs: $SAT_RUNS"
   echo "quick: $QUICK"

@@ -94,6 +94,10 @@ pub struct BenchConfig {
     /// Tack: the server's base `http://host:port` (or its `ws://host:port/ws`).
     /// Plain: the WebSocket URL subscribers connect to.
     pub url: Url,
+    /// More servers of the same deployment (Tack nodes sharing one Redis): WebSocket
+    /// subscribers are spread over `url` and these, connection `n` on server `n` mod their
+    /// count. Messages still go to `publish` (or `url`'s `/publish/`).
+    pub also: Vec<Url>,
     pub transport: Transport,
     pub protocol: Protocol,
     pub connections: usize,
@@ -135,6 +139,7 @@ impl BenchConfig {
     pub fn new(url: Url) -> BenchConfig {
         BenchConfig {
             url,
+            also: Vec::new(),
             transport: Transport::Ws,
             protocol: Protocol::Tack,
             connections: 100,
@@ -263,6 +268,9 @@ impl BenchConfig {
             )));
         }
         self.check_target(&self.url)?;
+        for url in &self.also {
+            self.check_target(url)?;
+        }
         match &self.publish {
             Some(PublishTo::Http(url)) | Some(PublishTo::Ws(url)) => self.check_target(url)?,
             None => {}

@@ -258,7 +258,7 @@ async fn ws_session(
     let began = Instant::now();
     let mut socket = {
         let _permit = run.handshakes.acquire().await;
-        let connecting = WebSocket::connect(&run.ws_url, run.cfg.token.as_deref());
+        let connecting = WebSocket::connect(run.ws_url_for(conn), run.cfg.token.as_deref());
         tokio::select! {
             _ = run.stop.cancelled() => return Ok(()),
             done = tokio::time::timeout(CONNECT_TIMEOUT, connecting) => match done {

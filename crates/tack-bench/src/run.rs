@@ -40,8 +40,8 @@ pub struct Run {
     /// on the thread that uses it.
     subscriber_http: Vec<reqwest::Client>,
     pub handshakes: Semaphore,
-    /// Where WebSocket connections go.
-    pub ws_url: Url,
+    /// Where WebSocket connections go: connection `n` to the `n` mod len-th.
+    pub ws_urls: Vec<Url>,
     /// The server's base URL ending in `/`, for `stream`, `poll`, `send`.
     pub http_base: Url,
 }
@@ -61,6 +61,11 @@ impl Run {
         &self.subscriber_http[conn % self.subscriber_http.len()]
     }
 
+    /// Where WebSocket connection `conn` goes.
+    pub fn ws_url_for(&self, conn: usize) -> &Url {
+        &self.ws_urls[conn % self.ws_urls.len()]
+    }
+
     pub fn traffic_over(&self) -> bool {
         self.traffic_until
             .lock()
@@ -68,28 +73,28 @@ impl Run {
     }
 }
 
-fn endpoints(cfg: &BenchConfig) -> Result<(Url, Url), BenchError> {
+fn endpoints(cfg: &BenchConfig, url: &Url) -> Result<(Url, Url), BenchError> {
     let bad = |why: &str| BenchError::BadUrl {
-        url: cfg.url.to_string(),
+        url: url.to_string(),
         why: why.to_owned(),
     };
-    let mut http = cfg.url.clone();
-    let mut ws = cfg.url.clone();
-    let (http_scheme, ws_scheme) = match cfg.url.scheme() {
+    let mut http = url.clone();
+    let mut ws = url.clone();
+    let (http_scheme, ws_scheme) = match url.scheme() {
         "http" | "ws" => ("http", "ws"),
         _ => ("https", "wss"),
     };
     http.set_scheme(http_scheme)
         .map_err(|_| bad("bad scheme"))?;
     ws.set_scheme(ws_scheme).map_err(|_| bad("bad scheme"))?;
-    let bare = matches!(cfg.url.path(), "" | "/");
+    let bare = matches!(url.path(), "" | "/");
     if cfg.protocol == Protocol::Tack {
         // A Tack URL names the server; `/ws` is where its WebSocket lives.
         if bare {
             ws.set_path("/ws");
         }
-        if cfg.url.path().ends_with("/ws") {
-            let base = cfg.url.path().trim_end_matches("ws").to_owned();
+        if url.path().ends_with("/ws") {
+            let base = url.path().trim_end_matches("ws").to_owned();
             http.set_path(&base);
         }
     }
@@ -106,7 +111,11 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
     cfg.validate()?;
     // Thousands of sockets need more than the usual 1024 open files.
     let _ = rlimit::increase_nofile_limit(cfg.connections as u64 + 1024);
-    let (ws_url, http_base) = endpoints(&cfg)?;
+    let (ws_url, http_base) = endpoints(&cfg, &cfg.url)?;
+    let mut ws_urls = vec![ws_url];
+    for url in &cfg.also {
+        ws_urls.push(endpoints(&cfg, url)?.0);
+    }
     let publish_to = match (&cfg.publish, &cfg.workload) {
         (_, Workload::Idle | Workload::Chat { .. }) => None,
         (Some(to), _) => Some(to.clone()),
@@ -138,7 +147,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report, BenchError> {
             .map(|_| http_client())
             .collect::<Result<_, _>>()?,
         handshakes: Semaphore::new(HANDSHAKES_AT_ONCE),
-        ws_url,
+        ws_urls,
         http_base,
         cfg,
     });
@@ -518,7 +527,7 @@ mod tests {
     fn endpoints_of(url: &str, protocol: Protocol) -> (String, String) {
         let mut cfg = BenchConfig::new(Url::parse(url).unwrap());
         cfg.protocol = protocol;
-        let (ws, http) = endpoints(&cfg).unwrap();
+        let (ws, http) = endpoints(&cfg, &cfg.url).unwrap();
         (ws.to_string(), http.to_string())
     }
 

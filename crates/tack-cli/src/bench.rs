@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// Server URL: http://host:port for Tack (directly or through Pushpin), or a ws:// URL with --plain.
     #[arg(long)]
     url: String,
+    /// Another server of the same deployment (Tack nodes sharing one Redis); repeat for more.
+    /// WebSocket subscribers are spread over --url and these, round-robin.
+    #[arg(long = "also-url", value_name = "URL")]
+    also_url: Vec<String>,
     #[arg(long, value_enum, default_value = "ws")]
     transport: BenchTransport,
     #[arg(long, value_enum, default_value = "broadcast")]
@@ -140,6 +144,9 @@ impl BenchArgs {
     fn config(self) -> Result<(BenchConfig, bool), CliError> {
         let url = crate::base_url(&self.url)?;
         let mut cfg = BenchConfig::new(url);
+        for also in &self.also_url {
+            cfg.also.push(crate::base_url(also)?);
+        }
         cfg.transport = match self.transport {
             BenchTransport::Ws => Transport::Ws,
             BenchTransport::Stream => Transport::Stream,

@@ -82,7 +82,17 @@ pub(crate) struct Engine {
     /// A failure the user must act on, already reported as an `Error` event: said once, not
     /// at every retry, until a connection works again.
     reported: Option<String>,
+    /// Messages answered `unavailable` (the server could not reach its shared store) are
+    /// written again at this time, on the same connection.
+    outbox_retry: Option<tokio::time::Instant>,
+    /// The wait before that next write: doubles while the server stays unavailable, back to
+    /// the minimum after an ack.
+    unavailable_wait: Duration,
 }
+
+/// The first wait before a message answered `unavailable` is written again, and the longest.
+const UNAVAILABLE_WAIT_MIN: Duration = Duration::from_millis(250);
+const UNAVAILABLE_WAIT_MAX: Duration = Duration::from_secs(4);
 
 impl Engine {
     pub(crate) fn new(
@@ -118,6 +128,8 @@ impl Engine {
             epoch: None,
             previous_session: None,
             reported: None,
+            outbox_retry: None,
+            unavailable_wait: UNAVAILABLE_WAIT_MIN,
         }
     }
 
@@ -334,6 +346,10 @@ impl Engine {
                     }
                 }
                 _ = flush.tick(), if !self.out.is_empty() => self.out.flush().await,
+                _ = sleep_until_deadline(self.outbox_retry), if self.outbox_retry.is_some() => {
+                    self.outbox_retry = None;
+                    self.write_outbox(&conn).await;
+                }
                 _ = stats.tick() => {
                     let report: Vec<ChannelStats> = self.shared.monitor.lock().report(Instant::now());
                     for s in report {

@@ -112,6 +112,18 @@ impl Outbox {
         done
     }
 
+    /// The server could not take `cid` now (`unavailable`): it is written again later. False
+    /// when it is not waiting here.
+    pub fn unwritten(&mut self, cid: &str) -> bool {
+        match self.waiting.iter_mut().find(|i| i.cid == cid) {
+            Some(item) => {
+                item.written = false;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The server refused `cid`; keep it for a retry.
     pub fn failed(&mut self, cid: &str) -> Option<OutboxItem> {
         let pos = self.waiting.iter().position(|i| i.cid == cid)?;
@@ -163,6 +175,17 @@ mod tests {
         assert_eq!(again[0].comment, "b");
         assert!(o.is_ours(&again[0].cid));
         assert!(!o.is_ours("other-1"));
+    }
+
+    #[test]
+    fn a_message_the_server_could_not_take_now_stays_and_is_written_again() {
+        let mut o = Outbox::new(10, "c".into());
+        let a = o.push("lobby", "a").unwrap();
+        assert_eq!(o.take_unwritten().len(), 1);
+        assert!(o.unwritten(&a.cid));
+        assert_eq!(o.len(), 1, "still pending, not failed");
+        assert_eq!(o.take_unwritten()[0].cid, a.cid);
+        assert!(!o.unwritten("c-99"));
     }
 
     #[test]

@@ -77,6 +77,9 @@ error_codes! {
     Forbidden => "forbidden",
     /// The client's signed token has expired: send `hello{token}` with a fresh one.
     TokenExpired => "token_expired",
+    /// The server cannot reach the store it shares with other servers (Redis): nothing was
+    /// done; send the same frame again later (a message with its `cid`, so it lands once).
+    Unavailable => "unavailable",
 }
 
 impl fmt::Display for ErrorCode {

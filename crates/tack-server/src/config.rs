@@ -91,6 +91,14 @@ pub struct ServerConfig {
     pub pushpin: Vec<String>,
     /// Origin mode: the key Pushpin signs forwarded requests with (its `sig_key`).
     pub grip_key: Option<String>,
+    /// Redis that several servers share (`redis://`, `rediss://`, `unix://`): rooms, history,
+    /// presence and ids live there, so the servers act as one. Several URLs, or the URL of one
+    /// node of a Redis Cluster, for a cluster. Empty: everything in this process's memory.
+    pub redis: Vec<String>,
+    /// With `redis`: seconds after which a member whose server stopped heartbeating it is
+    /// removed from its rooms (a server killed without a goodbye). Heartbeats go out three
+    /// times per TTL; the others remove a dead server's members within 4/3 of it.
+    pub redis_presence_ttl_secs: u64,
     /// Origin mode: seconds between the requests Pushpin makes for each idle WebSocket
     /// (`Keep-Alive-Interval`, at least 20). A connection unheard of for 2.5 times this counts
     /// as gone. Longer is cheaper for Pushpin; shorter forgets sooner the clients lost with a
@@ -135,6 +143,10 @@ impl Default for ServerConfig {
             pushpin: Vec::new(),
             grip_key: None,
             ws_keepalive_interval_secs: 20,
+            redis: Vec::new(),
+            // 15 s: a member survives two lost heartbeats (5 s apart), and a dead server's
+            // members are gone within 20 s, inside the 30 s a user would call "still there".
+            redis_presence_ttl_secs: 15,
         }
     }
 }
@@ -262,6 +274,19 @@ impl ServerConfig {
         if let Some(list) = env("TACK_PUSHPIN") {
             self.pushpin = comma_list(&list);
         }
+        if let Some(list) = env("TACK_REDIS_URL") {
+            self.redis = list
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        parse(
+            &env,
+            "TACK_REDIS_PRESENCE_TTL_SECS",
+            &mut self.redis_presence_ttl_secs,
+        )?;
         if let Some(key) = env("TACK_GRIP_KEY") {
             self.grip_key = Some(key);
         }
@@ -302,6 +327,11 @@ impl ServerConfig {
 
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_secs)
+    }
+
+    /// How long a member lives in Redis without a heartbeat (at least 1 s).
+    pub fn presence_ttl(&self) -> Duration {
+        Duration::from_secs(self.redis_presence_ttl_secs.max(1))
     }
 
     pub fn keepalive(&self) -> Duration {

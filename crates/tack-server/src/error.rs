@@ -35,12 +35,17 @@ pub enum ServerError {
 pub enum HubError {
     #[error("you are not in room `{0}`; send chatRoomEnter first")]
     NotInRoom(String),
+    /// The shared store (Redis) cannot be reached or answered in time: nothing was done, and
+    /// the same frame can be sent again.
+    #[error("not done, try again: {0}")]
+    Unavailable(String),
 }
 
 impl HubError {
     pub fn code(&self) -> ErrorCode {
         match self {
             HubError::NotInRoom(_) => ErrorCode::NotInRoom,
+            HubError::Unavailable(_) => ErrorCode::Unavailable,
         }
     }
 }

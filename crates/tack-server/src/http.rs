@@ -82,10 +82,7 @@ pub fn unauthorized(event: ErrorEvent) -> Response {
 
 /// Checks that what the request presents may act as `session`: a signed session's every
 /// request carries its user's token (which refreshes when a newer one comes).
-fn signed_as(
-    session: &Session,
-    admitted: Admitted,
-) -> Result<Option<Arc<Identity>>, ErrorEvent> {
+fn signed_as(session: &Session, admitted: Admitted) -> Result<Option<Arc<Identity>>, ErrorEvent> {
     let refused = |message: String| ErrorEvent {
         code: ErrorCode::Unauthorized,
         message,

@@ -5,7 +5,8 @@
 //! touches a socket and never waits for a client: a subscriber gets the feed in [`Joined`] and
 //! reads it from its own cursor, in its own task.
 //!
-//! [`MemoryHub`](crate::memory_hub::MemoryHub) keeps all of this in one process. An
+//! [`MemoryHub`](crate::memory_hub::MemoryHub) keeps all of this in one process;
+//! [`RedisHub`](crate::redis_hub::RedisHub) keeps it in Redis, shared by several servers. An
 //! [`ItemSink`] sees every item the hub numbers, in order: that is how the GRIP front door
 //! publishes to Pushpin without a second path through the chat logic.
 
@@ -121,4 +122,13 @@ pub trait Hub: Send + Sync + 'static {
     /// Names this hub's numbering: a new value whenever ids start again from 1 (an in-memory
     /// hub at every start), so clients know their old resume points mean nothing here.
     fn epoch(&self) -> &str;
+
+    /// Resolves once the hub can serve. A hub with outside state (the Redis hub) connects
+    /// first and learns its epoch, which `welcome` carries; the server accepts no connection
+    /// before. Added for the Redis hub; the in-memory hub is ready at once.
+    async fn ready(&self) {}
+
+    /// Appends the hub's own lines to `/metrics` (the Redis hub: round-trip times, errors,
+    /// reconnects, gaps). Added for the Redis hub; the in-memory hub has none.
+    fn render_metrics(&self, _out: &mut String) {}
 }

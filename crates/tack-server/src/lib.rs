@@ -12,7 +12,8 @@
 //! - [`session`] — one client: nick, what it follows and where it is in each, its own events
 //!   ([`outbox`]); reads what it should get next. Knows nothing about transports.
 //! - [`hub`] — the [`Hub`] trait: rooms, channels, numbering, presence and `cid` idempotency;
-//!   [`memory_hub`] is the in-process implementation.
+//!   [`memory_hub`] is the in-process implementation, [`redis_hub`] the one several servers
+//!   share through Redis.
 //! - [`feed`] — a channel's items: history and live fan-out in one buffer, read by every
 //!   subscriber from its own cursor, so a broadcast is one append.
 //! - [`item`] — a numbered event, serialized once and shared by every subscriber.
@@ -43,6 +44,7 @@ pub mod origin;
 pub mod outbox;
 pub mod poll;
 pub mod publish;
+pub mod redis_hub;
 pub mod server;
 pub mod session;
 pub mod sessions;

@@ -51,6 +51,7 @@ impl Server {
         config
             .check()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        crate::state::check_redis(&config)?;
         Ok(match OriginConfig::from_server(&config)? {
             Some(origin) => Server::behind_pushpin(config, origin),
             None => Server {
@@ -99,6 +100,13 @@ impl Server {
     ) -> std::io::Result<()> {
         let addr = listeners.client.local_addr()?;
         let control = listeners.control.local_addr()?;
+        // A hub on Redis connects first: `welcome` carries its epoch. Connections wait in the
+        // listen backlog meanwhile.
+        let mut shutdown = Box::pin(shutdown);
+        tokio::select! {
+            _ = self.state.hub.ready() => {}
+            _ = &mut shutdown => return Ok(()),
+        }
         match &self.door {
             Door::Direct => tracing::info!(%addr, %control, "tack server listening"),
             Door::Grip(origin) => {
@@ -239,6 +247,7 @@ pub fn metrics_response(state: &AppState, origin: Option<&Origin>) -> impl IntoR
     let mut text = state
         .metrics
         .render(stats.rooms, stats.channels, state.sessions.len());
+    state.hub.render_metrics(&mut text);
     if let Some(origin) = origin {
         origin.render_metrics(&mut text);
     }

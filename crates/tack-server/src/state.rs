@@ -4,11 +4,13 @@
 use crate::access;
 use crate::config::ServerConfig;
 use crate::feed::Retention;
-use crate::hub::Hub;
+use crate::hub::{Hub, ItemSink};
 use crate::identity::{Identity, IdentityError, Verifier};
 use crate::memory_hub::MemoryHub;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
+use crate::redis_hub::store::RedisTarget;
+use crate::redis_hub::RedisHub;
 use crate::session::{Reach, Session, SessionLimits};
 use crate::sessions::HttpSessions;
 use globset::GlobMatcher;
@@ -78,10 +80,11 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// State with the in-memory hub.
+    /// State with the hub `config` asks for: in memory, or on Redis with `redis` set (whose
+    /// URLs [`check_redis`] has accepted).
     pub fn new(config: ServerConfig) -> AppState {
-        let hub = MemoryHub::new(config.retention());
-        AppState::with_hub(config, Arc::new(hub))
+        let hub = hub_for(&config, None);
+        AppState::with_hub(config, hub)
     }
 
     /// State with another hub (one that publishes to Pushpin, or shared by tests). The config
@@ -98,7 +101,12 @@ impl AppState {
             sessions: HttpSessions::default(),
             metrics: Arc::new(Metrics::default()),
             shutdown: CancellationToken::new(),
-            next_key: AtomicU64::new(1),
+            // A random start, not 1: behind Pushpin a session's key is the mark its own
+            // `chatRoomEnter` carries so Pushpin skips it for that connection, and several
+            // origins publish to one Pushpin; counting from 1 in each made one origin's session
+            // the "self" of another's and hid events from it. Never 0 ("no sender"). Kept
+            // below 2^62: signed users' nicks are held under keys at 2^63 and above.
+            next_key: AtomicU64::new((rand::random::<u64>() >> 2) + 1),
             websockets: parking_lot::Mutex::new(HashMap::new()),
         }))
     }
@@ -217,10 +225,11 @@ impl AppState {
     ) -> Result<Admitted, ErrorEvent> {
         let bearer = access::bearer(headers);
         if let Some(token) = &self.config.access_token {
-            if !access::tokens_match(bearer, token) {
+            // `?token=` too: a browser's EventSource cannot set headers.
+            if !access::tokens_match(bearer.or(query_token), token) {
                 return Err(refusal(
                     ErrorCode::Unauthorized,
-                    "this server needs Authorization: Bearer <token>",
+                    "this server needs its access token: Authorization: Bearer <token>, or ?token=",
                 ));
             }
             return Ok(Admitted::Anonymous);
@@ -267,6 +276,33 @@ impl AppState {
         let all = u32::try_from(self.config.max_connections).unwrap_or(u32::MAX);
         let _ = self.connections.acquire_many(all).await;
     }
+}
+
+/// The hub `config` asks for, handing every numbered item to `sink`: the Redis hub when
+/// `config.redis` names a Redis (call [`check_redis`] first: a bad URL panics here), otherwise
+/// the in-memory one. Call inside a tokio runtime.
+pub fn hub_for(config: &ServerConfig, sink: Option<Arc<dyn ItemSink>>) -> Arc<dyn Hub> {
+    if !config.redis.is_empty() {
+        return Arc::new(
+            RedisHub::new(config, sink).expect("Redis URLs are checked before the hub is made"),
+        );
+    }
+    match sink {
+        Some(sink) => Arc::new(MemoryHub::with_sink(config.retention(), sink)),
+        None => Arc::new(MemoryHub::new(config.retention())),
+    }
+}
+
+/// Refuses Redis URLs that cannot work, naming the bad one.
+pub fn check_redis(config: &ServerConfig) -> std::io::Result<()> {
+    if config.redis.is_empty() {
+        return Ok(());
+    }
+    RedisTarget::parse(&config.redis)
+        .map(|_| ())
+        .map_err(|why| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--redis: {why}"))
+        })
 }
 
 impl ServerConfig {

@@ -3,13 +3,15 @@
 //!
 //! Outside services, real and from the Debian packages:
 //! - [`pushpin`]: Pushpin 1.36 with zurl, routing to an origin you name.
-//! - [`redis`]: a throwaway Redis server.
+//! - [`redis`]: a throwaway Redis server, or a Redis Cluster; both stop and start again with
+//!   or without their data.
 //!
 //! Tack's own servers and the fronts a user puts before them:
 //! - [`server`]: the built-in server.
 //! - [`stage`]: a Tack origin behind one or more real Pushpins.
 //! - [`tls`]: a TLS front with a self-signed certificate.
 //! - [`fault_proxy`]: a TCP proxy that cuts, stalls, refuses upgrades and drops a frame.
+//! - [`balancer`]: a TCP load balancer before several servers (first one that accepts).
 //! - [`legacy`]: a server of the original system, which the client must still talk to.
 //!
 //! Clients:
@@ -19,9 +21,11 @@
 //! Readiness is awaited by asking the service itself (a request through Pushpin's proxy, a
 //! connection to Redis's port), never by sleeping a fixed time.
 
+pub mod balancer;
 pub mod clients;
 pub mod engine;
 pub mod fault_proxy;
+pub mod hostile;
 pub mod http_probe;
 pub mod legacy;
 pub mod pushpin;

@@ -33,3 +33,18 @@ impl From<&ServerHandle> for Front {
         }
     }
 }
+
+/// Seconds a story's nodes keep a member without a heartbeat: short, so the stories about a
+/// dead node's members take seconds.
+pub const STORY_PRESENCE_TTL_SECS: u64 = 3;
+
+/// A built-in server on `127.0.0.1:0` that shares the Redis at `redis` with the other nodes
+/// of a story (presence TTL [`STORY_PRESENCE_TTL_SECS`]), changed by `tune` first.
+pub async fn node_on(redis: Vec<String>, tune: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
+    start_with(|config| {
+        config.redis = redis;
+        config.redis_presence_ttl_secs = STORY_PRESENCE_TTL_SECS;
+        tune(config);
+    })
+    .await
+}

@@ -100,3 +100,65 @@ pub async fn spawn_origin(
     tack_server::spawn_on(listeners, Server::behind_pushpin(config, origin_config))
         .expect("the origin starts")
 }
+
+/// Several origins sharing one Redis, each behind its own Pushpin, each publishing to every
+/// Pushpin: how a deployment without a single point of failure looks.
+pub struct SharedStage {
+    pub origins: Vec<ServerHandle>,
+    pub pushpins: Vec<Pushpin>,
+}
+
+impl SharedStage {
+    /// `pairs` origins on the Redis at `redis` (presence TTL
+    /// [`crate::server::STORY_PRESENCE_TTL_SECS`]), origin `n` behind Pushpin `n`.
+    pub async fn start(
+        pairs: usize,
+        redis: Vec<String>,
+        tune: impl Fn(&mut ServerConfig),
+    ) -> SharedStage {
+        let mut listeners = Vec::new();
+        for _ in 0..pairs {
+            listeners.push(
+                TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a loopback port for an origin"),
+            );
+        }
+        let targets: Vec<String> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("bound").to_string())
+            .collect();
+        let pushpins = tokio::task::spawn_blocking(move || {
+            targets
+                .iter()
+                .map(|target| Pushpin::start(&PushpinConfig::new(target.clone(), GRIP_KEY)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("pushpins start");
+        let publish_to: Vec<String> = pushpins.iter().map(Pushpin::publish_url).collect();
+        let mut origins = Vec::new();
+        for listener in listeners {
+            let mut config = ServerConfig {
+                redis: redis.clone(),
+                redis_presence_ttl_secs: crate::server::STORY_PRESENCE_TTL_SECS,
+                ..ServerConfig::on_free_loopback_ports()
+            };
+            tune(&mut config);
+            origins.push(spawn_origin(listener, config, publish_to.clone()).await);
+        }
+        SharedStage { origins, pushpins }
+    }
+
+    /// Pushpin instance `n`, where clients connect; backends publish through origin `n`.
+    pub fn front(&self, n: usize) -> Front {
+        Front::Pushpin {
+            url: self.pushpins[n].url(),
+            control: self.origins[n].control_url(),
+        }
+    }
+
+    pub fn url(&self, n: usize) -> String {
+        self.pushpins[n].url()
+    }
+}

@@ -1,7 +1,7 @@
 //! One frame from the server: numbered events go to sequencing, the rest (welcome, presence,
 //! acks, errors, resumed, pongs, an original-system broadcast) is handled here.
 
-use super::{now_ms, Engine, Step};
+use super::{now_ms, Engine, Step, UNAVAILABLE_WAIT_MAX, UNAVAILABLE_WAIT_MIN};
 use crate::error::LinkError;
 use crate::events::{ClientEvent, SendState, Target};
 use crate::liveness::Conn;
@@ -57,6 +57,7 @@ impl Engine {
                     }
                 }
                 ServerEvent::Ack(a) => {
+                    self.unavailable_wait = UNAVAILABLE_WAIT_MIN;
                     let item = self.shared.outbox.lock().acked(&a.cid);
                     if let Some(item) = item {
                         self.emit_send(item, SendState::Sent { id: Some(a.id) })
@@ -68,6 +69,25 @@ impl Engine {
                         return Some(Step::Failed(LinkError::Other(
                             "the server forgot this session; reconnecting".into(),
                         )));
+                    }
+                    if e.code == ErrorCode::Unavailable {
+                        // The server could not reach the store it shares with other servers:
+                        // nothing was done. A message stays pending and is written again (its
+                        // cid makes it land once); anything else — an enter, a watch — is
+                        // redone by reconnecting, which resumes every room.
+                        let Some(cid) = e.cid else {
+                            return Some(Step::Failed(LinkError::Other(format!(
+                                "{}; reconnecting",
+                                e.message
+                            ))));
+                        };
+                        if self.shared.outbox.lock().unwritten(&cid) {
+                            let wait = self.unavailable_wait;
+                            self.unavailable_wait = (wait * 2).min(UNAVAILABLE_WAIT_MAX);
+                            self.outbox_retry
+                                .get_or_insert_with(|| tokio::time::Instant::now() + wait);
+                        }
+                        return None;
                     }
                     let failed = e
                         .cid

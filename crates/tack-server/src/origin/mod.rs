@@ -28,7 +28,6 @@ pub mod signature;
 pub mod websocket_over_http;
 
 use crate::config::ServerConfig;
-use crate::memory_hub::MemoryHub;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
@@ -135,14 +134,15 @@ impl FromRef<Origin> for AppState {
 }
 
 impl Origin {
-    /// The in-memory hub, publishing every item it numbers through `origin.pushpin`. Starts
-    /// the publisher tasks, so call it inside a tokio runtime.
+    /// The hub `config` asks for (in memory, or on Redis shared with other origins),
+    /// publishing every item this origin numbers through `origin.pushpin`. Starts the
+    /// publisher tasks, so call it inside a tokio runtime.
     pub fn new(config: ServerConfig, origin: OriginConfig) -> Origin {
         let stop = CancellationToken::new();
         let publisher = Publisher::start(&origin.pushpin, stop.clone());
         let sink = Arc::new(PushpinSink::new(publisher.clone()));
-        let hub = MemoryHub::with_sink(config.retention(), sink);
-        let app = AppState::with_hub(config, Arc::new(hub));
+        let hub = crate::state::hub_for(&config, Some(sink));
+        let app = AppState::with_hub(config, hub);
         Origin {
             app,
             config: Arc::new(origin),
