@@ -15,7 +15,7 @@ apt_packages=(
   file xdg-utils
 )
 if [ "$purpose" = test ]; then
-  apt_packages+=(xvfb webkit2gtk-driver pushpin redis-server python3-websockets imagemagick librsvg2-bin xdotool iproute2)
+  apt_packages+=(xvfb webkit2gtk-driver pushpin redis-server python3-websockets imagemagick librsvg2-bin xdotool iproute2 chromium)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -10,6 +10,12 @@ commands! {
         Ok(state.initial.clone())
     }
 
+    /// The built-in server's address, publish address and launch secret (starting it if it
+    /// is not running), for the user's own scripts.
+    fn builtin_server(state: tauri::State<'_, crate::state::AppState>;) -> tack_client::BuiltinServer {
+        state.builtin().await
+    }
+
     /// (Re)connects the one active session. Engine events arrive in batches on `onEvent` until
     /// the next `connect` or `disconnect`.
     fn connect(

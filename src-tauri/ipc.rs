@@ -64,6 +64,7 @@ ts_type! {
     usize => "number",
     Vec<String> => "Array<string>",
     tack_client::Profile => "Profile",
+    tack_client::BuiltinServer => "BuiltinServer",
     // A channel reaches the UI as a callback; the backend makes the Tauri channel of it.
     tauri::ipc::Channel<tack_client::EventBatch> => "(batch: EventBatch) => void",
 }
@@ -100,7 +101,7 @@ fn camel(snake: &str) -> String {
 pub fn typescript(commands: &[Command]) -> String {
     let mut out = String::from(
         "// Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.\n\n\
-         import type { EventBatch, Profile } from './bindings';\n\n\
+         import type { BuiltinServer, EventBatch, Profile } from './bindings';\n\n\
          /** The desktop shell's commands, as the UI calls them. */\n\
          export interface Commands {\n",
     );

@@ -1,11 +1,16 @@
 //! The app's state: the one active engine session, and the built-in server when it runs.
+//!
+//! The built-in server listens on loopback, where every other program of the machine — and
+//! every web page the user opens — can reach it. So it accepts nothing without a secret made at
+//! each launch: the window's engine presents it, and the user's own scripts get it from the
+//! server list ("let your own scripts publish here").
 
 use crate::forward::{Coalescer, FRAME, RAW_PER_FRAME};
 use crate::startup::BUILTIN_URL;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use tack_client::events::EventBatch;
-use tack_client::profile::Profile;
+use tack_client::profile::{BuiltinServer, Profile};
 use tack_client::{Session, SessionOptions};
 use tack_server::{ServerConfig, ServerHandle};
 use tauri::ipc::Channel;
@@ -15,8 +20,44 @@ pub struct AppState {
     pub initial: Profile,
     /// Started on first use and kept for the app's lifetime: switching away and back to
     /// "This computer" finds the same rooms and history.
-    builtin: Mutex<Option<ServerHandle>>,
+    builtin: Mutex<Option<Builtin>>,
     session: Mutex<Option<Session>>,
+}
+
+/// The running built-in server and the secret it was started with.
+struct Builtin {
+    server: ServerHandle,
+    secret: String,
+}
+
+impl Builtin {
+    async fn start() -> Result<Builtin, String> {
+        let secret = launch_secret();
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("a valid loopback address"),
+            access_token: Some(secret.clone()),
+            publish_token: Some(secret.clone()),
+            ..ServerConfig::on_free_loopback_ports()
+        };
+        let server = tack_server::spawn(config)
+            .await
+            .map_err(|e| format!("could not start the built-in server: {e}"))?;
+        Ok(Builtin { server, secret })
+    }
+
+    fn describe(&self) -> BuiltinServer {
+        BuiltinServer {
+            url: self.server.url(),
+            publish_url: format!("{}/publish/", self.server.control_url()),
+            token: self.secret.clone(),
+        }
+    }
+}
+
+/// 32 random letters and digits (~190 bits) from the OS's generator.
+fn launch_secret() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::rngs::OsRng, 32)
 }
 
 impl AppState {
@@ -28,21 +69,21 @@ impl AppState {
         }
     }
 
-    /// Resolves `builtin:` to the in-process server's URL, starting it on a free loopback port.
+    /// The built-in server, started on a free loopback port on first use.
+    pub async fn builtin(&self) -> Result<BuiltinServer, String> {
+        let mut builtin = self.builtin.lock().await;
+        if builtin.is_none() {
+            *builtin = Some(Builtin::start().await?);
+        }
+        Ok(builtin.as_ref().expect("started above").describe())
+    }
+
+    /// Resolves `builtin:` to the in-process server's URL and secret.
     async fn resolve(&self, mut profile: Profile) -> Result<Profile, String> {
         if profile.url == BUILTIN_URL {
-            let mut builtin = self.builtin.lock().await;
-            if builtin.is_none() {
-                let config = ServerConfig {
-                    listen: "127.0.0.1:0".parse().expect("a valid loopback address"),
-                    ..ServerConfig::on_free_loopback_ports()
-                };
-                let handle = tack_server::spawn(config)
-                    .await
-                    .map_err(|e| format!("could not start the built-in server: {e}"))?;
-                *builtin = Some(handle);
-            }
-            profile.url = builtin.as_ref().expect("started above").url();
+            let builtin = self.builtin().await?;
+            profile.url = builtin.url;
+            profile.token = Some(builtin.token);
         }
         Ok(profile)
     }

@@ -258,6 +258,16 @@ describe('server profiles', () => {
     expect((screen.getByTestId('server-switch') as HTMLSelectElement).value).toBe('staging');
   });
 
+  test("the built-in server's address and launch secret are shown and copied for the user's scripts", async () => {
+    const { shell } = await startedApp();
+    await fireEvent.click(screen.getByTestId('open-profiles'));
+    expect((await screen.findByTestId('builtin-token')).textContent).toBe('launch-secret');
+    expect(screen.getByTestId('builtin-publish-url').textContent).toBe('http://127.0.0.1:40124/publish/');
+    await fireEvent.click(screen.getByTestId('copy-token'));
+    await waitFor(() => expect(shell.called('copyText')).toEqual([['launch-secret']]));
+    expect((await screen.findByTestId('notice')).textContent).toContain('Secret copied');
+  });
+
   test('a server that cannot be reached says so in words', async () => {
     const shell = fakeBackend({ answers: { connect: () => Promise.reject(new Error("Can't reach 10.0.0.5:7999 — the server may be down.")) } });
     const session = new Session(shell.backend);

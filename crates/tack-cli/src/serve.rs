@@ -1,5 +1,6 @@
 //! `tack serve`: run the built-in server until SIGINT or SIGTERM — or, with `--pushpin`, the
-//! same chat logic as a GRIP origin behind Pushpin.
+//! same chat logic as a GRIP origin behind Pushpin; with `--redis`, as one of several servers
+//! that share their rooms through Redis.
 //!
 //! Settings come from the defaults, then `--config FILE`, then `TACK_*` environment variables,
 //! then these flags. On a signal every WebSocket is closed with 1001 "server restarting,
@@ -25,6 +26,38 @@ pub struct ServeArgs {
     /// Bearer token required by POST /publish/.
     #[arg(long, env = "TACK_PUBLISH_TOKEN", hide_env_values = true)]
     pub publish_token: Option<String>,
+    /// Token every client must present (Authorization: Bearer, or ?token= for EventSource)
+    /// on /ws, /stream, /poll and /send. Without it (and without --auth-key), the client port
+    /// is open to anyone who can reach it.
+    #[arg(long, env = "TACK_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// A web page origin (glob, e.g. https://*.example.com) allowed to use the client routes.
+    /// Repeat for several. Requests without an Origin header are not affected; by default no
+    /// web page may connect.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// A host name (glob) a loopback server answers besides 127.0.0.1, localhost and [::1].
+    /// Repeat for several. Guards against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Channels (globs) clients may watch but not enter or write to; /publish/ still writes.
+    /// Repeat for several, e.g. --read-only 'orders.*'.
+    #[arg(long = "read-only", value_name = "GLOB")]
+    pub read_only: Vec<String>,
+    /// Signed identity: the HS256 secret client JWTs are signed with.
+    #[arg(
+        long,
+        env = "TACK_AUTH_KEY",
+        hide_env_values = true,
+        conflicts_with = "auth_public_key"
+    )]
+    pub auth_key: Option<String>,
+    /// Signed identity: PEM file with the RS256 or ES256 public key client JWTs are verified with.
+    #[arg(long, value_name = "FILE")]
+    pub auth_public_key: Option<PathBuf>,
+    /// With --auth-key or --auth-public-key: also admit clients without a token (as guests).
+    #[arg(long)]
+    pub allow_anonymous: bool,
     /// Events kept per room for resume.
     #[arg(long)]
     pub history_len: Option<usize>,
@@ -39,6 +72,16 @@ pub struct ServeArgs {
     /// signature are refused.
     #[arg(long, env = "TACK_GRIP_KEY", hide_env_values = true)]
     pub grip_key: Option<String>,
+    /// Share rooms, history, presence and ids with every other server on this Redis, so they
+    /// act as one (redis://HOST:PORT, rediss://HOST:PORT, unix:///PATH). Repeat it (or give
+    /// the URL of one node) for a Redis Cluster. Without it, everything stays in this process.
+    #[arg(
+        long = "redis",
+        value_name = "URL",
+        env = "TACK_REDIS_URL",
+        value_delimiter = ','
+    )]
+    pub redis: Vec<String>,
     /// Behind Pushpin: seconds between the requests Pushpin makes for each idle WebSocket
     /// (at least 20; default 20). A connection unheard of for 2.5 times this counts as gone:
     /// longer costs Pushpin less, but clients lost with a Pushpin instance stay counted as
@@ -65,6 +108,27 @@ impl ServeArgs {
         if let Some(token) = &self.publish_token {
             config.publish_token = Some(token.clone());
         }
+        if let Some(token) = &self.access_token {
+            config.access_token = Some(token.clone());
+        }
+        if !self.allowed_origins.is_empty() {
+            config.allowed_origins = self.allowed_origins.clone();
+        }
+        if !self.allowed_hosts.is_empty() {
+            config.allowed_hosts = self.allowed_hosts.clone();
+        }
+        if !self.read_only.is_empty() {
+            config.read_only = self.read_only.clone();
+        }
+        if let Some(key) = &self.auth_key {
+            config.auth_key = Some(key.clone());
+        }
+        if let Some(path) = &self.auth_public_key {
+            config.auth_public_key = Some(path.clone());
+        }
+        if self.allow_anonymous {
+            config.allow_anonymous = true;
+        }
         if let Some(n) = self.history_len {
             config.history_len = n;
         }
@@ -77,6 +141,9 @@ impl ServeArgs {
         if let Some(key) = &self.grip_key {
             config.grip_key = Some(key.clone());
         }
+        if !self.redis.is_empty() {
+            config.redis = self.redis.clone();
+        }
         if let Some(secs) = self.ws_keepalive_interval {
             config.ws_keepalive_interval_secs = secs;
         }
@@ -86,6 +153,12 @@ impl ServeArgs {
 
 pub async fn run(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
     let config = args.config()?;
+    if !config.redis.is_empty() {
+        eprintln!(
+            "sharing rooms through Redis at {} (waiting for it before serving)",
+            config.redis.join(", ")
+        );
+    }
     let server = tack_server::Server::new(config)?;
     let listeners = tack_server::Listeners::bind(&server.state.config).await?;
     let (client, control) = (

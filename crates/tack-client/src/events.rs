@@ -216,7 +216,7 @@ pub enum ClientEvent {
 /// The TypeScript declarations of every type in the IPC contract, as one file.
 #[cfg(feature = "ts")]
 pub fn typescript_bindings() -> String {
-    use crate::profile::{Profile, TransportChoice};
+    use crate::profile::{BuiltinServer, Profile, TransportChoice};
     use ts_rs::{Config, TS};
     // Ids and times are u64 in Rust but stay far below 2^53, and serde_json writes them as plain
     // JSON numbers, so `number` (not `bigint`) is what the UI actually receives.
@@ -226,6 +226,7 @@ pub fn typescript_bindings() -> String {
         TransportChoice::decl(&cfg),
         Transport::decl(&cfg),
         Profile::decl(&cfg),
+        BuiltinServer::decl(&cfg),
         ConnectionStatus::decl(&cfg),
         ConnectionState::decl(&cfg),
         SendState::decl(&cfg),

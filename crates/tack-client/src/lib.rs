@@ -35,5 +35,5 @@ mod transport;
 pub use backoff::{Backoff, BackoffPolicy};
 pub use error::{ClientError, LinkError};
 pub use events::{ClientEvent, ConnectionState, ConnectionStatus, EventBatch, SendState, Target};
-pub use profile::{Profile, Transport, TransportChoice};
+pub use profile::{BuiltinServer, Profile, Transport, TransportChoice};
 pub use session::{Session, SessionOptions};

@@ -50,6 +50,19 @@ pub struct Profile {
     pub insecure_tls: bool,
 }
 
+/// The desktop's built-in server, as the user's own scripts reach it: nothing is accepted there
+/// without `token`, a secret made at each launch (clients send it as `Authorization: Bearer`,
+/// backends publish with it at `publish_url`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BuiltinServer {
+    /// Where clients connect: `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Where backends publish: `http://127.0.0.1:PORT/publish/`.
+    pub publish_url: String,
+    pub token: String,
+}
+
 impl Profile {
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> Profile {
         Profile {

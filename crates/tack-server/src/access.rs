@@ -81,10 +81,10 @@ impl Gate {
         let hosts = addr
             .ip()
             .is_loopback()
-            .then(|| globs("allowed_host", allowed_hosts).map(Arc::new))
+            .then(|| globs("allowed_hosts", allowed_hosts).map(Arc::new))
             .transpose()?;
         Ok(Gate {
-            origins: Arc::new(globs("allowed_origin", allowed_origins)?),
+            origins: Arc::new(globs("allowed_origins", allowed_origins)?),
             hosts,
         })
     }
@@ -98,7 +98,7 @@ impl Gate {
                 .unwrap_or("");
             if !loopback_host(host) && !hosts.iter().any(|g| g.is_match(host_name(host))) {
                 return Some(forbidden(format!(
-                    "Forbidden: this server listens on loopback and answers only loopback host names (127.0.0.1, localhost, [::1]), not `{}`. To allow it, add it to allowed_host (--allowed-host {}).\n",
+                    "Forbidden: this server listens on loopback and answers only loopback host names (127.0.0.1, localhost, [::1]), not `{}`. To allow it, add it to allowed_hosts (--allowed-host {}).\n",
                     printable(host),
                     printable(host_name(host)),
                 )));
@@ -109,7 +109,7 @@ impl Gate {
             let lower = origin.to_ascii_lowercase();
             if !self.origins.iter().any(|g| g.is_match(&lower)) {
                 return Some(forbidden(format!(
-                    "Forbidden: web pages from `{}` may not use this server. To allow them, add the origin to allowed_origin (--allowed-origin {}).\n",
+                    "Forbidden: web pages from `{}` may not use this server. To allow them, add the origin to allowed_origins (--allowed-origin {}).\n",
                     printable(origin),
                     printable(origin),
                 )));

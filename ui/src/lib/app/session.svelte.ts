@@ -2,7 +2,7 @@
 //! of engine event batches to the stores. User actions come here and go out through the
 //! backend it was given; errors come back as plain-language notices.
 
-import type { Backend, ClientEvent, EventBatch, Profile } from '../backend';
+import type { Backend, BuiltinServer, ClientEvent, EventBatch, Profile } from '../backend';
 import { Connection } from '../connection/connection.svelte';
 import { Rooms } from '../rooms/rooms.svelte';
 import { Monitor } from '../monitor/monitor.svelte';
@@ -31,6 +31,21 @@ export class Session {
   constructor(backend: Backend) {
     this.#backend = backend;
     this.profiles = new Profiles(backend);
+  }
+
+  /** The built-in server's address and launch secret, for the user's own scripts. */
+  builtinServer(): Promise<BuiltinServer> {
+    return this.#backend.builtinServer();
+  }
+
+  /** Puts `text` on the clipboard; says so, or why not. */
+  async copy(text: string, what: string): Promise<void> {
+    try {
+      await this.#backend.copyText(text);
+      this.notices.show(`${what} copied`, 'info', 3_000);
+    } catch (e) {
+      this.notices.show(`Could not copy: ${reason(e)}`, 'error');
+    }
   }
 
   get activeRoom(): string | null {

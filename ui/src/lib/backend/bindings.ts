@@ -28,6 +28,16 @@ nick: string | null,
  */
 insecure_tls: boolean, };
 
+export type BuiltinServer = { 
+/**
+ * Where clients connect: `http://127.0.0.1:PORT`.
+ */
+url: string, 
+/**
+ * Where backends publish: `http://127.0.0.1:PORT/publish/`.
+ */
+publish_url: string, token: string, };
+
 export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "offline";
 
 export type ConnectionState = { status: ConnectionStatus, 

@@ -1,6 +1,6 @@
 // Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.
 
-import type { EventBatch, Profile } from './bindings';
+import type { BuiltinServer, EventBatch, Profile } from './bindings';
 
 /** The desktop shell's commands, as the UI calls them. */
 export interface Commands {
@@ -9,6 +9,11 @@ export interface Commands {
    * `TACK_CONNECT`.
    */
   initialProfile(): Promise<Profile>;
+  /**
+   * The built-in server's address, publish address and launch secret (starting it if it
+   * is not running), for the user's own scripts.
+   */
+  builtinServer(): Promise<BuiltinServer>;
   /**
    * (Re)connects the one active session. Engine events arrive in batches on `onEvent` until
    * the next `connect` or `disconnect`.
@@ -44,6 +49,7 @@ export interface Commands {
 /** Each command's name in the shell and its arguments' names, in order. */
 export const COMMANDS = {
   initialProfile: { cmd: 'initial_profile', args: [] },
+  builtinServer: { cmd: 'builtin_server', args: [] },
   connect: { cmd: 'connect', args: ['profile', 'onEvent'] },
   disconnect: { cmd: 'disconnect', args: [] },
   enter: { cmd: 'enter', args: ['room'] },

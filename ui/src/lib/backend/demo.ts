@@ -188,6 +188,12 @@ export function demoBackend(params: URLSearchParams): Backend {
       saved = profiles;
     },
     chooseExportPath: async () => '/home/you/orders.jsonl',
+    builtinServer: async () => ({
+      url: 'http://127.0.0.1:7999',
+      publish_url: 'http://127.0.0.1:7998/publish/',
+      token: 'demo-secret-made-at-each-launch',
+    }),
+    copyText: (text) => navigator.clipboard.writeText(text),
   };
 
   function watchChannel(channel: string) {

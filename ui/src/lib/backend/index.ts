@@ -1,7 +1,7 @@
 //! The one door to the desktop shell, as the rest of the UI sees it: the `Backend` interface.
 //!
 //! Its commands are generated from the shell's Rust (`commands.ts`); the rest is what the UI
-//! asks of the official plugins (saved profiles, the save dialog). Three things implement it:
+//! asks of the official plugins (saved profiles, the save dialog, the clipboard). Three things implement it:
 //! `tauri.ts`, the real shell and the only module that imports `@tauri-apps/*`; `testing.ts`,
 //! the UI tests' fake; and `demo.ts`, a simulated server for the plain dev page. The rest of
 //! the UI is handed one and never knows which.
@@ -21,4 +21,6 @@ export interface Backend extends Commands {
   saveProfiles(profiles: Profile[]): Promise<void>;
   /** Asks the user where to save an export; `null` when they cancel. */
   chooseExportPath(defaultName: string): Promise<string | null>;
+  /** Puts `text` on the clipboard. */
+  copyText(text: string): Promise<void>;
 }

@@ -4,6 +4,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { load as loadStore } from '@tauri-apps/plugin-store';
 import { save as saveDialog } from '@tauri-apps/plugin-dialog';
+import { writeText } from '@tauri-apps/plugin-clipboard-manager';
 import { COMMANDS, type Commands } from './commands';
 import type { Backend, EventBatch, Profile } from './index';
 
@@ -52,5 +53,5 @@ async function chooseExportPath(defaultName: string): Promise<string | null> {
 }
 
 export function tauriBackend(): Backend {
-  return { ...commands(), loadSavedProfiles, saveProfiles, chooseExportPath };
+  return { ...commands(), loadSavedProfiles, saveProfiles, chooseExportPath, copyText: writeText };
 }

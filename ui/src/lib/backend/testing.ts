@@ -67,6 +67,12 @@ export function fakeBackend(options: FakeOptions = {}) {
       saved = structuredClone(profiles);
     },
     chooseExportPath: async () => null,
+    builtinServer: async () => ({
+      url: 'http://127.0.0.1:40123',
+      publish_url: 'http://127.0.0.1:40124/publish/',
+      token: 'launch-secret',
+    }),
+    copyText: ok,
     ...options.answers,
   };
   const backend = Object.fromEntries(
