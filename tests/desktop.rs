@@ -41,8 +41,18 @@ struct OtherClient {
 
 impl OtherClient {
     async fn join(url: &str, nick: &str, room: &str) -> OtherClient {
+        OtherClient::join_with_token(url, None, nick, room).await
+    }
+
+    async fn join_with_token(
+        url: &str,
+        token: Option<&str>,
+        nick: &str,
+        room: &str,
+    ) -> OtherClient {
         let mut profile = Profile::new(nick, url);
         profile.nick = Some(nick.to_owned());
+        profile.token = token.map(str::to_owned);
         let (session, events) = Session::connect(profile, SessionOptions::default());
         session.enter(room).expect("enter");
         let mut other = OtherClient { session, events };
@@ -153,6 +163,95 @@ async fn first_start_opens_the_lobby_on_the_builtin_server_and_sends() {
     say(&app, "hello from the window").await;
     wait_own_line(&mut app, "hello from the window", "sent").await;
     app.screenshot("sent").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_server_admits_only_the_window_and_whoever_is_given_its_launch_secret() {
+    let _window = ONE_WINDOW.lock().await;
+    let mut app = Desktop::launch("launch-secret", &[]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    // The server list shows where the built-in server is and its secret, to copy.
+    app.click("open-profiles").await;
+    let url = app
+        .wait_text("builtin-url", "the address", |t| {
+            t.starts_with("http://127.0.0.1:")
+        })
+        .await;
+    let publish_url = app
+        .wait_text("builtin-publish-url", "the publish address", |t| {
+            t.ends_with("/publish/")
+        })
+        .await;
+    let token = app
+        .wait_text("builtin-token", "the secret", |t| t.len() == 32)
+        .await;
+    app.screenshot("builtin-access").await;
+    app.client
+        .find(Locator::Css("button[aria-label=\"Close\"]"))
+        .await
+        .expect("the dialog's close button")
+        .click()
+        .await
+        .expect("closing the dialog");
+
+    // Another program of this machine, without the secret: nothing.
+    let stranger = tack_testkit::hostile::websocket(&url, &[]).await;
+    assert_eq!(stranger.expect_err("refused").status, 401);
+    let no_token = tack_testkit::hostile::request(
+        &publish_url,
+        &[],
+        Some(&tack_testkit::hostile::publish_body("lobby", "x")),
+    )
+    .await;
+    assert_eq!(no_token.status, 401, "{no_token:?}");
+    // A page rebinding its name to 127.0.0.1, even one that learned the secret: nothing.
+    let bearer = format!("Bearer {token}");
+    let rebound = tack_testkit::hostile::websocket(
+        &url,
+        &[("Host", "evil.example"), ("Authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(rebound.expect_err("refused").status, 403);
+    // A real browser on a web page from another origin: nothing, with the secret or without.
+    let control = publish_url.trim_end_matches("/publish/");
+    let mut page = support::browser::PageServer::start().await;
+    for secret in [None, Some(token.as_str())] {
+        let seen = page.visit(&url, control, secret).await;
+        assert_eq!(seen["ws"], "refused", "{seen}");
+        assert_eq!(seen["sse"], "refused", "{seen}");
+    }
+
+    // The user's own script, given the secret, chats with the window.
+    let mut script = OtherClient::join_with_token(&url, Some(&token), "script", "lobby").await;
+    script
+        .session
+        .send("lobby", "hello from my script")
+        .expect("send");
+    app.wait_texts("chat-line", "the script's message", |t| {
+        count_containing(t, "hello from my script") == 1
+    })
+    .await;
+    assert!(
+        !app.texts("chat-line")
+            .await
+            .iter()
+            .any(|t| t.contains("web page")),
+        "nothing the page tried reached the lobby"
+    );
+    let published = reqwest::Client::new()
+        .post(&publish_url)
+        .bearer_auth(&token)
+        .json(
+            &json!({"items": [{"channel": "lobby", "formats": {"ws-message": {"content": "x"}}}]}),
+        )
+        .send()
+        .await
+        .expect("publish");
+    assert_eq!(published.status(), 200);
+    app.screenshot("script-chats").await;
+    script.session.close().await;
     app.quit().await;
 }
 

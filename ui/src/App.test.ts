@@ -36,8 +36,16 @@ describe('first start', () => {
     expect(text('conn-status')).toBe('Connected');
     expect(text('conn-transport')).toBe('WebSocket');
     expect(text('my-nick')).toBe('bob');
+    expect(text('nick-label')).toBe('you are');
     expect(screen.getByTestId('room-lobby')).toBeTruthy();
     expect(text('room-viewers')).toBe('1');
+  });
+
+  test('a profile with a token shows who I am signed in as', async () => {
+    const initial = { ...builtinProfile, name: 'work', url: 'https://chat.example.com', token: 'eyJ...' };
+    await startedApp({ initial });
+    expect(text('nick-label')).toBe('signed in as');
+    expect(text('my-nick')).toBe('bob');
   });
 
   test('I can change my nickname', async () => {

@@ -13,6 +13,8 @@
 //! - **Host names**: a server on loopback answers only loopback names (`127.0.0.1`, `localhost`,
 //!   `[::1]`) and `allowed_hosts`. A page whose name an attacker resolves to 127.0.0.1 (DNS
 //!   rebinding) makes same-origin requests, which carry no `Origin`; its `Host` gives it away.
+//!   A listed page gets the CORS headers a browser needs to read the answers (`/stream`,
+//!   `/poll`, `/send`) and to send `Authorization` and `Last-Event-ID`.
 //! - **Tokens** are compared in constant time.
 
 use axum::extract::{Request, State};
@@ -87,6 +89,28 @@ impl Gate {
             origins: Arc::new(globs("allowed_origins", allowed_origins)?),
             hosts,
         })
+    }
+
+    /// CORS for the listed origins: the gate has already refused every other page, so this only
+    /// lets a browser read what a listed page was allowed to ask.
+    pub fn cors(&self) -> tower_http::cors::CorsLayer {
+        use axum::http::{HeaderValue, Method};
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let origins = self.origins.clone();
+        let listed = move |origin: &HeaderValue, _: &axum::http::request::Parts| {
+            origin.to_str().is_ok_and(|o| {
+                let lower = o.to_ascii_lowercase();
+                origins.iter().any(|g| g.is_match(&lower))
+            })
+        };
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::predicate(listed))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("last-event-id"),
+            ])
     }
 
     /// Why this request may not pass, if it may not.

@@ -79,7 +79,10 @@ impl Server {
         };
         // Checked when the server was made (`ServerConfig::check`).
         let gate = gate.expect("the client gate's settings were checked");
-        routes.layer(axum::middleware::from_fn_with_state(gate, access::gate))
+        // The gate runs first: a page it refuses never reaches the CORS layer.
+        routes
+            .layer(gate.cors())
+            .layer(axum::middleware::from_fn_with_state(gate, access::gate))
     }
 
     /// The origin behind Pushpin, if this server is one.
