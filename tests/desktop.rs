@@ -224,7 +224,7 @@ async fn the_built_in_server_admits_only_the_window_and_whoever_is_given_its_lau
     }
 
     // The user's own script, given the secret, chats with the window.
-    let mut script = OtherClient::join_with_token(&url, Some(&token), "script", "lobby").await;
+    let script = OtherClient::join_with_token(&url, Some(&token), "script", "lobby").await;
     script
         .session
         .send("lobby", "hello from my script")
