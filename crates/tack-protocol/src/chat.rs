@@ -32,6 +32,11 @@ pub const MAX_FRAME_LEN: usize = 16 * 1024;
 /// Position of an event in a room's or channel's sequence. Starts at 1; 0 means "nothing seen".
 pub type EventId = u64;
 
+/// The largest id a server hands out, and so the largest `since` a client may send: ids reach
+/// browsers as JSON numbers, exact only up to 2^53 - 1. A `since` past it cannot be a position
+/// anyone was given, and is refused (`bad_field`) rather than wrapped or clamped.
+pub const MAX_EVENT_ID: EventId = (1 << 53) - 1;
+
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;
 
@@ -209,6 +214,16 @@ impl FrameError {
     }
 }
 
+fn check_since(event: &str, since: Option<EventId>) -> Result<(), FrameError> {
+    match since {
+        Some(since) if since > MAX_EVENT_ID => Err(FrameError::BadField {
+            event: event.to_owned(),
+            detail: format!("since must be an event id, 0 to {MAX_EVENT_ID}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a room or channel name: 1–64 bytes, no control characters, no comma (commas separate
 /// names in the HTTP transports' `rooms=` and `since=` parameters).
 pub fn check_name(name: &str) -> Result<(), NameProblem> {
@@ -360,7 +375,10 @@ impl ClientFrame {
                     _ => Ok(()),
                 }
             }
-            ClientFrame::Enter(e) => name("room", &e.room),
+            ClientFrame::Enter(e) => {
+                name("room", &e.room)?;
+                check_since(event, e.since)
+            }
             ClientFrame::Leave(l) => name("room", &l.room),
             ClientFrame::Message(m) => {
                 name("room", &m.room)?;
@@ -381,7 +399,10 @@ impl ClientFrame {
                 }
                 Ok(())
             }
-            ClientFrame::Watch(w) => name("channel", &w.channel),
+            ClientFrame::Watch(w) => {
+                name("channel", &w.channel)?;
+                check_since(event, w.since)
+            }
             ClientFrame::Unwatch(u) => name("channel", &u.channel),
             ClientFrame::Ping(_) => Ok(()),
         }
@@ -723,7 +744,7 @@ pub struct Positions(pub BTreeMap<String, EventId>);
 pub enum PositionsError {
     #[error("`{0}` is not `name:id`")]
     NoColon(String),
-    #[error("`{0}` is not a number")]
+    #[error("`{0}` is not an event id (0 to 2^53 - 1)")]
     BadId(String),
     #[error("name `{name}` {problem}")]
     BadName { name: String, problem: NameProblem },
@@ -747,7 +768,9 @@ impl Positions {
             })?;
             let id: EventId = id
                 .parse()
-                .map_err(|_| PositionsError::BadId(id.to_owned()))?;
+                .ok()
+                .filter(|id| *id <= MAX_EVENT_ID)
+                .ok_or_else(|| PositionsError::BadId(id.to_owned()))?;
             map.insert(name.to_owned(), id);
             if map.len() > Self::MAX_ENTRIES {
                 return Err(PositionsError::TooMany(Self::MAX_ENTRIES));

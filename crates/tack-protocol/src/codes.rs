@@ -61,6 +61,8 @@ error_codes! {
     RateLimited => "rate_limited",
     /// The connection is in as many rooms and channels as allowed.
     TooManyRooms => "too_many_rooms",
+    /// The server holds as many channels as allowed and this would make a new one.
+    TooManyChannels => "too_many_channels",
     /// `chatMessage` for a room the sender has not entered.
     NotInRoom => "not_in_room",
     /// An HTTP request names a session the server does not have.
@@ -77,8 +79,9 @@ error_codes! {
     Forbidden => "forbidden",
     /// The client's signed token has expired: send `hello{token}` with a fresh one.
     TokenExpired => "token_expired",
-    /// The server cannot reach the store it shares with other servers (Redis): nothing was
-    /// done; send the same frame again later (a message with its `cid`, so it lands once).
+    /// The server cannot do this now — it cannot reach the store it shares with other servers
+    /// (Redis), or holds as many HTTP sessions as allowed: nothing was done; try again later
+    /// (a message with its `cid`, so it lands once).
     Unavailable => "unavailable",
 }
 

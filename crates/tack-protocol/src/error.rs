@@ -52,6 +52,10 @@ pub enum GripError {
     Expired { exp: u64, now: u64 },
     #[error("Grip-Sig was issued by `{found}`, expected `{expected}`")]
     WrongIssuer { expected: String, found: String },
+    /// A signature valid for longer than Pushpin ever signs for: a stolen or forged-by-insider
+    /// token meant to be replayed for a long time.
+    #[error("Grip-Sig is valid for {lifetime} s, more than the {limit} s Pushpin signs for")]
+    TooLong { lifetime: u64, limit: u64 },
 }
 
 /// Why a publish body was refused. The `Display` text is what Pushpin answers with a 400.

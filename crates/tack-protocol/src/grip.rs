@@ -467,6 +467,13 @@ fn unescape_cstring(s: &str) -> Option<Vec<u8>> {
 /// `Grip-Sig`: Pushpin's proof that a request came through it.
 pub const SIG_HEADER: &str = "Grip-Sig";
 
+/// The issuer Pushpin signs as unless its `sig_iss` is changed.
+pub const PUSHPIN_ISS: &str = "pushpin";
+
+/// Pushpin signs each forwarded request for an hour; a token valid for longer (with a minute of
+/// clock skew) did not come from it.
+pub const MAX_SIG_LIFETIME_SECS: u64 = 3600 + 60;
+
 /// The claims Pushpin puts in `Grip-Sig`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigClaims {
@@ -511,6 +518,13 @@ pub fn verify_sig(
         return Err(GripError::Expired {
             exp: claims.exp,
             now,
+        });
+    }
+    let lifetime = claims.exp - now;
+    if lifetime > MAX_SIG_LIFETIME_SECS {
+        return Err(GripError::TooLong {
+            lifetime,
+            limit: MAX_SIG_LIFETIME_SECS,
         });
     }
     if let Some(expected) = expected_iss {

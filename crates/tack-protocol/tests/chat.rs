@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use tack_protocol::chat::{
     decode_legacy_comment, encode_legacy_comment, ClientFrame, Enter, Hello, Leave, Ping,
-    Positions, SendMessage, ServerFrame, Unwatch, Watch,
+    Positions, SendMessage, ServerFrame, Unwatch, Watch, MAX_EVENT_ID,
 };
 
 /// Room and channel names as `check_name` accepts them: 1–64 bytes, no control characters,
@@ -20,7 +20,7 @@ fn nick() -> impl Strategy<Value = String> {
 }
 
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
-    let since = prop::option::of(any::<u64>());
+    let since = prop::option::of(0..=MAX_EVENT_ID);
     prop_oneof![
         (nick(), prop::option::of("[a-z/.0-9]{1,10}")).prop_map(|(nick, client)| {
             ClientFrame::Hello(Hello {
@@ -48,7 +48,7 @@ proptest! {
     }
 
     #[test]
-    fn positions_round_trip(entries in prop::collection::btree_map(name(), any::<u64>(), 0..8)) {
+    fn positions_round_trip(entries in prop::collection::btree_map(name(), 0..=MAX_EVENT_ID, 0..8)) {
         let positions = Positions(entries);
         prop_assert_eq!(Positions::parse(&positions.encode()).unwrap(), positions);
     }
@@ -65,5 +65,19 @@ proptest! {
         let _ = ClientFrame::parse(&text);
         let _ = ServerFrame::parse(&text);
         let _ = Positions::parse(&text);
+    }
+}
+
+proptest! {
+    /// No `since` past the largest id a server hands out gets through, on a frame or in a
+    /// query; every one that could be a real position does.
+    #[test]
+    fn since_beyond_any_event_id_is_refused(since in (MAX_EVENT_ID + 1)..=u64::MAX, ok in 0..=MAX_EVENT_ID) {
+        let frame = |since: u64| ClientFrame::parse(&format!(r#"chatRoomEnter:{{"room":"r","since":{since}}}"#));
+        prop_assert!(frame(since).is_err());
+        prop_assert!(frame(ok).is_ok());
+        let positions = |id: u64| Positions::parse(&format!("r:{id}"));
+        prop_assert!(positions(since).is_err());
+        prop_assert!(positions(ok).is_ok());
     }
 }

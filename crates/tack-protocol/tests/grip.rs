@@ -4,7 +4,7 @@
 use tack_protocol::grip::{
     format_channels, message_text, parse_channels, parse_last, parse_timeout, sign, verify_sig,
     Channel, ControlMessage, Hold, KeepAlive, KeepAliveMode, Link, OriginText, SigClaims,
-    DEFAULT_MESSAGE_PREFIX,
+    DEFAULT_MESSAGE_PREFIX, MAX_SIG_LIFETIME_SECS,
 };
 use tack_protocol::GripError;
 
@@ -202,4 +202,19 @@ fn grip_sig_is_refused_for_each_reason() {
         verify_sig("not.a.jwt", b"changeme", None, 1_000),
         Err(GripError::BadSignature(_))
     ));
+    let for_a_day = sign(
+        &SigClaims {
+            iss: "pushpin".into(),
+            exp: 1_000 + 86_400,
+        },
+        b"changeme",
+    )
+    .unwrap();
+    assert_eq!(
+        verify_sig(&for_a_day, b"changeme", Some("pushpin"), 1_000),
+        Err(GripError::TooLong {
+            lifetime: 86_400,
+            limit: MAX_SIG_LIFETIME_SECS
+        })
+    );
 }

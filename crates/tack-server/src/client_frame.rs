@@ -46,7 +46,13 @@ pub async fn handle_text(state: &AppState, session: &Session, text: &str) -> Opt
     state.metrics.message_in();
     match ClientFrame::parse(text) {
         Ok(frame) => apply(state, session, frame).await,
-        Err(err) => Some(frame_error(&err)),
+        Err(err) => {
+            let refused = frame_error(&err);
+            if let ServerEvent::Error(e) = &refused {
+                state.metrics.frame_refused(&e.code);
+            }
+            Some(refused)
+        }
     }
 }
 
@@ -54,12 +60,27 @@ pub async fn handle_text(state: &AppState, session: &Session, text: &str) -> Opt
 /// it (presence, replays) goes to its own events; what is returned is the reply to this frame
 /// alone: ack, error or pong.
 pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> Option<ServerEvent> {
+    let reply = apply_frame(state, session, frame).await;
+    if let Some(ServerEvent::Error(refused)) = &reply {
+        state.metrics.frame_refused(&refused.code);
+    }
+    reply
+}
+
+async fn apply_frame(
+    state: &AppState,
+    session: &Session,
+    frame: ClientFrame,
+) -> Option<ServerEvent> {
     if let Err(err) = frame.validate() {
         return Some(frame_error(&err));
     }
     let event = frame.name();
     let hub = state.hub.as_ref();
     if let Some(refusal) = signed_in(state, session, &frame) {
+        return Some(refusal);
+    }
+    if let Some(refusal) = room_change_budget(session, &frame) {
         return Some(refusal);
     }
     match frame {
@@ -105,6 +126,9 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
                 if let Some(refusal) = room_cap(session, event) {
                     return Some(refusal);
                 }
+            }
+            if let Some(refusal) = channel_cap(state, &enter.room, event) {
+                return Some(refusal);
             }
             match hub.enter(&enter.room, &session.member(), enter.since).await {
                 Ok(joined) => {
@@ -169,6 +193,9 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
                     return Some(refusal);
                 }
             }
+            if let Some(refusal) = channel_cap(state, &watch.channel, event) {
+                return Some(refusal);
+            }
             match hub.watch(&watch.channel, watch.since).await {
                 Ok(joined) => {
                     session.follow(Role::Watcher, joined);
@@ -184,6 +211,46 @@ pub async fn apply(state: &AppState, session: &Session, frame: ClientFrame) -> O
             None
         }
     }
+}
+
+/// Refuses a room change (enter, leave, watch, unwatch, hello) past the session's budget:
+/// every enter and leave is heard by the whole room, so one client's loop of them would be
+/// every member's traffic.
+fn room_change_budget(session: &Session, frame: &ClientFrame) -> Option<ServerEvent> {
+    if matches!(frame, ClientFrame::Ping(_) | ClientFrame::Message(_)) {
+        return None;
+    }
+    if session.room_changes.lock().allow() {
+        return None;
+    }
+    Some(error_event(
+        ErrorCode::RateLimited,
+        format!(
+            "too many room changes: at most {} a second (room_changes_per_second); this `{}` was not applied",
+            session.limits.room_changes_per_second,
+            frame.name()
+        ),
+        None,
+        Some(frame.name()),
+    ))
+}
+
+/// Refuses making a new channel when the server holds as many as `max_channels`.
+fn channel_cap(state: &AppState, name: &str, event: &str) -> Option<ServerEvent> {
+    over_channel_cap(state, name)
+        .map(|message| error_event(ErrorCode::TooManyChannels, message, None, Some(event)))
+}
+
+/// Why following or publishing to `name` would make one channel too many, if it would.
+pub fn over_channel_cap(state: &AppState, name: &str) -> Option<String> {
+    let hub = state.hub.as_ref();
+    if hub.holds(name) || hub.channel_count() < state.config.max_channels {
+        return None;
+    }
+    Some(format!(
+        "this server holds {} rooms and channels, its limit (max_channels); `{name}` would be a new one",
+        state.config.max_channels
+    ))
 }
 
 /// Refuses every frame but `hello` and `ping` from a client that must sign in and has not, or

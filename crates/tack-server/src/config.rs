@@ -68,6 +68,19 @@ pub struct ServerConfig {
     pub messages_per_second: u32,
     /// Chat messages one connection may send in a burst.
     pub message_burst: u32,
+    /// Room changes (enter, leave, watch, unwatch, hello) one connection may make per second
+    /// (sustained): each one is heard by every member of the room, so a loop of them would
+    /// otherwise be everyone's problem.
+    pub room_changes_per_second: u32,
+    /// Room changes in a burst: enough to come back into every room at once after a
+    /// reconnect (`max_rooms_per_connection` of them, and a hello).
+    pub room_change_burst: u32,
+    /// Rooms and channels this server holds at most (in memory, or on this node with Redis);
+    /// entering, watching or publishing to a new one past it is `too_many_channels`.
+    pub max_channels: usize,
+    /// HTTP sessions (streams and polls with their state) held at most; a new one past it is
+    /// answered 503 with Retry-After.
+    pub max_http_sessions: usize,
     /// Largest WebSocket message or HTTP body accepted, in bytes.
     pub max_message_bytes: usize,
     /// How far behind a channel's newest item, in milliseconds, a subscriber may fall before
@@ -131,6 +144,10 @@ impl Default for ServerConfig {
             max_rooms_per_connection: 64,
             messages_per_second: 20,
             message_burst: 40,
+            room_changes_per_second: 10,
+            room_change_burst: 80,
+            max_channels: 100_000,
+            max_http_sessions: 10_000,
             max_message_bytes: tack_protocol::chat::MAX_FRAME_LEN,
             // Subscribers read a channel's items from one shared buffer: a subscriber 2 s
             // behind costs the channel 2 s of items, not a queue of its own.
@@ -259,6 +276,14 @@ impl ServerConfig {
             &mut self.messages_per_second,
         )?;
         parse(&env, "TACK_MESSAGE_BURST", &mut self.message_burst)?;
+        parse(
+            &env,
+            "TACK_ROOM_CHANGES_PER_SECOND",
+            &mut self.room_changes_per_second,
+        )?;
+        parse(&env, "TACK_ROOM_CHANGE_BURST", &mut self.room_change_burst)?;
+        parse(&env, "TACK_MAX_CHANNELS", &mut self.max_channels)?;
+        parse(&env, "TACK_MAX_HTTP_SESSIONS", &mut self.max_http_sessions)?;
         parse(&env, "TACK_MAX_MESSAGE_BYTES", &mut self.max_message_bytes)?;
         parse(&env, "TACK_LIVE_WINDOW_MS", &mut self.live_window_ms)?;
         if let Some(value) = env("TACK_MAX_SUBSCRIBER_LAG") {

@@ -168,6 +168,21 @@ pub async fn open(
     let (http, fresh) = match existing {
         Some(http) => (http, false),
         None => {
+            if state.sessions.len() >= state.config.max_http_sessions {
+                let mut refused = refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Unavailable,
+                    format!(
+                        "this server holds {} HTTP sessions, its limit (max_http_sessions); try again later",
+                        state.config.max_http_sessions
+                    ),
+                );
+                refused.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("30"),
+                );
+                return Err(refused);
+            }
             let session = state.start_session(SessionKind::Http).await;
             let http = HttpSession::new(session, state.config.session_ttl());
             state.sessions.insert(http.clone());

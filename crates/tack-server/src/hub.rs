@@ -119,6 +119,11 @@ pub trait Hub: Send + Sync + 'static {
 
     fn stats(&self) -> HubStats;
 
+    /// Whether this hub holds `channel` now (so following it makes nothing new), and how many
+    /// it holds: what `max_channels` is checked against.
+    fn holds(&self, channel: &str) -> bool;
+    fn channel_count(&self) -> usize;
+
     /// Names this hub's numbering: a new value whenever ids start again from 1 (an in-memory
     /// hub at every start), so clients know their old resume points mean nothing here.
     fn epoch(&self) -> &str;

@@ -373,6 +373,14 @@ impl Hub for MemoryHub {
         &self.epoch
     }
 
+    fn holds(&self, channel: &str) -> bool {
+        self.channels.read().contains_key(channel)
+    }
+
+    fn channel_count(&self) -> usize {
+        self.channels.read().len()
+    }
+
     fn stats(&self) -> HubStats {
         let channels = self.channels.read();
         HubStats {

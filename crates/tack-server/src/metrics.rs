@@ -17,6 +17,8 @@ pub struct Metrics {
     drops: AtomicU64,
     slow_consumer_kicks: AtomicU64,
     refused_connections: AtomicU64,
+    /// Client frames answered with an error, by its code.
+    refused_frames: parking_lot::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 fn slot(t: Transport) -> usize {
@@ -72,6 +74,16 @@ impl Metrics {
         self.slow_consumer_kicks.fetch_add(1, Relaxed);
     }
 
+    pub fn frame_refused(&self, code: &tack_protocol::codes::ErrorCode) {
+        let mut refused = self.refused_frames.lock();
+        match refused.get_mut(code.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                refused.insert(code.as_str().to_owned(), 1);
+            }
+        }
+    }
+
     pub fn refused(&self) {
         self.refused_connections.fetch_add(1, Relaxed);
     }
@@ -114,6 +126,18 @@ impl Metrics {
             "gauge",
             "Channels held in memory (rooms, watched channels, history).",
             &[(String::new(), channels as i64)],
+        );
+        let refusals: Vec<(String, i64)> = self
+            .refused_frames
+            .lock()
+            .iter()
+            .map(|(code, n)| (format!("{{code=\"{code}\"}}"), *n as i64))
+            .collect();
+        metric(
+            "tack_frames_refused_total",
+            "counter",
+            "Client frames answered with an error, by its code.",
+            &refusals,
         );
         metric(
             "tack_messages_in_total",

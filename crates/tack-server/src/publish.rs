@@ -1,6 +1,8 @@
 //! `POST /publish/`: Pushpin's publish API, so a backend that publishes to Pushpin can publish
 //! to Tack unchanged. Parsing, validation and the error texts are `tack_protocol::publish`'s;
-//! this module only checks the token and hands each item to the hub.
+//! this module checks the token, holds channel names to the rules rooms follow (Pushpin takes
+//! any name; a channel here is kept in memory, so its name is bounded like a room's) and hands
+//! each item to the hub. A body with one bad item publishes none of them.
 
 use crate::access::{bearer, tokens_match};
 use crate::item::{Content, ItemBody};
@@ -27,6 +29,9 @@ pub async fn publish(State(state): State<AppState>, headers: HeaderMap, body: By
         Ok(parsed) => parsed,
         Err(err) => return (StatusCode::BAD_REQUEST, format!("{err}\n")).into_response(),
     };
+    if let Some(refused) = refusal(&state, &parsed) {
+        return refused;
+    }
     for item in &parsed.items {
         if let Some(body) = item_body(item) {
             if let Err(err) = state.hub.publish(&item.channel, body).await {
@@ -40,6 +45,45 @@ pub async fn publish(State(state): State<AppState>, headers: HeaderMap, body: By
         }
     }
     (StatusCode::OK, "Published\n").into_response()
+}
+
+/// Why this body may not be published, naming the first item at fault.
+fn refusal(state: &AppState, body: &PublishBody) -> Option<Response> {
+    for (n, item) in body.items.iter().enumerate() {
+        if let Err(problem) = tack_protocol::chat::check_name(&item.channel) {
+            return Some(
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "item {n}: channel {} {problem}; channels follow the room name rules (1-64 bytes, no control characters, no comma)\n",
+                        shown(&item.channel)
+                    ),
+                )
+                    .into_response(),
+            );
+        }
+        if let Some(message) = crate::client_frame::over_channel_cap(state, &item.channel) {
+            return Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "60")],
+                    format!("item {n}: {message}\n"),
+                )
+                    .into_response(),
+            );
+        }
+    }
+    None
+}
+
+/// A name as an error shows it: quoted, escaped, and cut short if long.
+fn shown(name: &str) -> String {
+    let cut: String = name.chars().take(64).collect();
+    if cut.len() < name.len() {
+        format!("{cut:?}… ({} bytes)", name.len())
+    } else {
+        format!("{cut:?}")
+    }
 }
 
 /// The item's content per transport; None for an item that only closes connections, which

@@ -96,6 +96,8 @@ pub struct SessionLimits {
     pub max_rooms: usize,
     pub messages_per_second: u32,
     pub message_burst: u32,
+    pub room_changes_per_second: u32,
+    pub room_change_burst: u32,
     /// Events a subscriber may trail a channel's newest by (None: as many as it keeps).
     pub max_lag: Option<u64>,
 }
@@ -113,6 +115,9 @@ pub struct Session {
     /// original system's, so comments go out as typed.
     greeted: AtomicBool,
     pub rate: Mutex<RateLimit>,
+    /// Enter, leave, watch, unwatch and hello: a separate budget, so chatting never costs the
+    /// right to leave.
+    pub room_changes: Mutex<RateLimit>,
     follows: Mutex<BTreeMap<FollowKey, Follow>>,
     /// Taken over by a newer session of the same client (`hello.takeover`): everything it had
     /// is that session's now, so its own end must leave nothing and release nothing.
@@ -157,6 +162,10 @@ impl Session {
             rate: Mutex::new(RateLimit::new(
                 limits.messages_per_second,
                 limits.message_burst,
+            )),
+            room_changes: Mutex::new(RateLimit::new(
+                limits.room_changes_per_second,
+                limits.room_change_burst,
             )),
             follows: Mutex::new(BTreeMap::new()),
             retired: AtomicBool::new(false),

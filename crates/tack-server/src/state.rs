@@ -160,6 +160,8 @@ impl AppState {
             max_rooms: self.config.max_rooms_per_connection,
             messages_per_second: self.config.messages_per_second,
             message_burst: self.config.message_burst,
+            room_changes_per_second: self.config.room_changes_per_second,
+            room_change_burst: self.config.room_change_burst,
             max_lag: self.config.max_subscriber_lag,
         };
         Arc::new(Session::new(key, outbox, limits, reach, greeted))

@@ -222,8 +222,8 @@ impl Origin {
         for (url, s) in self.config.pushpin.iter().zip(self.publisher.stats()) {
             let _ = writeln!(
                 text,
-                "tack_pushpin_published_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_publish_failures_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_dropped_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_queued{{pushpin=\"{url}\"}} {}",
-                s.published, s.failures, s.dropped, s.queued
+                "tack_pushpin_published_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_publish_failures_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_dropped_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_rejected_total{{pushpin=\"{url}\"}} {}\ntack_pushpin_queued{{pushpin=\"{url}\"}} {}\ntack_pushpin_queued_bytes{{pushpin=\"{url}\"}} {}",
+                s.published, s.failures, s.dropped, s.rejected, s.queued, s.queued_bytes
             );
         }
     }

@@ -14,6 +14,10 @@
 //! items from history — so it is dropped instead of delivered twice. Items queued after the
 //! refused attempt are kept (Pushpin may be back by then), and the instance is tried again
 //! soon, because a refused connection costs nothing.
+//!
+//! A batch Pushpin answers with a 4xx is not retried: the same body would be refused again,
+//! and everything queued behind it would wait forever. It is dropped with a log line and
+//! counted (`tack_pushpin_rejected_total`); the queue goes on.
 
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -23,10 +27,13 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Items posted in one request at most.
+/// Items posted in one request at most, and their bytes (a single larger item goes alone).
 const BATCH: usize = 256;
-/// Items kept for an instance that does not answer; beyond this the oldest are dropped.
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Items, and their bytes, kept for an instance that does not answer; beyond either the oldest
+/// are dropped.
 const QUEUE_MAX: usize = 20_000;
+const QUEUE_MAX_BYTES: usize = 64 * 1024 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// The longest wait between tries of an instance that refuses connections: short, so that
@@ -50,17 +57,82 @@ pub struct InstanceStats {
     pub published: u64,
     pub failures: u64,
     pub dropped: u64,
-    /// Items waiting for this instance now.
+    /// Items in batches Pushpin refused with a 4xx (dropped, not retried).
+    pub rejected: u64,
+    /// Items waiting for this instance now, and their bytes.
     pub queued: usize,
+    pub queued_bytes: usize,
 }
 
 struct Instance {
     url: String,
-    queue: Mutex<VecDeque<PublishItem>>,
+    queue: Mutex<Queue>,
     ready: Notify,
     published: AtomicU64,
     failures: AtomicU64,
     dropped: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// An instance's waiting items, in order, with their total size.
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<PublishItem>,
+    bytes: usize,
+}
+
+impl Queue {
+    fn push(&mut self, item: PublishItem) {
+        self.bytes += item.len();
+        self.items.push_back(item);
+    }
+
+    /// Drops the `n` oldest items.
+    fn drop_front(&mut self, n: usize) {
+        for item in self.items.drain(..n) {
+            self.bytes -= item.len();
+        }
+    }
+
+    /// How many of the oldest items must go for the queue to be within its bounds.
+    fn excess(&self) -> usize {
+        let mut excess = self.items.len().saturating_sub(QUEUE_MAX);
+        let mut bytes = self.bytes;
+        for item in self.items.iter().take(excess) {
+            bytes -= item.len();
+        }
+        while bytes > QUEUE_MAX_BYTES && excess < self.items.len() {
+            bytes -= self.items[excess].len();
+            excess += 1;
+        }
+        excess
+    }
+
+    /// The next batch: up to [`BATCH`] items and [`BATCH_BYTES`], at least one.
+    fn batch(&self) -> Vec<PublishItem> {
+        let mut bytes = 0;
+        self.items
+            .iter()
+            .take(BATCH)
+            .take_while(|item| {
+                let first = bytes == 0;
+                bytes += item.len();
+                first || bytes <= BATCH_BYTES
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Removes everything up to and including `last`, if it is still queued; how many.
+    fn drop_through(&mut self, last: &PublishItem) -> usize {
+        let end = self
+            .items
+            .iter()
+            .position(|q| Arc::ptr_eq(q, last))
+            .map_or(0, |end| end + 1);
+        self.drop_front(end);
+        end
+    }
 }
 
 impl Publisher {
@@ -76,11 +148,12 @@ impl Publisher {
             .map(|url| {
                 Arc::new(Instance {
                     url: publish_endpoint(url),
-                    queue: Mutex::new(VecDeque::new()),
+                    queue: Mutex::new(Queue::default()),
                     ready: Notify::new(),
                     published: AtomicU64::new(0),
                     failures: AtomicU64::new(0),
                     dropped: AtomicU64::new(0),
+                    rejected: AtomicU64::new(0),
                 })
             })
             .collect();
@@ -100,10 +173,12 @@ impl Publisher {
         for instance in self.instances.iter() {
             {
                 let mut queue = instance.queue.lock();
-                queue.extend(items.iter().cloned());
-                let excess = queue.len().saturating_sub(QUEUE_MAX);
+                for item in items {
+                    queue.push(item.clone());
+                }
+                let excess = queue.excess();
                 if excess > 0 {
-                    queue.drain(..excess);
+                    queue.drop_front(excess);
                     let before = instance.dropped.fetch_add(excess as u64, Ordering::Relaxed);
                     if before == 0 {
                         tracing::warn!(
@@ -122,10 +197,9 @@ impl Publisher {
     pub async fn flushed(&self, within: std::time::Duration) {
         let deadline = tokio::time::Instant::now() + within;
         while tokio::time::Instant::now() < deadline {
-            let pending = self
-                .instances
-                .iter()
-                .any(|i| i.failures.load(Ordering::Relaxed) == 0 && !i.queue.lock().is_empty());
+            let pending = self.instances.iter().any(|i| {
+                i.failures.load(Ordering::Relaxed) == 0 && !i.queue.lock().items.is_empty()
+            });
             if !pending {
                 return;
             }
@@ -137,11 +211,19 @@ impl Publisher {
     pub fn stats(&self) -> Vec<InstanceStats> {
         self.instances
             .iter()
-            .map(|i| InstanceStats {
-                published: i.published.load(Ordering::Relaxed),
-                failures: i.failures.load(Ordering::Relaxed),
-                dropped: i.dropped.load(Ordering::Relaxed),
-                queued: i.queue.lock().len(),
+            .map(|i| {
+                let (queued, queued_bytes) = {
+                    let queue = i.queue.lock();
+                    (queue.items.len(), queue.bytes)
+                };
+                InstanceStats {
+                    published: i.published.load(Ordering::Relaxed),
+                    failures: i.failures.load(Ordering::Relaxed),
+                    dropped: i.dropped.load(Ordering::Relaxed),
+                    rejected: i.rejected.load(Ordering::Relaxed),
+                    queued,
+                    queued_bytes,
+                }
             })
             .collect()
     }
@@ -152,12 +234,7 @@ impl Instance {
     /// `newest` is gone, overflow already dropped it and everything older.)
     fn drop_through(&self, newest: Option<&PublishItem>) -> usize {
         let Some(newest) = newest else { return 0 };
-        let mut queue = self.queue.lock();
-        let end = queue
-            .iter()
-            .position(|q| Arc::ptr_eq(q, newest))
-            .map_or(0, |end| end + 1);
-        queue.drain(..end);
+        let end = self.queue.lock().drop_through(newest);
         self.dropped.fetch_add(end as u64, Ordering::Relaxed);
         end
     }
@@ -209,10 +286,7 @@ async fn run(instance: Arc<Instance>, http: reqwest::Client, stop: CancellationT
     loop {
         let (batch, newest): (Vec<PublishItem>, Option<PublishItem>) = {
             let queue = instance.queue.lock();
-            (
-                queue.iter().take(BATCH).cloned().collect(),
-                queue.back().cloned(),
-            )
+            (queue.batch(), queue.items.back().cloned())
         };
         if batch.is_empty() {
             tokio::select! {
@@ -227,16 +301,24 @@ async fn run(instance: Arc<Instance>, http: reqwest::Client, stop: CancellationT
             .send()
             .await
             .and_then(|r| r.error_for_status());
+        if let Err(status) = result.as_ref().map_err(|e| e.status()) {
+            if status.is_some_and(|s| s.is_client_error()) {
+                let last = batch.last().expect("batch is not empty");
+                instance.queue.lock().drop_through(last);
+                instance
+                    .rejected
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                tracing::error!(pushpin = %instance.url, status = ?status, items = batch.len(), "pushpin refused a publish batch; dropped it (the same body would be refused again)");
+                continue;
+            }
+        }
         match result {
             Ok(_) => {
                 {
                     // Only the published items leave the queue (overflow may have dropped some
                     // of them meanwhile): everything up to the batch's last item.
-                    let mut queue = instance.queue.lock();
                     let last = batch.last().expect("batch is not empty");
-                    if let Some(end) = queue.iter().position(|q| Arc::ptr_eq(q, last)) {
-                        queue.drain(..=end);
-                    }
+                    instance.queue.lock().drop_through(last);
                 }
                 instance
                     .published
@@ -260,7 +342,7 @@ async fn run(instance: Arc<Instance>, http: reqwest::Client, stop: CancellationT
                     tracing::warn!(pushpin = %instance.url, %err, "cannot publish to pushpin; retrying with backoff");
                 } else if failures.count_ones() == 1 {
                     // Every power of two: a long outage logs now and then, not every retry.
-                    tracing::warn!(pushpin = %instance.url, %err, queued = instance.queue.lock().len(), "still cannot publish to pushpin");
+                    tracing::warn!(pushpin = %instance.url, %err, queued = instance.queue.lock().items.len(), "still cannot publish to pushpin");
                 }
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -291,6 +373,40 @@ mod tests {
             publish_endpoint("http://127.0.0.1:5561/publish/"),
             "http://127.0.0.1:5561/publish/"
         );
+    }
+
+    fn item(len: usize) -> PublishItem {
+        Arc::from("x".repeat(len))
+    }
+
+    #[test]
+    fn a_queue_is_bounded_in_bytes_as_well_as_items() {
+        let mut queue = Queue::default();
+        for _ in 0..100 {
+            queue.push(item(1024 * 1024));
+        }
+        assert_eq!(queue.excess(), 100 - QUEUE_MAX_BYTES / (1024 * 1024));
+        queue.drop_front(queue.excess());
+        assert!(queue.bytes <= QUEUE_MAX_BYTES);
+        assert_eq!(queue.bytes, queue.items.len() * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_batch_stays_under_its_byte_bound_but_always_takes_one() {
+        let mut queue = Queue::default();
+        queue.push(item(3 * BATCH_BYTES));
+        queue.push(item(10));
+        assert_eq!(queue.batch().len(), 1, "a large item goes alone");
+        queue.drop_front(1);
+        for _ in 0..1000 {
+            queue.push(item(10));
+        }
+        assert_eq!(queue.batch().len(), BATCH);
+        let mut queue = Queue::default();
+        for _ in 0..10 {
+            queue.push(item(BATCH_BYTES / 4));
+        }
+        assert_eq!(queue.batch().len(), 4);
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //!
 //! In origin mode the client-facing paths trust what Pushpin says (`Connection-Id`,
 //! `Grip-Last`), so a request that could bypass Pushpin could act as any connection. Every
-//! such request must carry a valid signature; anything else is refused with 401.
+//! such request must carry a valid signature — the shared key, issuer `pushpin` (Pushpin's
+//! default `sig_iss`), not expired and not valid for longer than Pushpin signs for — anything
+//! else is refused with 401.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tack_protocol::grip::{verify_sig, SIG_HEADER};
+use tack_protocol::grip::{verify_sig, PUSHPIN_ISS, SIG_HEADER};
 
 /// Checks `Grip-Sig` against `key`; the error says what was wrong.
 pub fn verify(headers: &HeaderMap, key: &[u8]) -> Result<(), String> {
@@ -17,7 +19,7 @@ pub fn verify(headers: &HeaderMap, key: &[u8]) -> Result<(), String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    verify_sig(token, key, None, now)
+    verify_sig(token, key, Some(PUSHPIN_ISS), now)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

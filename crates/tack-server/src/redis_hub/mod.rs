@@ -350,6 +350,14 @@ impl Hub for RedisHub {
         }
     }
 
+    fn holds(&self, channel: &str) -> bool {
+        self.node.local.contains(channel)
+    }
+
+    fn channel_count(&self) -> usize {
+        self.node.local.len()
+    }
+
     fn stats(&self) -> HubStats {
         HubStats {
             rooms: self.node.local.rooms(),
