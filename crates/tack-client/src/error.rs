@@ -30,6 +30,17 @@ pub enum JqError {
     Runtime(String),
 }
 
+/// Why a recording could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordingError {
+    #[error("line {line} is not a recorded item ({reason}); each line must be one JSON object as `tack watch --json` prints or the monitor exports")]
+    BadLine { line: usize, reason: String },
+    #[error("the recording has more than {max} items; raise the bound or cut the file")]
+    TooManyItems { max: usize },
+    #[error("cannot read the recording: {0}")]
+    Io(String),
+}
+
 /// Why a connection attempt or a live connection failed. Shown to the user as the
 /// `reason` of a [`ConnectionState`](crate::events::ConnectionState).
 #[derive(Debug, Clone, thiserror::Error)]

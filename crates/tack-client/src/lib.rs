@@ -32,12 +32,13 @@ pub mod monitor;
 mod netwatch;
 mod outbox;
 pub mod profile;
+pub mod recording;
 mod sequencer;
 mod session;
 mod transport;
 
 pub use backoff::{Backoff, BackoffPolicy};
-pub use error::{ClientError, JqError, LinkError};
+pub use error::{ClientError, JqError, LinkError, RecordingError};
 pub use events::{ClientEvent, ConnectionState, ConnectionStatus, EventBatch, SendState, Target};
 pub use jq::JqFilter;
 pub use profile::{BuiltinServer, Profile, Transport, TransportChoice};
