@@ -37,11 +37,29 @@ pub fn read_records(input: impl BufRead, max_items: usize) -> Result<Vec<Record>
                 line: line_no,
                 reason: e.to_string(),
             })?;
+        if record.binary && binary_payload(&record).is_none() {
+            return Err(RecordingError::BadLine {
+                line: line_no,
+                reason: "`binary` is true but the payload is not base64".into(),
+            });
+        }
         records.push(record);
     }
     // Stable: ties keep the file's order.
     records.sort_by_key(|r| r.received);
     Ok(records)
+}
+
+/// The bytes of a binary record (its payload is base64, as the engine carries it); `None` for
+/// a text record or a payload that is not base64.
+pub fn binary_payload(record: &Record) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    if !record.binary {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(&record.payload)
+        .ok()
 }
 
 /// How fast a replay goes: the recording's own spacing divided by a factor, or no waiting.
@@ -172,6 +190,14 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("line 2"), "{err}");
+
+        let not_base64 = r#"{"channel":"a","received":1,"payload":"x y","binary":true}"#;
+        let err = read_records(not_base64.as_bytes(), 100).unwrap_err();
+        assert!(
+            matches!(err, RecordingError::BadLine { line: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("base64"), "{err}");
 
         let missing_time = r#"{"channel":"a","payload":"x"}"#;
         let err = read_records(missing_time.as_bytes(), 100).unwrap_err();
