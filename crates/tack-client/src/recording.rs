@@ -35,7 +35,7 @@ pub fn read_records(input: impl BufRead, max_items: usize) -> Result<Vec<Record>
         let record =
             serde_json::from_str::<Record>(&line).map_err(|e| RecordingError::BadLine {
                 line: line_no,
-                reason: e.to_string(),
+                reason: json_problem(&e),
             })?;
         if record.binary && binary_payload(&record).is_none() {
             return Err(RecordingError::BadLine {
@@ -48,6 +48,15 @@ pub fn read_records(input: impl BufRead, max_items: usize) -> Result<Vec<Record>
     // Stable: ties keep the file's order.
     records.sort_by_key(|r| r.received);
     Ok(records)
+}
+
+/// serde_json's message with its position given as a column only: the line is ours to name,
+/// and its "line 1" would contradict it.
+fn json_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let problem = text.strip_suffix(&suffix).unwrap_or(&text);
+    format!("{problem} at column {}", e.column())
 }
 
 /// The bytes of a binary record (its payload is base64, as the engine carries it); `None` for
@@ -189,7 +198,9 @@ mod tests {
             matches!(err, RecordingError::BadLine { line: 2, .. }),
             "{err:?}"
         );
-        assert!(err.to_string().contains("line 2"), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("line 2"), "{text}");
+        assert!(!text.contains("line 1"), "no second line number: {text}");
 
         let not_base64 = r#"{"channel":"a","received":1,"payload":"x y","binary":true}"#;
         let err = read_records(not_base64.as_bytes(), 100).unwrap_err();
