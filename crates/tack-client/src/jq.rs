@@ -111,7 +111,9 @@ impl JqFilter {
             // Not `jaq_core::unwrap_valr`: it exits the process on `halt`.
             let value = result.map_err(|exn| match exn.get_err() {
                 Ok(err) => JqError::Runtime(err.to_string()),
-                Err(_) => JqError::Runtime("the filter called halt, which a watch cannot".into()),
+                Err(_) => JqError::Runtime(
+                    "the filter called halt; here a filter can only keep, drop or map items".into(),
+                ),
             })?;
             out.push(if value == input {
                 payload.to_owned()
