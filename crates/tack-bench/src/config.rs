@@ -2,7 +2,6 @@
 
 use crate::error::BenchError;
 use serde::Serialize;
-use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 use url::Url;
 
@@ -290,17 +289,7 @@ impl BenchConfig {
         if self.allow_remote {
             return Ok(());
         }
-        let port = url.port_or_known_default().unwrap_or(80);
-        let host_only = host.trim_start_matches('[').trim_end_matches(']');
-        let all_loopback = match host_only.parse::<IpAddr>() {
-            Ok(ip) => ip.is_loopback(),
-            // A name counts as loopback only if everything it resolves to is.
-            Err(_) => (host_only, port)
-                .to_socket_addrs()
-                .map(|mut addrs| addrs.all(|a| a.ip().is_loopback()))
-                .unwrap_or(false),
-        };
-        if all_loopback {
+        if crate::loopback::is_loopback(url) {
             Ok(())
         } else {
             Err(BenchError::NotLoopback {

@@ -2,6 +2,7 @@
 //!
 //! - [`config`] — what a run is asked to do ([`BenchConfig`]) and the bounds every run is
 //!   held to (connections, duration, loopback only unless allowed).
+//! - [`loopback`] — whether a target is this machine (also `tack replay`'s guard).
 //! - [`run()`] — one run: ramp up, settle, drive the workload, drain, report.
 //! - [`conn`] — one load connection per task over raw WebSocket, SSE or long-poll sockets.
 //! - [`workers`] — the threads the connections run on, one single-threaded runtime each.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod events;
+pub mod loopback;
 pub mod payload;
 pub mod procstat;
 pub mod publish;

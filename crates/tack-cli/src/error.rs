@@ -10,6 +10,20 @@ pub enum CliError {
     Refused { url: String, reason: String },
     #[error("the server rejected the request: {0}")]
     Rejected(String),
+    #[error("--jq: {0}")]
+    BadJq(#[from] tack_client::JqError),
+    #[error("{path}: {source}")]
+    BadRecording {
+        path: String,
+        source: tack_client::RecordingError,
+    },
+    /// A bound of `tack replay` (items, duration) would be exceeded.
+    #[error("{0}")]
+    OutOfBounds(String),
+    #[error(
+        "`{host}` is not a loopback address; replaying into another machine needs --allow-remote"
+    )]
+    NotLoopback { host: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("the server stopped: {0}")]
@@ -17,10 +31,15 @@ pub enum CliError {
 }
 
 impl CliError {
-    /// 2: bad usage or URL; 3: unreachable; 4: refused token; 5: rejected; 1: anything else.
+    /// 2: bad usage, URL or input file; 3: unreachable; 4: refused token; 5: rejected;
+    /// 1: anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::BadUrl(_) => 2,
+            CliError::BadUrl(_)
+            | CliError::BadJq(_)
+            | CliError::BadRecording { .. }
+            | CliError::OutOfBounds(_)
+            | CliError::NotLoopback { .. } => 2,
             CliError::Unreachable { .. } => 3,
             CliError::Refused { .. } => 4,
             CliError::Rejected(_) => 5,

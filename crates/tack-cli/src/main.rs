@@ -3,13 +3,14 @@
 mod bench;
 mod error;
 mod publish;
+mod replay;
 mod serve;
 mod watch;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use error::CliError;
 use std::process::ExitCode;
-use tack_client::{Profile, TransportChoice};
+use tack_client::{JqFilter, Profile, TransportChoice};
 
 #[derive(Parser)]
 #[command(
@@ -51,7 +52,8 @@ struct Connection {
     /// Bearer token for the handshake and every request.
     #[arg(long, env = "TACK_TOKEN")]
     token: Option<String>,
-    /// Print one JSON object per line.
+    /// Print one JSON object per line: the monitor's export format, with each item's receive
+    /// time, so the output is a recording `tack replay` (and the window) can open.
     #[arg(long)]
     json: bool,
     /// Exit after printing this many items (for scripts).
@@ -78,6 +80,11 @@ enum Command {
         /// Channels (or, on an original-system server, rooms) to watch.
         #[arg(required = true)]
         channels: Vec<String>,
+        /// Keep and map items with a jq expression on each payload: `select(.total > 100)`
+        /// keeps, `.price` maps. A payload that is not JSON is a jq string (binary: its
+        /// base64); one line per output; an error on one item is printed on stderr.
+        #[arg(long, value_name = "EXPR")]
+        jq: Option<String>,
     },
     /// Enter a room: lines on stdin are sent, room events are printed.
     Chat {
@@ -97,6 +104,9 @@ enum Command {
         #[arg(long, env = "TACK_TOKEN")]
         token: Option<String>,
     },
+    /// Publish a recording (`tack watch --json`, the monitor's export) back into a server with
+    /// its original spacing scaled by --speed.
+    Replay(replay::ReplayArgs),
     /// Run the built-in server (WebSocket, HTTP streaming, long-polling; /publish/ and
     /// /metrics on the control address).
     Serve(serve::ServeArgs),
@@ -121,9 +131,14 @@ pub(crate) fn base_url(text: &str) -> Result<url::Url, CliError> {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Watch { conn, channels } => {
+        Command::Watch { conn, channels, jq } => {
             base_url(&conn.url)?;
-            watch::watch(conn.profile(None), &channels, conn.json, conn.count).await
+            // Compiled before connecting: a typo in the filter fails at once, not on the first item.
+            let printer = watch::Printer {
+                json: conn.json,
+                jq: jq.as_deref().map(JqFilter::compile).transpose()?,
+            };
+            watch::watch(conn.profile(None), &channels, &printer, conn.count).await
         }
         Command::Chat { conn, room, nick } => {
             base_url(&conn.url)?;
@@ -135,6 +150,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             message,
             token,
         } => publish::run(&url, &channel, &message, token.as_deref()).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Serve(args) => serve::run(args)
             .await

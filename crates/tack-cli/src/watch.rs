@@ -1,8 +1,11 @@
-//! `tack watch URL CHANNEL...` and `tack chat URL ROOM`: the engine, printed one line per event.
+//! `tack watch URL CHANNEL...` and `tack chat URL ROOM`: the engine, printed one line per event
+//! (or, with `--jq`, per output of the filter). `--json` lines are the monitor's export format,
+//! so what `tack watch --json` prints is a recording `tack replay` and the window can open.
 
 use crate::error::CliError;
 use std::io::Write;
-use tack_client::{ClientEvent, ConnectionStatus, EventBatch, Session, SessionOptions};
+use tack_client::monitor::Record;
+use tack_client::{ClientEvent, ConnectionStatus, EventBatch, JqFilter, Session, SessionOptions};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
@@ -50,11 +53,88 @@ fn describe_state(ev: &ClientEvent) -> Option<String> {
     Some(format!("# {:?}{transport}{reason}", s.status).to_lowercase())
 }
 
-/// Prints events until `limit` items were printed (or forever).
+/// How items are shown: as text or as recording lines, all of them or what a jq filter makes
+/// of them.
+pub struct Printer {
+    /// One JSON object per line, in the monitor's export format (a recording).
+    pub json: bool,
+    pub jq: Option<JqFilter>,
+}
+
+impl Printer {
+    /// The output lines for one event: none for events that are not shown, several when a jq
+    /// filter makes several outputs of one item.
+    fn lines(&self, ev: &ClientEvent) -> Vec<String> {
+        if let Some(record) = Record::of_event(ev, now_ms()) {
+            return self.item_lines(record);
+        }
+        match ev {
+            ClientEvent::Entered { room, user, .. } if !self.json => {
+                vec![format!("[{room}] * {user} entered")]
+            }
+            ClientEvent::Left { room, user, .. } if !self.json => {
+                vec![format!("[{room}] * {user} left")]
+            }
+            ClientEvent::Gap { target, .. } if !self.json => vec![format!(
+                "[{}] * some messages may be missing",
+                target.name()
+            )],
+            ClientEvent::Error { code, message, .. } => {
+                eprintln!("# error {code}: {message}");
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn item_lines(&self, record: Record) -> Vec<String> {
+        let Some(jq) = &self.jq else {
+            return vec![self.render(&record)];
+        };
+        match jq.apply(&record.payload, record.binary) {
+            Ok(outputs) => outputs
+                .into_iter()
+                .map(|payload| {
+                    // Only the item's own payload is still binary (base64); a mapped value is text.
+                    let binary = record.binary && payload == record.payload;
+                    self.render(&Record {
+                        payload,
+                        binary,
+                        ..record.clone()
+                    })
+                })
+                .collect(),
+            // One item's failure is the user's to see, not the end of the watch (as with jq).
+            Err(e) => {
+                let id = record.id.map(|i| format!(" #{i}")).unwrap_or_default();
+                eprintln!("# [{}]{id}: {e}", record.channel);
+                vec![]
+            }
+        }
+    }
+
+    fn render(&self, record: &Record) -> String {
+        if self.json {
+            return serde_json::to_string(record).expect("records always serialize");
+        }
+        match &record.user {
+            Some(user) => format!("[{}] <{user}> {}", record.channel, record.payload),
+            None => format!("[{}] {}", record.channel, record.payload),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Prints events until `limit` lines were printed (or forever).
 async fn print_events(
     mut rx: mpsc::Receiver<EventBatch>,
     url: &str,
-    json: bool,
+    printer: &Printer,
     limit: Option<usize>,
 ) -> Result<(), CliError> {
     let mut connected = false;
@@ -70,7 +150,7 @@ async fn print_events(
             if matches!(&ev, ClientEvent::State(s) if s.status == ConnectionStatus::Connected) {
                 connected = true;
             }
-            if let Some(line) = render(&ev, json) {
+            for line in printer.lines(&ev) {
                 writeln!(out, "{line}")?;
                 printed += 1;
                 if limit.is_some_and(|l| printed >= l) {
@@ -82,51 +162,6 @@ async fn print_events(
         out.flush()?;
     }
     Ok(())
-}
-
-/// One output line for an item event; `None` for events that are not items.
-fn render(ev: &ClientEvent, json: bool) -> Option<String> {
-    match ev {
-        ClientEvent::Raw {
-            channel,
-            id,
-            ts,
-            payload,
-            binary,
-            ..
-        } => Some(if json {
-            serde_json::json!({"channel": channel, "id": id, "ts": ts, "payload": payload, "binary": binary}).to_string()
-        } else {
-            format!("[{channel}] {payload}")
-        }),
-        ClientEvent::Message {
-            room,
-            id,
-            user,
-            comment,
-            ts,
-            ..
-        } => Some(if json {
-            serde_json::json!({"channel": room, "id": id, "ts": ts, "user": user, "payload": comment}).to_string()
-        } else if user.is_empty() {
-            format!("[{room}] {comment}")
-        } else {
-            format!("[{room}] <{user}> {comment}")
-        }),
-        ClientEvent::Entered { room, user, .. } if !json => {
-            Some(format!("[{room}] * {user} entered"))
-        }
-        ClientEvent::Left { room, user, .. } if !json => Some(format!("[{room}] * {user} left")),
-        ClientEvent::Gap { target, .. } if !json => Some(format!(
-            "[{}] * some messages may be missing",
-            target.name()
-        )),
-        ClientEvent::Error { code, message, .. } => {
-            eprintln!("# error {code}: {message}");
-            None
-        }
-        _ => None,
-    }
 }
 
 /// The engine's defaults, remembering which transport worked per server in the user's cache
@@ -145,7 +180,7 @@ fn options() -> SessionOptions {
 pub async fn watch(
     profile: tack_client::Profile,
     channels: &[String],
-    json: bool,
+    printer: &Printer,
     limit: Option<usize>,
 ) -> Result<(), CliError> {
     let url = profile.url.clone();
@@ -155,7 +190,7 @@ pub async fn watch(
             .watch(c)
             .map_err(|e| CliError::BadUrl(format!("channel `{c}`: {e}")))?;
     }
-    let result = print_events(rx, &url, json, limit).await;
+    let result = print_events(rx, &url, printer, limit).await;
     session.close().await;
     result
 }
@@ -186,7 +221,8 @@ pub async fn chat(
             }
         })
     };
-    let result = print_events(rx, &url, json, limit).await;
+    let printer = Printer { json, jq: None };
+    let result = print_events(rx, &url, &printer, limit).await;
     typing.abort();
     session.close().await;
     result

@@ -17,6 +17,30 @@ pub enum ClientError {
     Closed,
 }
 
+/// Why a jq filter was not compiled, or failed on one item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JqError {
+    #[error("the jq expression is {len} bytes long; the limit is {max}")]
+    TooLong { len: usize, max: usize },
+    /// A mistake in the expression; `column` counts characters from 1.
+    #[error("jq expression, column {column}: {message}")]
+    Syntax { column: usize, message: String },
+    /// The filter failed on one item (`.a` on a number); other items may pass.
+    #[error("jq: {0}")]
+    Runtime(String),
+}
+
+/// Why a recording could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordingError {
+    #[error("line {line} is not a recorded item ({reason}); each line must be one JSON object as `tack watch --json` prints or the monitor exports")]
+    BadLine { line: usize, reason: String },
+    #[error("the recording has more than {max} items; raise the bound or cut the file")]
+    TooManyItems { max: usize },
+    #[error("cannot read the recording: {0}")]
+    Io(String),
+}
+
 /// Why a connection attempt or a live connection failed. Shown to the user as the
 /// `reason` of a [`ConnectionState`](crate::events::ConnectionState).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -12,6 +12,9 @@
 //!   `netwatch`: hearing the OS report a network change.
 //! - `choose`: which transport, the staggered race, per-server memory.
 //! - `transport`: WebSocket, HTTP streaming (SSE), long-polling — frames in, frames out.
+//! - [`jq`]: jq filters on payloads, for watching and the monitor.
+//! - [`recording`]: a recording (the monitor's export, JSON Lines) read back, and its replay
+//!   timing.
 //! - [`backoff`], [`monitor`], `outbox`, `endpoint`, [`error`].
 
 pub mod backoff;
@@ -22,18 +25,21 @@ mod endpoint;
 mod engine;
 pub mod error;
 pub mod events;
+pub mod jq;
 mod link;
 mod liveness;
 pub mod monitor;
 mod netwatch;
 mod outbox;
 pub mod profile;
+pub mod recording;
 mod sequencer;
 mod session;
 mod transport;
 
 pub use backoff::{Backoff, BackoffPolicy};
-pub use error::{ClientError, LinkError};
+pub use error::{ClientError, JqError, LinkError, RecordingError};
 pub use events::{ClientEvent, ConnectionState, ConnectionStatus, EventBatch, SendState, Target};
+pub use jq::JqFilter;
 pub use profile::{BuiltinServer, Profile, Transport, TransportChoice};
 pub use session::{Session, SessionOptions};

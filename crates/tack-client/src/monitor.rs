@@ -7,8 +7,8 @@
 //! what it dropped so the UI can say that Export no longer has everything. Times are passed
 //! in by the caller so the figures can be tested without a clock.
 
-use crate::events::{ChannelStats, Target};
-use serde::Serialize;
+use crate::events::{ChannelStats, ClientEvent, Target};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::time::Instant;
@@ -23,8 +23,9 @@ const MAX_LATENCY_SAMPLES: usize = 2048;
 /// otherwise: about 250,000 items of 100 bytes.
 pub const DEFAULT_EXPORT_BUDGET: usize = 64 * 1024 * 1024;
 
-/// One remembered item, as exported.
-#[derive(Debug, Clone, Serialize)]
+/// One remembered item, as exported: a line of a recording (see `recording`). `received` is
+/// when this engine received it (ms since the Unix epoch); `ts` is the server's stamp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub channel: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,11 +36,54 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub payload: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub binary: bool,
 }
 
 impl Record {
+    /// The record of an item event, as the monitor keeps and exports it, so whatever prints
+    /// items (`tack watch --json`) writes the export's format. Channel items carry their receive
+    /// time; a room's chat message does not, so `now_ms` stands in for it. `None` for events
+    /// that are not items.
+    pub fn of_event(ev: &ClientEvent, now_ms: u64) -> Option<Record> {
+        match ev {
+            ClientEvent::Raw {
+                channel,
+                id,
+                ts,
+                payload,
+                binary,
+                received,
+                ..
+            } => Some(Record {
+                channel: channel.clone(),
+                id: *id,
+                ts: *ts,
+                received: *received,
+                user: None,
+                payload: payload.clone(),
+                binary: *binary,
+            }),
+            ClientEvent::Message {
+                room,
+                id,
+                user,
+                comment,
+                ts,
+                ..
+            } => Some(Record {
+                channel: room.clone(),
+                id: *id,
+                ts: *ts,
+                received: now_ms,
+                user: (!user.is_empty()).then(|| user.clone()),
+                payload: comment.clone(),
+                binary: false,
+            }),
+            _ => None,
+        }
+    }
+
     /// The memory a kept record takes: its slot in the ring and the text it owns.
     fn cost(&self) -> usize {
         std::mem::size_of::<Record>()

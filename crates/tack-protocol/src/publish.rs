@@ -225,6 +225,27 @@ impl Item {
         item
     }
 
+    /// An item carrying the same bytes in all three formats (`content-bin`, `body-bin`).
+    pub fn binary_everywhere(channel: impl Into<String>, bytes: &[u8]) -> Item {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let mut item = Item::with_formats(
+            channel,
+            Formats {
+                ws_message: Some(WsMessage::binary(bytes)),
+                ..Formats::default()
+            },
+        );
+        item.formats.http_stream = Some(HttpStream {
+            content_bin: Some(encoded.clone()),
+            ..HttpStream::default()
+        });
+        item.formats.http_response = Some(HttpResponse {
+            body_bin: Some(encoded),
+            ..HttpResponse::default()
+        });
+        item
+    }
+
     fn with_formats(channel: impl Into<String>, formats: Formats) -> Item {
         Item {
             channel: channel.into(),

@@ -84,6 +84,7 @@ fn helpers_build_valid_items() {
         Item::stream_text("c", "data: x\n\n"),
         Item::response_text("c", "x"),
         Item::text_everywhere("c", "x").with_ids("2", Some("1".into())),
+        Item::binary_everywhere("c", &[0, 1, 255]),
     ] {
         item.validate().unwrap();
     }
@@ -91,6 +92,14 @@ fn helpers_build_valid_items() {
         items: vec![Item::text_everywhere("c", "x")],
     };
     assert_eq!(PublishBody::parse(body.to_json().as_bytes()).unwrap(), body);
+    let bytes = Item::binary_everywhere("c", &[0, 1, 255]);
+    for kind in [
+        FormatKind::WsMessage,
+        FormatKind::HttpStream,
+        FormatKind::HttpResponse,
+    ] {
+        assert_eq!(bytes.payload(kind), Some(Payload::Binary(vec![0, 1, 255])));
+    }
 }
 
 #[test]
