@@ -192,3 +192,45 @@ async fn a_watcher_gets_raw_chat_items_and_resumes_like_a_viewer() {
     assert_eq!(entered["viewers"], 2);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_watcher_joining_with_since_while_a_backend_publishes_fast_sees_every_item_once() {
+    let server = start().await;
+    let control = format!("{}/publish/", server.control_url());
+    let publish = |from: u64, to: u64| {
+        let control = control.clone();
+        async move {
+            let http = reqwest::Client::new();
+            for n in from..=to {
+                let body = serde_json::json!({"items": [{"channel": "ticks",
+                    "formats": {"ws-message": {"content": format!("tick {n}")}}}]});
+                let answer = http.post(&control).json(&body).send().await.unwrap();
+                assert_eq!(answer.status(), 200);
+            }
+        }
+    };
+    // 200 items are history; the watcher joins from item 50 while 800 more are published.
+    publish(1, 200).await;
+    let mut watcher = Client::connect(&server, Via::WebSocket, "watcher").await;
+    let joining = async {
+        watcher
+            .send(r#"watch:{"channel":"ticks","since":50}"#)
+            .await;
+        let mut ids = Vec::new();
+        while ids.last() != Some(&1_000) {
+            let event = watcher.next().await;
+            if event["type"] == "raw" {
+                assert_eq!(event["payload"], format!("tick {}", event["id"]));
+                ids.push(event["id"].as_u64().unwrap());
+            }
+        }
+        ids
+    };
+    let (ids, ()) = tokio::join!(joining, publish(201, 1_000));
+    assert_eq!(
+        ids,
+        (51..=1_000).collect::<Vec<u64>>(),
+        "no gap, no repeat at the seam"
+    );
+    assert_eq!(watcher.repeats, 0);
+}
