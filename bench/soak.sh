@@ -23,7 +23,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-cargo build --release --locked -q -p tack-cli -p tack-bench --example soak
+cargo build --release --locked -q -p tack-cli --bin tack
+cargo build --release --locked -q -p tack-bench --example soak
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 CONTROL=$(free_port)
@@ -36,6 +37,8 @@ for _ in $(seq 100); do
   curl -fs "http://127.0.0.1:$CONTROL/healthz" >/dev/null && break
   sleep 0.1
 done
+curl -fs "http://127.0.0.1:$CONTROL/healthz" >/dev/null || {
+  echo "tack serve did not start:" >&2; cat /tmp/tack-soak-server.log >&2; exit 1; }
 
 mkdir -p bench/results
 OUT="bench/results/soak-$(date -u +%Y%m%dT%H%M%SZ).json"
@@ -63,6 +66,7 @@ lines = [
     f"| their messages acknowledged | {report['messages_acked']:,} of {report['messages_sent']:,} |",
     f"| their ack p50 / p99 / max | {report['ack_p50_ms']:.1f} ms / {report['ack_p99_ms']:.1f} ms / {report['ack_max_ms']:.1f} ms |",
     f"| server RSS: before clients / all connected / end (max) | {mib(report['rss_start_bytes'])} / {mib(report['rss_ready_bytes'])} / {mib(report['rss_end_bytes'])} ({mib(report['rss_max_bytes'])}) |",
+    f"| server RSS each minute | {', '.join(mib(b) for b in report.get('rss_per_minute_bytes', [])) or 'n/a'} |",
     "",
     "Abuses attempted, and what the abusers got back (by error code, HTTP status or close code):",
     "",

@@ -424,6 +424,8 @@ async fn main() {
         "rss_ready_bytes": rss_ready,
         "rss_end_bytes": rss_end,
         "rss_max_bytes": rss_samples.iter().max(),
+        // One sample a minute: whether memory levels off once history is full, or keeps going.
+        "rss_per_minute_bytes": rss_samples.iter().step_by(6).collect::<Vec<_>>(),
         "abuses": *tally.abuses.lock(),
         "refused": *tally.refused.lock(),
     });
