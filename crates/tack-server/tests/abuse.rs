@@ -72,17 +72,7 @@ async fn serving(server: &ServerHandle) {
 
 /// A gauge or counter of the server's `/metrics`, summed over its labels.
 async fn metric(server: &ServerHandle, name: &str) -> f64 {
-    let text = hostile::request(&format!("{}/metrics", server.control_url()), &[], None)
-        .await
-        .body;
-    text.lines()
-        .filter(|l| {
-            l.split(['{', ' '])
-                .next()
-                .is_some_and(|metric| metric == name)
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    hostile::metric(&server.control_url(), name, "").await
 }
 
 /// Reads `client`'s events up to its pong for `t`, counting errors by code.

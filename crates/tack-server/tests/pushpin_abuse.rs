@@ -9,18 +9,6 @@ use tack_testkit::hostile::{self, publish_body};
 use tack_testkit::pushpin::{Pushpin, PushpinConfig};
 use tack_testkit::stage::{spawn_origin, Stage, GRIP_KEY};
 
-/// A gauge or counter of the origin's `/metrics` for one label value, e.g.
-/// `tack_pushpin_rejected_total` of `pushpin="http://…"`.
-async fn metric(control: &str, name: &str, label: &str) -> f64 {
-    let text = hostile::request(&format!("{control}/metrics"), &[], None)
-        .await
-        .body;
-    text.lines()
-        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} for {label} in:\n{text}"))
-}
-
 #[tokio::test]
 async fn a_publish_address_that_refuses_every_batch_does_not_hold_up_the_others() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -63,14 +51,14 @@ async fn a_publish_address_that_refuses_every_batch_does_not_hold_up_the_others(
     let label = format!("pushpin=\"{wrong}\"");
     let control = origin.control_url();
     let deadline = std::time::Instant::now() + tack_testkit::clients::WAIT;
-    while metric(&control, "tack_pushpin_queued", &label).await > 0.0 {
+    while hostile::metric(&control, "tack_pushpin_queued", &label).await > 0.0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the refused batch is still queued"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(metric(&control, "tack_pushpin_rejected_total", &label).await >= 3.0);
+    assert!(hostile::metric(&control, "tack_pushpin_rejected_total", &label).await >= 3.0);
 }
 
 fn now() -> u64 {

@@ -78,3 +78,13 @@ pub fn publish_body(channel: &str, content: &str) -> String {
         "formats": {"ws-message": {"content": content}}}]})
     .to_string()
 }
+
+/// A metric of the server whose control listener is `control` (`GET /metrics`), summed over
+/// the lines whose labels contain `label` (every line of it when `label` is empty).
+pub async fn metric(control: &str, name: &str, label: &str) -> f64 {
+    let text = request(&format!("{control}/metrics"), &[], None).await.body;
+    text.lines()
+        .filter(|line| line.split(['{', ' ']).next() == Some(name) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
