@@ -57,7 +57,16 @@ impl Pushpin {
     pub fn start(config: &PushpinConfig) -> Pushpin {
         let dir = tempfile::tempdir().expect("temp dir");
         let offset = free_offset();
-        let http_port = crate::free_port();
+        // The client port must not be one of the handler's: a free port picked now can be one
+        // of them (they are free until Pushpin binds them), and then condure and the handler
+        // share it and publishes land on the client port (seen: `POST /publish/ -> origin`).
+        let handler_ports = HANDLER_PORTS.map(|p| p + offset);
+        let http_port = loop {
+            let port = crate::free_port();
+            if !handler_ports.contains(&port) {
+                break port;
+            }
+        };
         let probe = ready::ProbeOrigin::bind();
         write_config(dir.path(), offset, http_port, &probe.target(), config);
         let mut pushpin = Pushpin {
