@@ -6,21 +6,31 @@
 #
 #   scripts/fuzz-campaign.sh            # 600 s per target (about an hour for all six)
 #   scripts/fuzz-campaign.sh 60         # a minute each
+#   scripts/fuzz-campaign.sh 600 sse_parser wsevents_decoder   # only these targets
 set -euo pipefail
 seconds="${1:-600}"
+shift || true
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT/crates/tack-protocol"
 mkdir -p "$ROOT/bench/results"
 log="$ROOT/bench/results/fuzz-campaigns.txt"
 cargo +nightly fuzz build 2>&1 | tail -n 3
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) commit $(git -C "$ROOT" rev-parse --short HEAD), ${seconds}s per target" | tee -a "$log"
-for target in $(cargo +nightly fuzz list); do
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
+for target in "${targets[@]}"; do
     out=$(mktemp)
     # libFuzzer exits non-zero on a crash (the reproducer lands in fuzz/artifacts/<target>/).
+    artifacts="fuzz/artifacts/$target"
+    before=$(ls "$artifacts" 2>/dev/null | wc -l)
     if ! cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -max_len=4096 \
         -print_final_stats=1 >"$out" 2>&1; then
         tail -n 30 "$out"
-        echo "$target: CRASH (see crates/tack-protocol/fuzz/artifacts/$target/)" | tee -a "$log"
+        if [ "$(ls "$artifacts" 2>/dev/null | wc -l)" -gt "$before" ]; then
+            echo "$target: CRASH (see crates/tack-protocol/$artifacts/)" | tee -a "$log"
+        else
+            echo "$target: stopped before its time, no crash artifact" | tee -a "$log"
+        fi
         exit 1
     fi
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out" | grep -o '[0-9]*$' || echo '?')
