@@ -550,7 +550,7 @@ w(f"Raw JSON of every run behind this table: `{os.path.relpath(results, root)}/`
   "(about 50 minutes, criterion included) or `bench/run.sh --quick` (about 4 minutes, one run, smaller).")
 # Hand-written sections after the generated part (the desktop window's, issue 5) are kept as
 # they are: everything in the old file from the first heading this script does not write.
-KEPT = ("## The desktop window", "## Abuse held")
+KEPT = ("## The desktop window", "## Abuse held", "## Since this table")
 if os.path.exists(out):
     old = open(out).read()
     starts = [old.find("\n" + h) for h in KEPT if old.find("\n" + h) != -1]
