@@ -80,11 +80,15 @@ pub fn publish_body(channel: &str, content: &str) -> String {
 }
 
 /// A metric of the server whose control listener is `control` (`GET /metrics`), summed over
-/// the lines whose labels contain `label` (every line of it when `label` is empty).
+/// the lines whose labels contain `label` (every line of it when `label` is empty). Panics
+/// when no line matches: a renamed metric must fail the story, not read as 0.
 pub async fn metric(control: &str, name: &str, label: &str) -> f64 {
     let text = request(&format!("{control}/metrics"), &[], None).await.body;
-    text.lines()
+    let values: Vec<f64> = text
+        .lines()
         .filter(|line| line.split(['{', ' ']).next() == Some(name) && line.contains(label))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .collect();
+    assert!(!values.is_empty(), "no {name} ({label}) in:\n{text}");
+    values.iter().sum()
 }
