@@ -211,6 +211,39 @@ impl Feed {
         Ok(out.len() - before)
     }
 
+    /// Hands each item after `cursor` (and at or below `upto`), up to `max` of them, to `each`
+    /// without taking a reference to it: a broadcast is read by every subscriber, and each
+    /// reference taken and dropped is a write to a counter all of them share. Returns how many
+    /// items were handed over and the last one's id. `Err` when items after `cursor` are no
+    /// longer held.
+    pub fn read_each(
+        &self,
+        cursor: EventId,
+        upto: EventId,
+        max: usize,
+        mut each: impl FnMut(&Item),
+    ) -> Result<(usize, EventId), Lagged> {
+        let window = self.window.read();
+        if cursor < window.floor {
+            return Err(Lagged {
+                cursor,
+                floor: window.floor,
+            });
+        }
+        let start = window.items.partition_point(|(_, item)| item.id <= cursor);
+        let mut last = cursor;
+        let mut n = 0;
+        for (_, item) in window.items.range(start..).take(max) {
+            if item.id > upto {
+                break;
+            }
+            each(item);
+            last = item.id;
+            n += 1;
+        }
+        Ok((n, last))
+    }
+
     /// Puts `parking` among the sleepers unless there is something after `cursor` already.
     /// Returns false when the subscriber should read instead of sleeping.
     ///
@@ -299,6 +332,37 @@ mod tests {
         out.clear();
         assert_eq!(feed.read(0, 3, 2, &mut out), Ok(2));
         assert_eq!(ids(&out), [1, 2]);
+    }
+
+    #[test]
+    fn reading_in_place_hands_over_the_same_items_as_copying_them_out() {
+        let feed = Feed::new(Arc::from("c"), 0);
+        for id in 1..=6 {
+            feed.append(item(id), retention(100));
+        }
+        for (cursor, upto, max) in [
+            (0, EventId::MAX, 10),
+            (2, 5, 10),
+            (1, EventId::MAX, 2),
+            (6, 9, 3),
+        ] {
+            let mut copied = Vec::new();
+            let n = feed.read(cursor, upto, max, &mut copied).unwrap();
+            let mut handed = Vec::new();
+            let (m, last) = feed
+                .read_each(cursor, upto, max, |item| handed.push(item.id))
+                .unwrap();
+            assert_eq!((m, handed), (n, ids(&copied)));
+            assert_eq!(last, copied.last().map_or(cursor, |i| i.id));
+        }
+        feed.skip_to(4);
+        assert_eq!(
+            feed.read_each(2, EventId::MAX, 10, |_| {}),
+            Err(Lagged {
+                cursor: 2,
+                floor: 4
+            })
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -378,19 +378,24 @@ impl Session {
         &self,
         transport: Transport,
         max: usize,
-        emit: &mut dyn FnMut(&Utf8Bytes, Option<&Positions>),
+        emit: &mut dyn FnMut(Utf8Bytes, Option<&Positions>),
     ) -> Result<usize, FellBehind> {
         let mut own = Vec::new();
         self.outbox.take(max, &mut own);
-        for text in &own {
+        let mut emitted = own.len();
+        for text in own {
             emit(text, None);
         }
-        let mut emitted = own.len();
         if emitted >= max {
             return Ok(emitted);
         }
         let legacy = !self.greeted();
         let mut follows = self.follows.lock();
+        if let Some(taken) =
+            self.take_in_place(&mut follows, transport, legacy, max - emitted, emit)?
+        {
+            return Ok(emitted + taken);
+        }
         // Each channel's next events, oldest first, merged by timestamp below. Cursors move
         // only for what goes out; the rest is read again next time.
         let mut pending: Vec<(FollowKey, VecDeque<Pending>)> = Vec::new();
@@ -431,9 +436,9 @@ impl Session {
                             .unwrap_or(item.id);
                         positions.0.insert(key.0.to_string(), lowest);
                     }
-                    emit(&text, positions.as_ref());
+                    emit(text, positions.as_ref());
                 }
-                Pending::Resumed(_, text) => emit(&text, None),
+                Pending::Resumed(_, text) => emit(text, None),
             }
             emitted += 1;
         }
@@ -448,6 +453,74 @@ impl Session {
             }
         }
         Ok(emitted)
+    }
+
+    /// What [`Session::take`] does in the common case, reading the feed in place: exactly one
+    /// followed channel has new items and none has backfill or a `resumed` waiting, so there is
+    /// nothing to merge and no item needs a reference of its own. A broadcast is read by every
+    /// subscriber; what this saves per item (a reference taken and dropped, a copy into a
+    /// queue) is paid by all of them, and the references are counters every core writes.
+    /// `None`: the general path must run (SSE, which needs positions after each event; several
+    /// channels to merge; a replay's seam; a session behind Pushpin that lost items).
+    fn take_in_place(
+        &self,
+        follows: &mut BTreeMap<FollowKey, Follow>,
+        transport: Transport,
+        legacy: bool,
+        max: usize,
+        emit: &mut dyn FnMut(Utf8Bytes, Option<&Positions>),
+    ) -> Result<Option<usize>, FellBehind> {
+        if transport == Transport::Stream {
+            return Ok(None);
+        }
+        let mut ready = None;
+        for (key, follow) in follows.iter_mut() {
+            if !follow.backfill.is_empty() || follow.resumed.is_some() {
+                return Ok(None);
+            }
+            let upto = follow.until.unwrap_or(EventId::MAX);
+            if follow.feed.last_id() > follow.cursor && follow.cursor < upto {
+                if ready.is_some() {
+                    return Ok(None);
+                }
+                ready = Some((key, follow));
+            }
+        }
+        let Some(((name, role), follow)) = ready else {
+            return Ok(Some(0));
+        };
+        let fell_behind = |lagged| FellBehind {
+            channel: name.clone(),
+            lagged,
+        };
+        if self.reach == Reach::Live {
+            let trailing = follow.feed.last_id().saturating_sub(follow.cursor);
+            if self.limits.max_lag.is_some_and(|max| trailing > max) {
+                return Err(fell_behind(Lagged {
+                    cursor: follow.cursor,
+                    floor: follow.feed.floor(),
+                }));
+            }
+        }
+        let upto = follow.until.unwrap_or(EventId::MAX);
+        let watcher = *role == Role::Watcher;
+        let legacy = legacy && *role == Role::Viewer;
+        let read = follow.feed.read_each(follow.cursor, upto, max, |item| {
+            let text = if legacy {
+                item.legacy_frame()
+            } else {
+                item.frame(transport, watcher)
+            };
+            emit(text, None);
+        });
+        match read {
+            Ok((n, last)) => {
+                follow.cursor = last;
+                Ok(Some(n))
+            }
+            Err(lagged) if self.reach == Reach::Live => Err(fell_behind(lagged)),
+            Err(_) => Ok(None),
+        }
     }
 
     /// One channel's next events: backfill, then feed items up to the `resumed` point, then

@@ -20,7 +20,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::time::Duration;
 use tack_protocol::chat::ServerEvent;
 use tack_protocol::{CloseCode, ErrorCode};
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 
 pub use tack_protocol::codes::SHUTDOWN_REASON;
 
@@ -78,6 +78,10 @@ async fn connection(mut socket: WebSocket, state: AppState, admitted: Admitted) 
     let ended = session.outbox.ended().cancelled();
     tokio::pin!(ended);
     let wake = session.outbox.wake().clone();
+    // Made once: a timer made per batch would be registered and removed again for nearly
+    // every write of a busy connection, in a wheel that every connection shares.
+    let mut lag_check = tokio::time::interval_at(Instant::now() + LAG_CHECK, LAG_CHECK);
+    lag_check.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Allocated on first use, so an idle connection costs nothing here.
     let mut batch: Vec<Utf8Bytes> = Vec::new();
     // The reply to the client's last frame (ack, error, pong) waits until what that frame
@@ -85,9 +89,9 @@ async fn connection(mut socket: WebSocket, state: AppState, admitted: Admitted) 
     let mut reply: Option<ServerEvent> = None;
     let ending: Ending = 'connection: loop {
         let max = if reply.is_some() { usize::MAX } else { BATCH };
-        if let Err(behind) = session.take(Transport::WebSocket, max, &mut |text, _| {
-            batch.push(text.clone())
-        }) {
+        if let Err(behind) =
+            session.take(Transport::WebSocket, max, &mut |text, _| batch.push(text))
+        {
             break too_slow(&session, &behind);
         }
         if let Some(reply) = reply.take() {
@@ -100,7 +104,6 @@ async fn connection(mut socket: WebSocket, state: AppState, admitted: Admitted) 
             let written = {
                 let write = write_batch(&mut socket, &mut batch);
                 tokio::pin!(write);
-                let mut lag_check = tokio::time::interval(LAG_CHECK);
                 loop {
                     tokio::select! {
                         written = &mut write => break written,

@@ -44,7 +44,7 @@ fn session() -> Session {
 fn take(session: &Session, max: usize, seen: &mut Vec<u64>) -> usize {
     session
         .take(Transport::WebSocket, max, &mut |text, _| {
-            let event: serde_json::Value = serde_json::from_str(text).expect("JSON");
+            let event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
             if event["type"] == "raw" {
                 seen.push(event["id"].as_u64().expect("an id"));
             }
