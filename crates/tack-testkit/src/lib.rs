@@ -11,6 +11,7 @@
 //! - [`stage`]: a Tack origin behind one or more real Pushpins.
 //! - [`tls`]: a TLS front with a self-signed certificate.
 //! - [`fault_proxy`]: a TCP proxy that cuts, stalls, refuses upgrades and drops a frame.
+//! - [`late_holds`]: a link to the origin on which a stream's hold reaches Pushpin late.
 //! - [`balancer`]: a TCP load balancer before several servers (first one that accepts).
 //! - [`legacy`]: a server of the original system, which the client must still talk to.
 //!
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod fault_proxy;
 pub mod hostile;
 pub mod http_probe;
+pub mod late_holds;
 pub mod legacy;
 pub mod pushpin;
 pub mod redis;

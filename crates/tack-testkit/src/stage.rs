@@ -3,6 +3,7 @@
 //! Pushpin, never to the origin ([`Stage::front`]).
 
 use crate::clients::Front;
+use crate::late_holds::LateHolds;
 use crate::pushpin::{Pushpin, PushpinConfig};
 use tack_server::origin::OriginConfig;
 use tack_server::{Listeners, Server, ServerConfig, ServerHandle};
@@ -55,6 +56,28 @@ impl Stage {
             .collect();
         let origin = spawn_origin(listener, config, publish_to).await;
         Stage { origin, pushpins }
+    }
+
+    /// One Pushpin that reaches the origin through [`LateHolds`], so a story can make a
+    /// stream's hold reach Pushpin's handler after its client has the first answer.
+    pub async fn start_with_late_holds() -> (Stage, LateHolds) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port for the origin");
+        let late = LateHolds::start(listener.local_addr().expect("bound")).await;
+        let target = late.target();
+        let pushpin = tokio::task::spawn_blocking(move || {
+            Pushpin::start(&PushpinConfig::new(target, GRIP_KEY))
+        })
+        .await
+        .expect("pushpin starts");
+        let publish_to = vec![pushpin.publish_url()];
+        let origin = spawn_origin(listener, ServerConfig::default(), publish_to).await;
+        let stage = Stage {
+            origin,
+            pushpins: vec![pushpin],
+        };
+        (stage, late)
     }
 
     /// Pushpin instance `n`, where clients connect.
