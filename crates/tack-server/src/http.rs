@@ -25,6 +25,9 @@ pub struct HttpQuery {
     pub timeout: Option<u64>,
     /// Behind Pushpin: `next` when Pushpin follows the `Grip-Link` of a held stream.
     pub link: Option<String>,
+    /// Behind Pushpin, on a held stream's link: the session's own events up to this number
+    /// reached Pushpin (the answer that named it arrived), so they are not sent again.
+    pub own: Option<u64>,
     /// A signed identity, for clients that cannot send `Authorization` (EventSource).
     pub token: Option<String>,
 }

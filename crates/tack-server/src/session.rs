@@ -382,19 +382,29 @@ impl Session {
     ) -> Result<usize, FellBehind> {
         let mut own = Vec::new();
         self.outbox.take(max, &mut own);
-        let mut emitted = own.len();
+        let emitted = own.len();
         for text in own {
             emit(text, None);
         }
-        if emitted >= max {
-            return Ok(emitted);
+        Ok(emitted + self.take_items(transport, max - emitted, emit)?)
+    }
+
+    /// What [`Session::take`] takes after the session's own events: the items of everything
+    /// it follows. For a caller that takes the own events itself ([`Outbox::take_keeping`]).
+    pub fn take_items(
+        &self,
+        transport: Transport,
+        max: usize,
+        emit: &mut dyn FnMut(Utf8Bytes, Option<&Positions>),
+    ) -> Result<usize, FellBehind> {
+        if max == 0 {
+            return Ok(0);
         }
+        let mut emitted = 0;
         let legacy = !self.greeted();
         let mut follows = self.follows.lock();
-        if let Some(taken) =
-            self.take_in_place(&mut follows, transport, legacy, max - emitted, emit)?
-        {
-            return Ok(emitted + taken);
+        if let Some(taken) = self.take_in_place(&mut follows, transport, legacy, max, emit)? {
+            return Ok(taken);
         }
         // Each channel's next events, oldest first, merged by timestamp below. Cursors move
         // only for what goes out; the rest is read again next time.

@@ -160,7 +160,8 @@ async fn held_streams_and_polls_carry_their_grip_instructions() {
     );
     let link = h["grip-link"].to_str().unwrap();
     // No timeout: Pushpin follows it only for gaps and hints, never on a timer.
-    assert!(link.ends_with("&link=next>; rel=next"), "{link}");
+    assert!(link.contains("&link=next&own="), "{link}");
+    assert!(link.ends_with(">; rel=next"), "{link}");
     assert!(h.contains_key("grip-keep-alive"));
     let body = stream.text().await.unwrap();
     assert!(body.starts_with("data: {\"type\":\"welcome\""), "{body}");
@@ -195,5 +196,66 @@ async fn held_streams_and_polls_carry_their_grip_instructions() {
         "{channels}"
     );
     assert_eq!(held.text().await.unwrap(), "[]");
+    origin.shutdown().await;
+}
+
+/// The URL of the `Grip-Link` in `headers`, as Pushpin would ask it.
+fn next_link(origin: &ServerHandle, headers: &reqwest::header::HeaderMap) -> String {
+    let link = headers["grip-link"].to_str().unwrap();
+    let path = link
+        .strip_prefix('<')
+        .and_then(|l| l.split_once('>'))
+        .map(|(path, _)| path)
+        .expect("a link");
+    format!("{}{path}", origin.url())
+}
+
+#[tokio::test]
+async fn an_enter_answered_on_a_link_pushpin_had_to_ask_again_is_not_lost() {
+    let origin = origin().await;
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let answer = http
+                .get(url)
+                .header("Grip-Sig", sig())
+                .send()
+                .await
+                .unwrap();
+            let headers = answer.headers().clone();
+            (headers, answer.text().await.unwrap())
+        }
+    };
+    let (opened, body) = get(format!("{}/stream?nick=ann", origin.url())).await;
+    let welcome: serde_json::Value =
+        serde_json::from_str(body.lines().next().unwrap().strip_prefix("data: ").unwrap()).unwrap();
+    let session = welcome["session"].as_str().unwrap().to_owned();
+
+    // Ann enters a room; her stream's answer (the room's presence) waits for Pushpin to ask.
+    let sent = http
+        .post(format!("{}/send?session={session}", origin.url()))
+        .header("Grip-Sig", sig())
+        .body(r#"chatRoomEnter:{"room":"lobby"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let link = next_link(&origin, &opened);
+    let (answered, body) = get(link.clone()).await;
+    assert!(body.contains(r#""type":"presence""#), "{body}");
+
+    // That answer never reached Pushpin (its request failed), so Pushpin asks the same link
+    // again: the presence is still there.
+    let (answered_again, again) = get(link).await;
+    assert!(again.contains(r#""type":"presence""#), "{again}");
+    assert_eq!(
+        next_link(&origin, &answered),
+        next_link(&origin, &answered_again)
+    );
+
+    // Once an answer arrived, Pushpin asks its link, and the presence is not repeated.
+    let (_, after) = get(next_link(&origin, &answered_again)).await;
+    assert!(!after.contains(r#""type":"presence""#), "{after}");
     origin.shutdown().await;
 }

@@ -6,7 +6,9 @@
 //! every published item, checks that each item's `prev-id` follows the one before, and when it
 //! does not — or when the origin publishes a hint to the session's own channel after an enter —
 //! asks the link again with `Grip-Last`; the answer is whatever the client missed and the new
-//! channel set.
+//! channel set. The link also names the session's own events the answers so far carried
+//! (`own=`): Pushpin asks a link again when its request failed, and the events of an answer
+//! it never got go out again instead of being lost.
 //!
 //! The link has no `timeout`: Pushpin 1.36 follows links at most ten a second for the whole
 //! proxy, and with per-session link URLs it cannot group them, so a timed refresh of every
@@ -43,24 +45,49 @@ const MAX_ANSWER: usize = 4096;
 /// Everything the session has for the client now: its own events (enter answers), then every
 /// item of its rooms and channels after its cursors, as SSE blocks (numbered ones with the
 /// session's positions as `id:`) or poll JSON.
-fn collect(origin: &Origin, session: &Session, transport: Transport, out: &mut Vec<String>) {
+///
+/// A stream's own events stay with the session until the next link acks them (`acked`, from
+/// the link this answer gives; returned): Pushpin asks a link again when its request failed,
+/// and an answer the origin gave but Pushpin never got would otherwise take them along.
+/// Items need no such care: the next link seeks to `Grip-Last`.
+fn collect(
+    origin: &Origin,
+    session: &Session,
+    transport: Transport,
+    acked: u64,
+    out: &mut Vec<String>,
+) -> u64 {
+    let mut own = Vec::new();
+    let last = match transport {
+        Transport::Stream => session.outbox.take_keeping(acked, MAX_ANSWER, &mut own),
+        _ => {
+            session.outbox.take(MAX_ANSWER, &mut own);
+            0
+        }
+    };
+    let mut emit = |text: axum::extract::ws::Utf8Bytes, positions: Option<&Positions>| {
+        out.push(match transport {
+            Transport::Stream => {
+                let mut event = sse::Event::data(text.as_str());
+                if let Some(positions) = positions {
+                    event = event.with_id(positions.encode());
+                }
+                sse::encode(&event).unwrap_or_default()
+            }
+            _ => text.as_str().to_owned(),
+        })
+    };
+    let mut n = own.len();
+    for text in own {
+        emit(text, None);
+    }
     // Behind Pushpin a session reads on from what is held when it fell behind: Pushpin's
     // `prev-id` check and the client's resume recover the rest.
-    let n = session
-        .take(transport, MAX_ANSWER, &mut |text, positions| {
-            out.push(match transport {
-                Transport::Stream => {
-                    let mut event = sse::Event::data(text.as_str());
-                    if let Some(positions) = positions {
-                        event = event.with_id(positions.encode());
-                    }
-                    sse::encode(&event).unwrap_or_default()
-                }
-                _ => text.as_str().to_owned(),
-            })
-        })
+    n += session
+        .take_items(transport, MAX_ANSWER.saturating_sub(n), &mut emit)
         .unwrap_or(0);
     origin.app.metrics.delivered(n);
+    last
 }
 
 /// `Grip-Channel`: the session's own channel, the channel that reaches everyone, then every
@@ -166,7 +193,13 @@ pub async fn stream(
     };
     http.touch(origin.http_ttl());
     let session = &http.session;
-    collect(&origin, session, Transport::Stream, &mut out);
+    // A new stream for a known session starts afresh: what earlier streams were sent is theirs.
+    let acked = if following {
+        query.own.unwrap_or(0)
+    } else {
+        u64::MAX
+    };
+    let own = collect(&origin, session, Transport::Stream, acked, &mut out);
 
     let keepalive = KeepAlive {
         content: b":\n\n".to_vec(),
@@ -174,7 +207,10 @@ pub async fn stream(
         mode: None,
     };
     // No timeout: followed only for a gap or a hint (see the module docs).
-    let link = Link::next(format!("/stream?session={}&link=next", session.id), None);
+    let link = Link::next(
+        format!("/stream?session={}&link=next&own={own}", session.id),
+        None,
+    );
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
@@ -227,7 +263,7 @@ pub async fn poll(
         .http
         .touch(origin.http_ttl() + std::time::Duration::from_secs(timeout));
     session.seek(&grip_last(&headers, origin.app.hub.epoch()));
-    collect(&origin, session, Transport::Poll, &mut out);
+    collect(&origin, session, Transport::Poll, 0, &mut out);
     let mut response = json_response(StatusCode::OK, format!("[{}]", out.join(",")));
     if opened.fresh || !out.is_empty() {
         return response;
