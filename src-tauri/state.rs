@@ -150,6 +150,16 @@ impl AppState {
         Ok(lines)
     }
 
+    /// Sets the active session's monitor query; a refusal is its JSON (`QueryError`), so the
+    /// window can show it in the field it belongs to.
+    pub async fn set_monitor_query(&self, filter: &str, map: &str) -> Result<u32, String> {
+        let guard = self.session.lock().await;
+        let session = guard.as_ref().ok_or("not connected to a server")?;
+        session
+            .set_monitor_query(filter, map)
+            .map_err(|e| serde_json::to_string(&e).unwrap_or_else(|_| e.to_string()))
+    }
+
     /// Runs `f` on the active session, or says plainly that there is none.
     pub async fn with_session<T>(
         &self,
