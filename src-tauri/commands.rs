@@ -72,14 +72,15 @@ commands! {
     }
 
     /// Sets the monitor's jq query (`filter` keeps items, `map` shows what it yields of each;
-    /// blank fields are none); answers its generation, which the verdicts on items name. A
-    /// mistake is refused with its field and column, and the query in force stays.
+    /// blank fields are none); answers its generation, which the verdicts on items name, and
+    /// its verdicts on the newest items already delivered. A mistake is refused with its field
+    /// and column, and the query in force stays.
     fn set_monitor_query(
         state: tauri::State<'_, crate::state::AppState>;
         filter: String,
         map: String
-    ) -> u32 {
-        state.set_monitor_query(&filter, &map).await
+    ) -> tack_client::query::QueryApplied {
+        state.set_monitor_query(filter, map).await
     }
 
     /// A binary item (as the engine carries it, base64) as hex, and as MessagePack or CBOR

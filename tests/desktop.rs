@@ -712,3 +712,112 @@ async fn a_gap_on_a_watched_channel_shows_in_the_monitor_and_not_in_the_room_of_
     app.quit().await;
     server.shutdown().await;
 }
+
+/// Waits until the monitor log's lines (see `monitor_lines`) are `want`.
+async fn wait_monitor_lines(app: &mut Desktop, what: &str, want: &[&str]) {
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    loop {
+        let lines = monitor_lines(app).await;
+        if lines == want {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            app.screenshot("timeout-monitor-lines").await;
+            panic!("the monitor never showed {what}: {lines:?}, not {want:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 18: someone watching a market feed narrows it with jq to tickers, then shows only
+/// their prices, then slips while typing. The engine runs jq; the window only shows its
+/// verdicts, and a refused expression is shown where it failed while the query in force goes
+/// on working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jq_query_narrows_the_monitor_and_a_map_shows_only_the_prices() {
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    let control = server.control_url();
+    let mut app = Desktop::launch("monitor-jq", &["--connect", &server.url()]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("market{}", enter_key()))
+        .await;
+    app.find("channel-market").await;
+
+    let acme = r#"{"type":"ticker","sym":"ACME","price":101.5}"#;
+    let trade = r#"{"type":"trade","sym":"ACME","price":101.4,"qty":20}"#;
+    let init = r#"{"type":"ticker","sym":"INIT","price":99.25}"#;
+    for item in [acme, trade, init, "heartbeat"] {
+        publish(&control, "market", item).await;
+    }
+    wait_monitor_lines(
+        &mut app,
+        "the four items",
+        &[acme, trade, init, "heartbeat"],
+    )
+    .await;
+
+    // The filter: what was already there is judged by the engine too.
+    app.click("monitor-mode-jq").await;
+    app.type_into(
+        "monitor-jq-filter",
+        &format!(r#".type == "ticker"{}"#, enter_key()),
+    )
+    .await;
+    wait_monitor_lines(&mut app, "only the tickers", &[acme, init]).await;
+    let later = r#"{"type":"ticker","sym":"ACME","price":102}"#;
+    publish(&control, "market", trade).await;
+    publish(&control, "market", later).await;
+    wait_monitor_lines(
+        &mut app,
+        "the new ticker, not the trade",
+        &[acme, init, later],
+    )
+    .await;
+    app.screenshot("filtered").await;
+
+    // The map: only what it yields from each item shows.
+    app.type_into("monitor-jq-map", &format!(".price{}", enter_key()))
+        .await;
+    wait_monitor_lines(&mut app, "only the prices", &["101.5", "99.25", "102"]).await;
+    app.screenshot("mapped").await;
+
+    // A slip: a parenthesis left open. It is refused with where, and the query stays.
+    app.type_into(
+        "monitor-jq-filter",
+        &format!(" and (.price > 100{}", enter_key()),
+    )
+    .await;
+    let error = app
+        .wait_text("monitor-jq-error", "the refusal", |t| {
+            t.contains("Filter, column 36:")
+        })
+        .await;
+    assert!(
+        error.contains("expected `)` to match the `(` at column 23"),
+        "the error says which parenthesis: {error:?}"
+    );
+    assert!(
+        error.contains("The previous query still applies."),
+        "{error:?}"
+    );
+    publish(&control, "market", trade).await;
+    publish(
+        &control,
+        "market",
+        r#"{"type":"ticker","sym":"INIT","price":98}"#,
+    )
+    .await;
+    wait_monitor_lines(
+        &mut app,
+        "the previous query still at work",
+        &["101.5", "99.25", "102", "98"],
+    )
+    .await;
+    app.screenshot("refused").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}

@@ -242,7 +242,7 @@ describe('the monitor, queried with jq', () => {
           if (filter.includes('(') && !filter.includes(')')) {
             throw JSON.stringify({ field: 'filter', column: filter.length + 1, message: `jq expression, column ${filter.length + 1}: expected \`)\` to match the \`(\` at column 7 but found the end of the expression` });
           }
-          return 7;
+          return { generation: 7, rejudged: [] };
         },
       },
     });

@@ -223,7 +223,7 @@ pub enum ClientEvent {
 pub fn typescript_bindings() -> String {
     use crate::binary::{BinaryFormat, BinaryView, DecodedValue};
     use crate::profile::{BuiltinServer, Profile, TransportChoice};
-    use crate::query::{QueryError, QueryField, Verdict};
+    use crate::query::{QueryApplied, QueryError, QueryField, Rejudged, Verdict};
     use ts_rs::{Config, TS};
     // Ids and times are u64 in Rust but stay far below 2^53, and serde_json writes them as plain
     // JSON numbers, so `number` (not `bigint`) is what the UI actually receives.
@@ -242,6 +242,8 @@ pub fn typescript_bindings() -> String {
         Verdict::decl(&cfg),
         QueryField::decl(&cfg),
         QueryError::decl(&cfg),
+        Rejudged::decl(&cfg),
+        QueryApplied::decl(&cfg),
         BinaryFormat::decl(&cfg),
         DecodedValue::decl(&cfg),
         BinaryView::decl(&cfg),

@@ -31,6 +31,29 @@ pub struct Verdict {
     pub error: Option<String>,
 }
 
+/// A query taken: its generation, and the verdicts on the newest items already delivered, so
+/// a window can show what the new query keeps of what it has (not only of what comes next).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QueryApplied {
+    pub generation: u32,
+    /// Newest first, at most [`REJUDGE_MAX`]; none when the query was cleared.
+    pub rejudged: Vec<Rejudged>,
+}
+
+/// An item delivered before the query was set, judged by it; found by its channel and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Rejudged {
+    pub channel: String,
+    pub id: u64,
+    pub verdict: Verdict,
+}
+
+/// Items judged again when a query is set: the newest a person scrolls through, at a cost of
+/// milliseconds, not the whole 64 MiB the engine may keep for Export.
+pub const REJUDGE_MAX: usize = 2000;
+
 /// Which of the query's two fields a refused expression was typed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

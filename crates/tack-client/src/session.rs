@@ -13,7 +13,7 @@ use crate::link::Tasks;
 use crate::monitor::{Monitor, DEFAULT_EXPORT_BUDGET};
 use crate::outbox::{Outbox, OutboxItem};
 use crate::profile::Profile;
-use crate::query::{MonitorQuery, QueryError};
+use crate::query::{MonitorQuery, QueryApplied, QueryError, Rejudged, REJUDGE_MAX};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
@@ -259,23 +259,49 @@ impl Session {
 
     /// Sets the monitor's jq query: `filter` decides which channel items are kept, `map` what is
     /// shown of each (blank: none). Compiled here, once; from the next item on, every `Raw`
-    /// event carries its verdict, stamped with the generation this returns. A mistake refuses
+    /// event carries its verdict, stamped with the generation this answers, and the newest
+    /// items already delivered are judged here too (see [`QueryApplied`]). A mistake refuses
     /// the query and leaves the one in force as it was. Both blank: no query, and no verdicts.
-    pub fn set_monitor_query(&self, filter: &str, map: &str) -> Result<u32, QueryError> {
+    ///
+    /// It runs jq on the caller's thread: call it where a slow filter keeps no UI waiting.
+    pub fn set_monitor_query(&self, filter: &str, map: &str) -> Result<QueryApplied, QueryError> {
         let generation = {
             let mut state = self.shared.query.lock();
             state.generation += 1;
             state.generation
         };
         // Compiled outside the lock: the engine takes it per item.
-        let query = MonitorQuery::compile(generation, filter, map)?;
-        let mut state = self.shared.query.lock();
-        // Of two callers at once, the one that asked last is in force, whichever compiled first.
-        if state.applied < generation {
-            state.applied = generation;
-            state.current = query.map(Arc::new);
+        let query = MonitorQuery::compile(generation, filter, map)?.map(Arc::new);
+        {
+            let mut state = self.shared.query.lock();
+            // Of two callers at once, the one that asked last is in force, whichever compiled
+            // first.
+            if state.applied < generation {
+                state.applied = generation;
+                state.current = query.clone();
+            }
         }
-        Ok(generation)
+        let rejudged = match query {
+            None => Vec::new(),
+            Some(query) => {
+                // Copied out, then judged without the lock: the engine records items meanwhile.
+                let newest = self.shared.monitor.lock().newest_items(REJUDGE_MAX);
+                newest
+                    .into_iter()
+                    .filter_map(|r| {
+                        Some(Rejudged {
+                            verdict: query.judge(&r.payload, r.binary),
+                            id: r.id?,
+                            channel: r.channel,
+                        })
+                    })
+                    .collect()
+            }
+        };
+        Ok(QueryApplied {
+            generation,
+            rejudged,
+        })
     }
 
     /// Messages waiting for an acknowledgement.

@@ -57,9 +57,20 @@ async fn a_jq_query_judges_each_item_in_the_engine() {
         }
     }
 
-    let generation = session
+    let applied = session
         .set_monitor_query(r#".type == "ticker""#, ".price")
         .unwrap();
+    let generation = applied.generation;
+    // What was delivered before is judged too, so a window can narrow what it already shows.
+    assert!(!applied.rejudged.is_empty());
+    for r in &applied.rejudged {
+        assert_eq!(
+            (r.channel.as_str(), r.verdict.keep),
+            ("market", false),
+            "{r:?}"
+        );
+        assert_eq!(r.verdict.generation, generation);
+    }
     let ticker = r#"{"type":"ticker","price":101.5}"#;
     let trade = r#"{"type":"trade","price":3}"#;
     for text in [ticker, trade] {
@@ -99,7 +110,11 @@ async fn a_jq_query_judges_each_item_in_the_engine() {
     assert!(verdict.unwrap().keep);
 
     // Cleared: items come without verdicts again.
-    session.set_monitor_query("", "").unwrap();
+    assert!(session
+        .set_monitor_query("", "")
+        .unwrap()
+        .rejudged
+        .is_empty());
     publish(&base, Item::text_everywhere("market", trade)).await;
     assert_eq!(next_item(&mut events).await.1, None);
 

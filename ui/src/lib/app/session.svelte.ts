@@ -219,8 +219,8 @@ export class Session {
   async setQuery(filter: string, map: string): Promise<void> {
     const asked = ++this.#queryAsked;
     try {
-      const generation = await this.#backend.setMonitorQuery(filter, map);
-      if (asked === this.#queryAsked) this.monitor.queryApplied(filter, map, generation);
+      const applied = await this.#backend.setMonitorQuery(filter, map);
+      if (asked === this.#queryAsked) this.monitor.queryApplied(filter, map, applied);
     } catch (e) {
       if (asked === this.#queryAsked) {
         const error = queryError(e);

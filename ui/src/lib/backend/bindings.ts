@@ -128,6 +128,14 @@ export type QueryError = { field: QueryField,
  */
 column: number | null, message: string, };
 
+export type Rejudged = { channel: string, id: number, verdict: Verdict, };
+
+export type QueryApplied = { generation: number, 
+/**
+ * Newest first, at most [`REJUDGE_MAX`]; none when the query was cleared.
+ */
+rejudged: Array<Rejudged>, };
+
 export type BinaryFormat = "messagepack" | "cbor";
 
 export type DecodedValue = { format: BinaryFormat, 

@@ -1,6 +1,6 @@
 // Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.
 
-import type { BinaryView, BuiltinServer, EventBatch, Profile } from './bindings';
+import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied } from './bindings';
 
 /** The desktop shell's commands, as the UI calls them. */
 export interface Commands {
@@ -37,10 +37,11 @@ export interface Commands {
   retryNow(): Promise<void>;
   /**
    * Sets the monitor's jq query (`filter` keeps items, `map` shows what it yields of each;
-   * blank fields are none); answers its generation, which the verdicts on items name. A
-   * mistake is refused with its field and column, and the query in force stays.
+   * blank fields are none); answers its generation, which the verdicts on items name, and
+   * its verdicts on the newest items already delivered. A mistake is refused with its field
+   * and column, and the query in force stays.
    */
-  setMonitorQuery(filter: string, map: string): Promise<number>;
+  setMonitorQuery(filter: string, map: string): Promise<QueryApplied>;
   /**
    * A binary item (as the engine carries it, base64) as hex, and as MessagePack or CBOR
    * when it is one.

@@ -62,7 +62,7 @@ export function fakeBackend(options: FakeOptions = {}) {
     setNick: ok,
     retryNow: ok,
     exportJsonl: async () => 42,
-    setMonitorQuery: async () => ++queries,
+    setMonitorQuery: async () => ({ generation: ++queries, rejudged: [] }),
     decodeBinary: async (payload) => ({ size: 0, hex: `hex of ${payload}`, hex_omitted: 0, decoded: [] }),
     notify: ok,
     loadSavedProfiles: async () => structuredClone(saved),

@@ -7,7 +7,7 @@
 //! `version` when the view changed, and `tick()` (once per second) publishes the figures. The
 //! log never holds more than `capacity` items, and nor does the hold-back queue while paused.
 
-import type { ChannelStats, ClientEvent } from '../backend';
+import type { ChannelStats, ClientEvent, QueryApplied } from '../backend';
 import { RingBuffer } from '../app/ring';
 import { compileFilter, jqFilter, type LogFilter } from './filter';
 import type { RefusedQuery } from './query';
@@ -268,9 +268,24 @@ export class Monitor {
     this.#refilter();
   }
 
-  /** The engine took a query: from now on the view is what it keeps. */
-  queryApplied(filter: string, map: string, generation: number): void {
+  /**
+   * The engine took a query: the view is what it keeps, of the newest items already logged
+   * (judged again by the engine) and of every item from now on.
+   */
+  queryApplied(filter: string, map: string, { generation, rejudged }: QueryApplied): void {
     const none = !filter.trim() && !map.trim();
+    if (rejudged.length) {
+      const verdicts = new Map(rejudged.map((r) => [`${r.channel}\u0000${r.id}`, r.verdict]));
+      for (const ring of [this.#all, this.#held]) {
+        for (let i = 0; i < ring.length; i++) {
+          const item = ring.at(i)!;
+          if (item.kind !== 'raw' || item.id == null) continue;
+          const verdict = verdicts.get(`${item.channel}\u0000${item.id}`);
+          // Only newer news: an item may have been judged live by this query already.
+          if (verdict && (item.query?.generation ?? -1) < verdict.generation) item.query = verdict;
+        }
+      }
+    }
     this.jq = { filter, map, generation: none ? null : generation };
     this.jqError = null;
     this.#jqFailed = 0;

@@ -200,7 +200,7 @@ describe('a jq query', () => {
     m.setMode('jq');
     // No query yet: everything shows.
     expect(m.view.length).toBe(4);
-    m.queryApplied('.a', '', 2);
+    m.queryApplied('.a', '', { generation: 2, rejudged: [] });
     expect(m.view.slice().map((i) => i.kind === 'raw' && i.payload)).toEqual(['kept']);
     m.ingest(judged('kept too', 2, true));
     m.ingest(judged('hidden too', 2, false));
@@ -213,13 +213,35 @@ describe('a jq query', () => {
   test('a refusal leaves the query in force; blank fields are no query', () => {
     const m = new Monitor(100);
     m.setMode('jq');
-    m.queryApplied('.a', '', 3);
+    m.queryApplied('.a', '', { generation: 3, rejudged: [] });
     m.queryRefused({ field: 'filter', column: 4, message: 'bad', expression: '.a |' });
     expect(m.jq.generation).toBe(3);
     expect(m.jqError?.column).toBe(4);
-    m.queryApplied('', '', 4);
+    m.queryApplied('', '', { generation: 4, rejudged: [] });
     expect(m.jq.generation).toBeNull();
     expect(m.jqError).toBeNull();
+  });
+});
+
+describe('a query set after items arrived', () => {
+  test('narrows the newest of them, as the engine judged them again', () => {
+    const m = new Monitor(100);
+    const item = (id: number, payload: string) => ({ ...raw('market', payload), id });
+    m.ingest(item(1, 'too old to be judged again'));
+    m.ingest(item(2, 'ticker'));
+    m.ingest(item(3, 'trade'));
+    m.ingest({ ...raw('other', 'ticker elsewhere'), id: 2 });
+    m.setMode('jq');
+    m.queryApplied('.type == "ticker"', '.price', {
+      generation: 5,
+      rejudged: [
+        { channel: 'market', id: 3, verdict: { generation: 5, keep: false } },
+        { channel: 'market', id: 2, verdict: { generation: 5, keep: true, shown: ['101.5'] } },
+      ],
+    });
+    expect(m.view.slice().map((i) => i.kind === 'raw' && `${i.channel} ${i.payload}`)).toEqual(['market ticker']);
+    const kept = m.view.at(0)!;
+    expect(kept.kind === 'raw' && kept.query?.shown).toEqual(['101.5']);
   });
 });
 
