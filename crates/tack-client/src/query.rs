@@ -233,8 +233,8 @@ mod tests {
         assert_eq!(err.column, Some(9), "{err}");
     }
 
-    /// jaq's `env` and `$ENV` would put the app's environment (the launch secret of the
-    /// built-in server, tokens, paths) on screen; the monitor refuses both when they are set.
+    /// jaq's `env` and `$ENV` would put the app's environment (whatever the user's shell
+    /// exports: tokens, paths) on screen; the monitor refuses both when they are set.
     #[test]
     fn the_apps_environment_is_refused() {
         for (filter, column) in [
