@@ -821,3 +821,98 @@ async fn a_jq_query_narrows_the_monitor_and_a_map_shows_only_the_prices() {
     app.quit().await;
     server.shutdown().await;
 }
+
+/// Binary items (issue 18): a sensor publishes MessagePack and CBOR. Each row shows its first
+/// bytes in hex; selecting one shows the value it holds, decoded by the engine, and its hex
+/// dump; bytes that are neither show as hex only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_items_show_as_hex_and_as_the_messagepack_or_cbor_they_hold() {
+    use tack_protocol::publish::{Item, PublishBody};
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    let mut app = Desktop::launch("monitor-binary", &["--connect", &server.url()]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("sensors{}", enter_key()))
+        .await;
+    app.find("channel-sensors").await;
+
+    // {"temp": 21.5, "unit": "C"}: in MessagePack, then in CBOR; then bytes that are neither.
+    let msgpack: &[u8] = &[
+        0x82, 0xa4, b't', b'e', b'm', b'p', 0xcb, 0x40, 0x35, 0x80, 0, 0, 0, 0, 0, 0xa4, b'u',
+        b'n', b'i', b't', 0xa1, b'C',
+    ];
+    let cbor: &[u8] = &[
+        0xa2, 0x64, b't', b'e', b'm', b'p', 0xfb, 0x40, 0x35, 0x80, 0, 0, 0, 0, 0, 0x64, b'u',
+        b'n', b'i', b't', 0x61, b'C',
+    ];
+    let garbage: &[u8] = &[0xc1, 0xff, 0x00, 0x13];
+    let http = reqwest::Client::new();
+    for bytes in [msgpack, cbor, garbage] {
+        let body = PublishBody {
+            items: vec![Item::binary_everywhere("sensors", bytes)],
+        };
+        let reply = http
+            .post(format!("{}/publish/", server.control_url()))
+            .header("content-type", "application/json")
+            .body(body.to_json())
+            .send()
+            .await
+            .expect("publish reaches the server");
+        assert!(reply.status().is_success(), "publish: {}", reply.status());
+    }
+    wait_monitor_lines(
+        &mut app,
+        "three binary items in hex",
+        &[
+            "⟨binary 22 B⟩ 82 a4 74 65 6d 70 cb 40 35 80 00 00 00 00 00 a4 75 6e 69 74 a1 43",
+            "⟨binary 22 B⟩ a2 64 74 65 6d 70 fb 40 35 80 00 00 00 00 00 64 75 6e 69 74 61 43",
+            "⟨binary 4 B⟩ c1 ff 00 13",
+        ],
+    )
+    .await;
+
+    let rows = app
+        .client
+        .find_all(Locator::Css("[data-testid=\"monitor-row\"]"))
+        .await
+        .expect("rows");
+    rows[0].click().await.expect("select the MessagePack item");
+    app.find("binary-messagepack").await;
+    let detail = app
+        .wait_text("monitor-detail", "the decoded value", |t| {
+            t.contains("temp") && t.contains("21.5")
+        })
+        .await;
+    assert!(detail.contains("unit"), "{detail:?}");
+    app.screenshot("messagepack").await;
+    app.click("binary-hex").await;
+    app.wait_text("binary-dump", "the hex dump", |t| {
+        t.starts_with("00000000  82 a4 74 65") && t.contains("|..temp.@5")
+    })
+    .await;
+
+    rows[1].click().await.expect("select the CBOR item");
+    app.find("binary-cbor").await;
+    app.wait_text("monitor-detail", "the CBOR value", |t| {
+        t.contains("temp") && t.contains("21.5")
+    })
+    .await;
+    app.screenshot("cbor").await;
+
+    rows[2].click().await.expect("select the garbage");
+    app.wait_text("binary-dump", "hex only", |t| {
+        t.starts_with("00000000  c1 ff 00 13")
+    })
+    .await;
+    assert!(
+        app.texts("binary-messagepack").await.is_empty()
+            && app.texts("binary-cbor").await.is_empty(),
+        "garbage decodes as nothing"
+    );
+    app.screenshot("garbage").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}
