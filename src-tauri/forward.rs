@@ -6,7 +6,7 @@
 //! objects, garbage), and `Channel::send` has no back-pressure: whatever the page cannot keep up
 //! with queues up in memory. So the shell gathers what arrives within a frame and sends one
 //! batch. When more than `raw_per_frame` channel items arrived in that frame, the oldest of them
-//! are left out and counted in `Skipped` events, so the window's counters stay exact and it can
+//! (those the monitor's jq query hides first) are left out and counted in `Skipped` events, so the window's counters stay exact and it can
 //! say that its log is a sample. Everything else (chat, presence, connection state) always goes
 //! through, in order. The engine's ring buffer, which the export writes, keeps every item.
 
