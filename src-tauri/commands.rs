@@ -71,6 +71,24 @@ commands! {
             .await
     }
 
+    /// Sets the monitor's jq query (`filter` keeps items, `map` shows what it yields of each;
+    /// blank fields are none); answers its generation, which the verdicts on items name, and
+    /// its verdicts on the newest items already delivered. A mistake is refused with its field
+    /// and column, and the query in force stays.
+    fn set_monitor_query(
+        state: tauri::State<'_, crate::state::AppState>;
+        filter: String,
+        map: String
+    ) -> tack_client::query::QueryApplied {
+        state.set_monitor_query(filter, map).await
+    }
+
+    /// A binary item (as the engine carries it, base64) as hex, and as MessagePack or CBOR
+    /// when it is one.
+    fn decode_binary(; payload: String) -> tack_client::binary::BinaryView {
+        tack_client::binary::view_base64(&payload)
+    }
+
     /// Writes the engine's kept items of `channels` as JSON Lines to `path` (chosen by the user
     /// in the save dialog); answers how many lines were written.
     fn export_jsonl(

@@ -6,7 +6,7 @@
 //! objects, garbage), and `Channel::send` has no back-pressure: whatever the page cannot keep up
 //! with queues up in memory. So the shell gathers what arrives within a frame and sends one
 //! batch. When more than `raw_per_frame` channel items arrived in that frame, the oldest of them
-//! are left out and counted in `Skipped` events, so the window's counters stay exact and it can
+//! (those the monitor's jq query hides first) are left out and counted in `Skipped` events, so the window's counters stay exact and it can
 //! say that its log is a sample. Everything else (chat, presence, connection state) always goes
 //! through, in order. The engine's ring buffer, which the export writes, keeps every item.
 
@@ -77,21 +77,34 @@ impl Coalescer {
         out
     }
 
+    /// Leaves out the items beyond a frame's worth: first those the monitor's query hides
+    /// (oldest first), so a rare match in a flood still reaches the window; then the oldest.
     fn leave_out_oldest(&mut self) {
-        let mut excess = self.raws.saturating_sub(self.raw_per_frame);
+        let excess = self.raws.saturating_sub(self.raw_per_frame);
         if excess == 0 {
             return;
         }
-        self.raws -= excess;
+        let left = self.leave_out(excess, hidden);
+        self.leave_out(left, |_| true);
+    }
+
+    /// Leaves out up to `n` of the oldest items `which` picks; answers how many more it
+    /// could not find.
+    fn leave_out(&mut self, mut n: usize, which: impl Fn(&ClientEvent) -> bool) -> usize {
+        if n == 0 {
+            return 0;
+        }
         let skipped = &mut self.skipped;
+        let mut removed = 0;
         self.events.retain(|e| {
             let ClientEvent::Raw { channel, size, .. } = e else {
                 return true;
             };
-            if excess == 0 {
+            if n == 0 || !which(e) {
                 return true;
             }
-            excess -= 1;
+            n -= 1;
+            removed += 1;
             match skipped.iter_mut().find(|(c, _, _)| c == channel) {
                 Some((_, count, bytes)) => {
                     *count += 1;
@@ -101,7 +114,14 @@ impl Coalescer {
             }
             false
         });
+        self.raws -= removed;
+        n
     }
+}
+
+/// An item the monitor's query hides.
+fn hidden(e: &ClientEvent) -> bool {
+    matches!(e, ClientEvent::Raw { query: Some(v), .. } if !v.keep)
 }
 
 #[cfg(test)]
@@ -117,6 +137,7 @@ mod tests {
             binary: false,
             size: 10,
             received: n,
+            query: None,
         }
     }
 
@@ -176,6 +197,43 @@ mod tests {
             })
             .collect();
         assert_eq!(skipped, [("orders", 1, 10), ("metrics", 1, 10)]);
+    }
+
+    #[test]
+    fn a_flooded_frame_leaves_out_what_the_query_hides_before_any_match() {
+        let judged = |n: u64, keep: bool| match raw("market", n) {
+            ClientEvent::Raw {
+                query: _,
+                channel,
+                id,
+                ts,
+                payload,
+                binary,
+                size,
+                received,
+            } => ClientEvent::Raw {
+                channel,
+                id,
+                ts,
+                payload,
+                binary,
+                size,
+                received,
+                query: Some(tack_client::query::Verdict {
+                    generation: 1,
+                    keep,
+                    shown: None,
+                    error: None,
+                }),
+            },
+            _ => unreachable!(),
+        };
+        let mut c = Coalescer::new(2);
+        // An early match among a flood of hidden items, and one at the end.
+        c.push(vec![judged(1, true)]);
+        c.push((2..=9).map(|n| judged(n, false)).collect());
+        c.push(vec![judged(10, true)]);
+        assert_eq!(ids(&c.take()), [1, 10]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use tack_client::events::EventBatch;
 use tack_client::profile::{BuiltinServer, Profile};
+use tack_client::query::QueryApplied;
 use tack_client::{Session, SessionOptions};
 use tack_server::{ServerConfig, ServerHandle};
 use tauri::ipc::Channel;
@@ -148,6 +149,27 @@ impl AppState {
         out.flush()
             .map_err(|e| format!("can't write {path}: {e}"))?;
         Ok(lines)
+    }
+
+    /// Sets the active session's monitor query; a refusal is its JSON (`QueryError`), so the
+    /// window can show it in the field it belongs to. jq runs on a blocking thread: judging the
+    /// newest items again takes milliseconds, and a filter that never ends must hold neither
+    /// the window nor the runtime the engines run on.
+    pub async fn set_monitor_query(
+        &self,
+        filter: String,
+        map: String,
+    ) -> Result<QueryApplied, String> {
+        let session = self
+            .session
+            .lock()
+            .await
+            .clone()
+            .ok_or("not connected to a server")?;
+        tokio::task::spawn_blocking(move || session.set_monitor_query(&filter, &map))
+            .await
+            .map_err(|e| format!("the query stopped: {e}"))?
+            .map_err(|e| serde_json::to_string(&e).unwrap_or_else(|_| e.to_string()))
     }
 
     /// Runs `f` on the active session, or says plainly that there is none.

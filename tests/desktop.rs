@@ -712,3 +712,207 @@ async fn a_gap_on_a_watched_channel_shows_in_the_monitor_and_not_in_the_room_of_
     app.quit().await;
     server.shutdown().await;
 }
+
+/// Waits until the monitor log's lines (see `monitor_lines`) are `want`.
+async fn wait_monitor_lines(app: &mut Desktop, what: &str, want: &[&str]) {
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    loop {
+        let lines = monitor_lines(app).await;
+        if lines == want {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            app.screenshot("timeout-monitor-lines").await;
+            panic!("the monitor never showed {what}: {lines:?}, not {want:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 18: someone watching a market feed narrows it with jq to tickers, then shows only
+/// their prices, then slips while typing. The engine runs jq; the window only shows its
+/// verdicts, and a refused expression is shown where it failed while the query in force goes
+/// on working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jq_query_narrows_the_monitor_and_a_map_shows_only_the_prices() {
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    let control = server.control_url();
+    let mut app = Desktop::launch("monitor-jq", &["--connect", &server.url()]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("market{}", enter_key()))
+        .await;
+    app.find("channel-market").await;
+
+    let acme = r#"{"type":"ticker","sym":"ACME","price":101.5}"#;
+    let trade = r#"{"type":"trade","sym":"ACME","price":101.4,"qty":20}"#;
+    let init = r#"{"type":"ticker","sym":"INIT","price":99.25}"#;
+    for item in [acme, trade, init, "heartbeat"] {
+        publish(&control, "market", item).await;
+    }
+    wait_monitor_lines(
+        &mut app,
+        "the four items",
+        &[acme, trade, init, "heartbeat"],
+    )
+    .await;
+
+    // The filter: what was already there is judged by the engine too.
+    app.click("monitor-mode-jq").await;
+    app.type_into(
+        "monitor-jq-filter",
+        &format!(r#".type == "ticker"{}"#, enter_key()),
+    )
+    .await;
+    wait_monitor_lines(&mut app, "only the tickers", &[acme, init]).await;
+    let later = r#"{"type":"ticker","sym":"ACME","price":102}"#;
+    publish(&control, "market", trade).await;
+    publish(&control, "market", later).await;
+    wait_monitor_lines(
+        &mut app,
+        "the new ticker, not the trade",
+        &[acme, init, later],
+    )
+    .await;
+    app.screenshot("filtered").await;
+
+    // The map: only what it yields from each item shows.
+    app.type_into("monitor-jq-map", &format!(".price{}", enter_key()))
+        .await;
+    wait_monitor_lines(&mut app, "only the prices", &["101.5", "99.25", "102"]).await;
+    app.screenshot("mapped").await;
+
+    // A slip: a parenthesis left open. It is refused with where, and the query stays.
+    app.type_into(
+        "monitor-jq-filter",
+        &format!(" and (.price > 100{}", enter_key()),
+    )
+    .await;
+    let error = app
+        .wait_text("monitor-jq-error", "the refusal", |t| {
+            t.contains("Filter, column 36:")
+        })
+        .await;
+    assert!(
+        error.contains("expected `)` to match the `(` at column 23"),
+        "the error says which parenthesis: {error:?}"
+    );
+    assert!(
+        error.contains("The previous query still applies."),
+        "{error:?}"
+    );
+    publish(&control, "market", trade).await;
+    publish(
+        &control,
+        "market",
+        r#"{"type":"ticker","sym":"INIT","price":98}"#,
+    )
+    .await;
+    wait_monitor_lines(
+        &mut app,
+        "the previous query still at work",
+        &["101.5", "99.25", "102", "98"],
+    )
+    .await;
+    app.screenshot("refused").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}
+
+/// Binary items (issue 18): a sensor publishes MessagePack and CBOR. Each row shows its first
+/// bytes in hex; selecting one shows the value it holds, decoded by the engine, and its hex
+/// dump; bytes that are neither show as hex only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_items_show_as_hex_and_as_the_messagepack_or_cbor_they_hold() {
+    use tack_protocol::publish::{Item, PublishBody};
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    let mut app = Desktop::launch("monitor-binary", &["--connect", &server.url()]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("sensors{}", enter_key()))
+        .await;
+    app.find("channel-sensors").await;
+
+    // {"temp": 21.5, "unit": "C"}: in MessagePack, then in CBOR; then bytes that are neither.
+    let msgpack: &[u8] = &[
+        0x82, 0xa4, b't', b'e', b'm', b'p', 0xcb, 0x40, 0x35, 0x80, 0, 0, 0, 0, 0, 0xa4, b'u',
+        b'n', b'i', b't', 0xa1, b'C',
+    ];
+    let cbor: &[u8] = &[
+        0xa2, 0x64, b't', b'e', b'm', b'p', 0xfb, 0x40, 0x35, 0x80, 0, 0, 0, 0, 0, 0x64, b'u',
+        b'n', b'i', b't', 0x61, b'C',
+    ];
+    let garbage: &[u8] = &[0xc1, 0xff, 0x00, 0x13];
+    let http = reqwest::Client::new();
+    for bytes in [msgpack, cbor, garbage] {
+        let body = PublishBody {
+            items: vec![Item::binary_everywhere("sensors", bytes)],
+        };
+        let reply = http
+            .post(format!("{}/publish/", server.control_url()))
+            .header("content-type", "application/json")
+            .body(body.to_json())
+            .send()
+            .await
+            .expect("publish reaches the server");
+        assert!(reply.status().is_success(), "publish: {}", reply.status());
+    }
+    wait_monitor_lines(
+        &mut app,
+        "three binary items in hex",
+        &[
+            "⟨binary 22 B⟩ 82 a4 74 65 6d 70 cb 40 35 80 00 00 00 00 00 a4 75 6e 69 74 a1 43",
+            "⟨binary 22 B⟩ a2 64 74 65 6d 70 fb 40 35 80 00 00 00 00 00 64 75 6e 69 74 61 43",
+            "⟨binary 4 B⟩ c1 ff 00 13",
+        ],
+    )
+    .await;
+
+    let rows = app
+        .client
+        .find_all(Locator::Css("[data-testid=\"monitor-row\"]"))
+        .await
+        .expect("rows");
+    rows[0].click().await.expect("select the MessagePack item");
+    app.find("binary-messagepack").await;
+    let detail = app
+        .wait_text("monitor-detail", "the decoded value", |t| {
+            t.contains("temp") && t.contains("21.5")
+        })
+        .await;
+    assert!(detail.contains("unit"), "{detail:?}");
+    app.screenshot("messagepack").await;
+    app.click("binary-hex").await;
+    app.wait_text("binary-dump", "the hex dump", |t| {
+        t.starts_with("00000000  82 a4 74 65") && t.contains("|..temp.@5")
+    })
+    .await;
+
+    rows[1].click().await.expect("select the CBOR item");
+    app.find("binary-cbor").await;
+    app.wait_text("monitor-detail", "the CBOR value", |t| {
+        t.contains("temp") && t.contains("21.5")
+    })
+    .await;
+    app.screenshot("cbor").await;
+
+    rows[2].click().await.expect("select the garbage");
+    app.wait_text("binary-dump", "hex only", |t| {
+        t.starts_with("00000000  c1 ff 00 13")
+    })
+    .await;
+    assert!(
+        app.texts("binary-messagepack").await.is_empty()
+            && app.texts("binary-cbor").await.is_empty(),
+        "garbage decodes as nothing"
+    );
+    app.screenshot("garbage").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}

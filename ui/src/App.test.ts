@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/sv
 import App from './App.svelte';
 import { Session } from './lib/app/session.svelte';
 import { builtinProfile, connected, fakeBackend, type FakeOptions } from './lib/backend/testing';
-import type { ClientEvent } from './lib/backend';
+import type { ClientEvent, Verdict } from './lib/backend';
 
 afterEach(() => cleanup());
 
@@ -225,6 +225,110 @@ describe('the monitor', () => {
     await fireEvent.click(await screen.findByTestId('monitor-export'));
     await waitFor(() => expect(shell.called('exportJsonl')).toEqual([['/tmp/orders.jsonl', ['orders']]]));
     expect(await screen.findByText('Exported 42 lines to /tmp/orders.jsonl')).toBeTruthy();
+  });
+});
+
+describe('the monitor, queried with jq', () => {
+  const judged = (payload: string, query?: Verdict, patch: Partial<Extract<ClientEvent, { kind: 'raw' }>> = {}): ClientEvent => ({
+    kind: 'raw', channel: 'market', id: null, ts: null, payload, binary: false, size: payload.length, received: Date.now(), query, ...patch,
+  });
+  const rows = () => screen.queryAllByTestId('monitor-row').map((el) => el.querySelector('.p')?.textContent ?? '');
+
+  async function watchingMarket() {
+    const started = await startedApp({
+      answers: {
+        // As the engine answers: a query with an open parenthesis is refused where it ends.
+        setMonitorQuery: async (filter: string) => {
+          if (filter.includes('(') && !filter.includes(')')) {
+            throw JSON.stringify({ field: 'filter', column: filter.length + 1, message: `jq expression, column ${filter.length + 1}: expected \`)\` to match the \`(\` at column 7 but found the end of the expression` });
+          }
+          return { generation: 7, rejudged: [] };
+        },
+      },
+    });
+    await started.session.watch('market');
+    started.shell.push(judged('{"type":"ticker","price":1}'));
+    await waitFor(() => expect(rows()).toHaveLength(1));
+    return started;
+  }
+
+  test('the engine judges each item; the log shows what it keeps, and a map shows what it yields', async () => {
+    const { shell } = await watchingMarket();
+    await fireEvent.click(screen.getByTestId('monitor-mode-jq'));
+    expect(screen.queryByTestId('monitor-filter')).toBeNull();
+    await fireEvent.input(screen.getByTestId('monitor-jq-filter'), { target: { value: '.type == "ticker"' } });
+    await fireEvent.input(screen.getByTestId('monitor-jq-map'), { target: { value: '.price' } });
+    await fireEvent.keyDown(screen.getByTestId('monitor-jq-map'), { key: 'Enter' });
+    await waitFor(() => expect(shell.called('setMonitorQuery').at(-1)).toEqual(['.type == "ticker"', '.price']));
+    // Judged before the query was set: not shown under it.
+    await waitFor(() => expect(screen.getByText(/Nothing matches the query yet/)).toBeTruthy());
+    shell.push(
+      judged('{"type":"ticker","price":101.5}', { generation: 7, keep: true, shown: ['101.5'] }),
+      judged('{"type":"trade","price":3}', { generation: 7, keep: false }),
+      judged('{"type":"ticker"}', { generation: 7, keep: true, shown: [] }),
+    );
+    await waitFor(() => expect(rows()).toEqual(['101.5', 'no output']));
+    // Back to text: the engine stops judging, and the whole log shows again.
+    await fireEvent.click(screen.getByTestId('monitor-mode-text'));
+    await waitFor(() => expect(shell.called('setMonitorQuery').at(-1)).toEqual(['', '']));
+    await waitFor(() => expect(rows()).toHaveLength(4));
+  });
+
+  test('a bad expression is shown in its field with where it failed, and the query in force stays', async () => {
+    const { shell } = await watchingMarket();
+    await fireEvent.click(screen.getByTestId('monitor-mode-jq'));
+    const filter = screen.getByTestId('monitor-jq-filter');
+    await fireEvent.input(filter, { target: { value: '.price > 2' } });
+    await fireEvent.keyDown(filter, { key: 'Enter' });
+    shell.push(judged('{"price":5}', { generation: 7, keep: true }));
+    await waitFor(() => expect(rows()).toEqual(['{"price":5}']));
+    await fireEvent.input(filter, { target: { value: 'select(.price > 2' } });
+    await fireEvent.keyDown(filter, { key: 'Enter' });
+    const error = await screen.findByTestId('monitor-jq-error');
+    expect(error.textContent).toContain('Filter, column 18: expected `)` to match the `(` at column 7');
+    expect(error.textContent).toContain('The previous query still applies.');
+    // The caret sits under the column.
+    expect(error.querySelector('pre')?.textContent).toBe(`select(.price > 2\n${' '.repeat(17)}^`);
+    expect(filter.getAttribute('aria-invalid')).toBe('true');
+    expect(rows()).toEqual(['{"price":5}']);
+    await fireEvent.input(filter, { target: { value: 'select(.price > 2)' } });
+    await fireEvent.keyDown(filter, { key: 'Enter' });
+    await waitFor(() => expect(screen.queryByTestId('monitor-jq-error')).toBeNull());
+  });
+
+  test('says how many items the filter failed on', async () => {
+    const { shell, session } = await watchingMarket();
+    await fireEvent.click(screen.getByTestId('monitor-mode-jq'));
+    await fireEvent.input(screen.getByTestId('monitor-jq-filter'), { target: { value: '.a.b' } });
+    await fireEvent.keyDown(screen.getByTestId('monitor-jq-filter'), { key: 'Enter' });
+    await waitFor(() => expect(session.monitor.jq.generation).toBe(7));
+    shell.push(judged('plain', { generation: 7, keep: false, error: 'jq: cannot index string with "a"' }));
+    session.monitor.tick();
+    expect((await screen.findByTestId('monitor-jq-failed')).textContent).toContain('The filter failed on 1 item, hidden: jq: cannot index string with "a"');
+  });
+
+  test('a binary item shows as hex in its row and as its decoded value in the details', async () => {
+    const { shell } = await startedApp({
+      answers: {
+        decodeBinary: async () => ({
+          size: 4, hex: '00000000  81 a1 61 01  |..a.|\n', hex_omitted: 0,
+          decoded: [{ format: 'messagepack', json: '{"a": 1}' }],
+        }),
+      },
+    });
+    await fireEvent.click(screen.getByTestId('add-channel'));
+    const input = screen.getByTestId('watch-input');
+    await fireEvent.input(input, { target: { value: 'market' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    shell.push(judged('gaFhAQ==', undefined, { binary: true, size: 4 }));
+    await waitFor(() => expect(rows()).toEqual(['⟨binary 4 B⟩ 81 a1 61 01']));
+    await fireEvent.click(screen.getByTestId('monitor-row'));
+    await waitFor(() => expect(shell.called('decodeBinary')).toEqual([['gaFhAQ==']]));
+    const detail = screen.getByTestId('monitor-detail');
+    await waitFor(() => expect(detail.textContent).toContain('MessagePack'));
+    expect(screen.getByTestId('binary-messagepack').getAttribute('aria-pressed')).toBe('true');
+    await fireEvent.click(screen.getByTestId('binary-hex'));
+    expect(screen.getByTestId('binary-dump').textContent).toContain('81 a1 61 01');
   });
 });
 

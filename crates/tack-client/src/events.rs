@@ -192,6 +192,11 @@ pub enum ClientEvent {
         size: u32,
         /// When the engine received it.
         received: u64,
+        /// What the monitor's jq query made of it, while one is set
+        /// (`Session::set_monitor_query`).
+        #[cfg_attr(feature = "ts", ts(optional))]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<crate::query::Verdict>,
     },
     /// Items of a watched channel that were counted but not delivered: a consumer that cannot
     /// use every item at extreme rates (the desktop window) is sent only the newest ones. The
@@ -216,7 +221,9 @@ pub enum ClientEvent {
 /// The TypeScript declarations of every type in the IPC contract, as one file.
 #[cfg(feature = "ts")]
 pub fn typescript_bindings() -> String {
+    use crate::binary::{BinaryFormat, BinaryView, DecodedValue};
     use crate::profile::{BuiltinServer, Profile, TransportChoice};
+    use crate::query::{QueryApplied, QueryError, QueryField, Rejudged, Verdict};
     use ts_rs::{Config, TS};
     // Ids and times are u64 in Rust but stay far below 2^53, and serde_json writes them as plain
     // JSON numbers, so `number` (not `bigint`) is what the UI actually receives.
@@ -232,6 +239,14 @@ pub fn typescript_bindings() -> String {
         SendState::decl(&cfg),
         ServerInfo::decl(&cfg),
         ChannelStats::decl(&cfg),
+        Verdict::decl(&cfg),
+        QueryField::decl(&cfg),
+        QueryError::decl(&cfg),
+        Rejudged::decl(&cfg),
+        QueryApplied::decl(&cfg),
+        BinaryFormat::decl(&cfg),
+        DecodedValue::decl(&cfg),
+        BinaryView::decl(&cfg),
         ClientEvent::decl(&cfg),
     ];
     let mut out = String::from(

@@ -55,6 +55,18 @@ impl JqFilter {
     /// Parses and compiles `expression` with jq's standard library (`select`, `map`, `test`,
     /// ...). A mistake is reported with the column it is at.
     pub fn compile(expression: &str) -> Result<JqFilter, JqError> {
+        Self::compile_with(expression, Env::Allowed)
+    }
+
+    /// As [`compile`](Self::compile), without `env` and `$ENV`: for a filter whose outputs are
+    /// shown somewhere other than to the person who typed it on their own shell (the window's
+    /// monitor, a screenshot, an export), where the app's environment (tokens, paths) must not
+    /// appear. Using either is a mistake with its column.
+    pub fn compile_without_env(expression: &str) -> Result<JqFilter, JqError> {
+        Self::compile_with(expression, Env::Refused)
+    }
+
+    fn compile_with(expression: &str, env: Env) -> Result<JqFilter, JqError> {
         if expression.len() > MAX_EXPRESSION_BYTES {
             return Err(JqError::TooLong {
                 len: expression.len(),
@@ -72,7 +84,8 @@ impl JqFilter {
             .chain(jaq_json::defs());
         let funs = jaq_core::funs()
             .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+            .chain(jaq_json::funs())
+            .filter(|(name, _, _)| env == Env::Allowed || *name != "env");
         let arena = Arena::default();
         let file = File {
             code: expression,
@@ -84,7 +97,7 @@ impl JqFilter {
         let filter = Compiler::default()
             .with_funs(funs)
             .compile(modules)
-            .map_err(|errs| compile_error(expression, errs))?;
+            .map_err(|errs| compile_error(expression, errs, env))?;
         Ok(JqFilter {
             expression: expression.to_owned(),
             filter,
@@ -108,13 +121,7 @@ impl JqFilter {
             .run((ctx, input.clone()))
             .take(MAX_OUTPUTS_PER_ITEM)
         {
-            // Not `jaq_core::unwrap_valr`: it exits the process on `halt`.
-            let value = result.map_err(|exn| match exn.get_err() {
-                Ok(err) => JqError::Runtime(err.to_string()),
-                Err(_) => JqError::Runtime(
-                    "the filter called halt; here a filter can only keep, drop or map items".into(),
-                ),
-            })?;
+            let value = result.map_err(runtime_error)?;
             out.push(if value == input {
                 payload.to_owned()
             } else {
@@ -122,6 +129,37 @@ impl JqFilter {
             });
         }
         Ok(out)
+    }
+
+    /// Whether the filter keeps an item, as a condition: true when one of its first
+    /// [`MAX_OUTPUTS_PER_ITEM`] outputs is neither `false` nor `null` (so `select(...)` and
+    /// `.type == "ticker"` both work); no output, or only false and null, drops it.
+    pub fn keeps(&self, payload: &str, binary: bool) -> Result<bool, JqError> {
+        let input = input_value(payload, binary);
+        let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+        for result in self.filter.id.run((ctx, input)).take(MAX_OUTPUTS_PER_ITEM) {
+            if jaq_core::ValT::as_bool(&result.map_err(runtime_error)?) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Whether a filter may read the process's environment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Env {
+    Allowed,
+    Refused,
+}
+
+// Not `jaq_core::unwrap_valr`: it exits the process on `halt`.
+fn runtime_error(exn: jaq_core::Exn<Val>) -> JqError {
+    match exn.get_err() {
+        Ok(err) => JqError::Runtime(err.to_string()),
+        Err(_) => JqError::Runtime(
+            "the filter called halt; here a filter can only keep, drop or map items".into(),
+        ),
     }
 }
 
@@ -214,12 +252,15 @@ fn lex_message(expression: &str, expect: &load::lex::Expect<&str>, at: &str) -> 
     format!("expected {what} but found {}", found(at))
 }
 
-fn compile_error(expression: &str, errs: jaq_core::compile::Errors<&str, ()>) -> JqError {
+fn compile_error(expression: &str, errs: jaq_core::compile::Errors<&str, ()>, env: Env) -> JqError {
     let first = errs.into_iter().flat_map(|(_, es)| es).next();
     match first {
         Some((name, undefined)) => {
             use jaq_core::compile::Undefined;
             let what = match undefined {
+                _ if env == Env::Refused && matches!(name, "env" | "$ENV" | "ENV") => {
+                    format!("`{name}` is not available here: it would show the app's environment")
+                }
                 Undefined::Filter(arity) => {
                     format!("no filter `{name}` taking {arity} argument(s)")
                 }

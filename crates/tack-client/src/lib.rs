@@ -12,12 +12,15 @@
 //!   `netwatch`: hearing the OS report a network change.
 //! - `choose`: which transport, the staggered race, per-server memory.
 //! - `transport`: WebSocket, HTTP streaming (SSE), long-polling — frames in, frames out.
-//! - [`jq`]: jq filters on payloads, for watching and the monitor.
+//! - [`jq`]: jq filters on payloads, for watching and the monitor; [`query`]: the monitor's
+//!   jq filter and map, judged per item in the engine.
+//! - [`binary`]: a binary item as hex, and as MessagePack or CBOR when it is one.
 //! - [`recording`]: a recording (the monitor's export, JSON Lines) read back, and its replay
 //!   timing.
 //! - [`backoff`], [`monitor`], `outbox`, `endpoint`, [`error`].
 
 pub mod backoff;
+pub mod binary;
 mod choose;
 pub mod clock;
 mod emitter;
@@ -32,6 +35,7 @@ pub mod monitor;
 mod netwatch;
 mod outbox;
 pub mod profile;
+pub mod query;
 pub mod recording;
 mod sequencer;
 mod session;

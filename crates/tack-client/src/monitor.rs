@@ -287,6 +287,18 @@ impl Monitor {
         Ok(n)
     }
 
+    /// Copies of the newest `max` kept channel items that have an id (all channels, newest
+    /// first), for judging again what a window already shows.
+    pub fn newest_items(&self, max: usize) -> Vec<Record> {
+        let mut newest: Vec<&Record> = self
+            .channels
+            .values()
+            .flat_map(|ch| ch.kept.iter().rev().filter(|r| r.id.is_some()).take(max))
+            .collect();
+        newest.sort_by_key(|r| std::cmp::Reverse(r.received));
+        newest.into_iter().take(max).cloned().collect()
+    }
+
     /// Forgets a room or channel (after leaving or unwatching), and what it kept.
     pub fn forget(&mut self, target: &Target) {
         if let Some(ch) = self.channels.remove(target) {
@@ -458,6 +470,22 @@ mod tests {
         let lines = exported(&m, &["news"]);
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["id"], 3);
+    }
+
+    #[test]
+    fn the_newest_items_of_every_channel_come_newest_first() {
+        let mut m = Monitor::new(MIB);
+        let now = Instant::now();
+        m.record(now, &channel("a"), 2, rec("a", 1, 0, 10));
+        m.record(now, &channel("b"), 2, rec("b", 1, 0, 20));
+        m.record(now, &channel("a"), 2, rec("a", 2, 0, 30));
+        m.record(now, &Target::Room("r".into()), 2, rec("r", 1, 0, 40));
+        let newest: Vec<(String, Option<u64>)> = m
+            .newest_items(2)
+            .into_iter()
+            .map(|r| (r.channel, r.id))
+            .collect();
+        assert_eq!(newest, [("a".into(), Some(2)), ("b".into(), Some(1))]);
     }
 
     #[test]

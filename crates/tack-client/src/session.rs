@@ -13,6 +13,7 @@ use crate::link::Tasks;
 use crate::monitor::{Monitor, DEFAULT_EXPORT_BUDGET};
 use crate::outbox::{Outbox, OutboxItem};
 use crate::profile::Profile;
+use crate::query::{MonitorQuery, QueryApplied, QueryError, Rejudged, REJUDGE_MAX};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,6 +111,18 @@ pub(crate) enum Command {
 pub(crate) struct Shared {
     pub outbox: Mutex<Outbox>,
     pub monitor: Mutex<Monitor>,
+    pub query: Mutex<QueryState>,
+}
+
+/// The monitor's jq query in force, and the numbers of the queries asked for.
+#[derive(Debug, Default)]
+pub(crate) struct QueryState {
+    /// The last number handed out.
+    pub generation: u32,
+    /// The number of the query in force (or of the "no query" in force).
+    pub applied: u32,
+    /// Shared with the engine, which judges each item with the query it finds here.
+    pub current: Option<Arc<MonitorQuery>>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +147,7 @@ impl Session {
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(options.outbox_capacity, prefix)),
             monitor: Mutex::new(Monitor::new(options.export_budget)),
+            query: Mutex::new(QueryState::default()),
         });
         let mut watcher = Tasks::default();
         if options.watch_network {
@@ -241,6 +255,53 @@ impl Session {
         out: &mut impl std::io::Write,
     ) -> std::io::Result<usize> {
         self.shared.monitor.lock().export_jsonl(channels, out)
+    }
+
+    /// Sets the monitor's jq query: `filter` decides which channel items are kept, `map` what is
+    /// shown of each (blank: none). Compiled here, once; from the next item on, every `Raw`
+    /// event carries its verdict, stamped with the generation this answers, and the newest
+    /// items already delivered are judged here too (see [`QueryApplied`]). A mistake refuses
+    /// the query and leaves the one in force as it was. Both blank: no query, and no verdicts.
+    ///
+    /// It runs jq on the caller's thread: call it where a slow filter keeps no UI waiting.
+    pub fn set_monitor_query(&self, filter: &str, map: &str) -> Result<QueryApplied, QueryError> {
+        let generation = {
+            let mut state = self.shared.query.lock();
+            state.generation += 1;
+            state.generation
+        };
+        // Compiled outside the lock: the engine takes it per item.
+        let query = MonitorQuery::compile(generation, filter, map)?.map(Arc::new);
+        {
+            let mut state = self.shared.query.lock();
+            // Of two callers at once, the one that asked last is in force, whichever compiled
+            // first.
+            if state.applied < generation {
+                state.applied = generation;
+                state.current = query.clone();
+            }
+        }
+        let rejudged = match query {
+            None => Vec::new(),
+            Some(query) => {
+                // Copied out, then judged without the lock: the engine records items meanwhile.
+                let newest = self.shared.monitor.lock().newest_items(REJUDGE_MAX);
+                newest
+                    .into_iter()
+                    .filter_map(|r| {
+                        Some(Rejudged {
+                            verdict: query.judge(&r.payload, r.binary),
+                            id: r.id?,
+                            channel: r.channel,
+                        })
+                    })
+                    .collect()
+            }
+        };
+        Ok(QueryApplied {
+            generation,
+            rejudged,
+        })
     }
 
     /// Messages waiting for an acknowledgement.

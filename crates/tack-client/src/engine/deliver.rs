@@ -7,6 +7,7 @@ use super::Engine;
 use crate::events::{ClientEvent, Target};
 use crate::liveness::Conn;
 use crate::monitor::Record;
+use crate::query::Verdict;
 use crate::sequencer::{Accept, Order};
 use std::time::Instant;
 use tack_protocol::chat::ServerEvent;
@@ -149,12 +150,14 @@ impl Engine {
                         binary: r.binary,
                     },
                 );
+                let query = self.judge(&r.payload, r.binary);
                 self.out
                     .push(ClientEvent::Raw {
                         channel: r.channel,
                         id: Some(r.id),
                         ts: Some(r.ts),
                         payload: r.payload,
+                        query,
                         binary: r.binary,
                         size: decoded as u32,
                         received,
@@ -163,6 +166,15 @@ impl Engine {
             }
             _ => {}
         }
+    }
+
+    /// What the monitor's jq query (if one is set) makes of a channel item. It runs here, on
+    /// the engine's task, for every item: a consumer sent only a sample (the window, at
+    /// extreme rates) would otherwise miss matches, and a window that evaluated jq itself
+    /// would fall behind.
+    pub(super) fn judge(&self, payload: &str, binary: bool) -> Option<Verdict> {
+        let query = self.shared.query.lock().current.clone()?;
+        Some(query.judge(payload, binary))
     }
 
     /// Accepts a numbered event of a room or channel unless it was already seen; emits a `Gap`

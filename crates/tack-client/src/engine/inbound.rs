@@ -188,6 +188,7 @@ impl Engine {
                             id: None,
                             ts: None,
                             size: text.len() as u32,
+                            query: self.judge(&text, false),
                             payload: text,
                             binary: false,
                             received,

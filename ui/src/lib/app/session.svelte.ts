@@ -2,7 +2,7 @@
 //! of engine event batches to the stores. User actions come here and go out through the
 //! backend it was given; errors come back as plain-language notices.
 
-import type { Backend, BuiltinServer, ClientEvent, EventBatch, Profile } from '../backend';
+import type { Backend, BinaryView, BuiltinServer, ClientEvent, EventBatch, Profile, QueryError } from '../backend';
 import { Connection } from '../connection/connection.svelte';
 import { Rooms } from '../rooms/rooms.svelte';
 import { Monitor } from '../monitor/monitor.svelte';
@@ -16,6 +16,17 @@ export const LOBBY = 'lobby';
 
 const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+/** The shell refuses a query with its `QueryError` as JSON; anything else is a plain reason. */
+function queryError(e: unknown): QueryError {
+  try {
+    const parsed = JSON.parse(reason(e)) as QueryError;
+    if (parsed && typeof parsed.message === 'string') return parsed;
+  } catch {
+    // Not JSON: not connected, say.
+  }
+  return { field: 'filter', column: null, message: reason(e) };
+}
+
 export class Session {
   readonly connection = new Connection();
   readonly rooms = new Rooms();
@@ -27,6 +38,8 @@ export class Session {
   /** Is the window focused? (Mentions notify only when it is not.) */
   focused = true;
   #generation = 0;
+  /** Queries asked of the engine: only the last one's answer counts. */
+  #queryAsked = 0;
 
   constructor(backend: Backend) {
     this.#backend = backend;
@@ -196,6 +209,36 @@ export class Session {
 
   retryNow(): Promise<boolean> {
     return this.#do('Could not retry', () => this.#backend.retryNow());
+  }
+
+  /**
+   * Asks the engine to judge items with a jq query (blank fields: none). The engine compiles
+   * it; a mistake comes back with its field and column and is shown there, and the query in
+   * force stays.
+   */
+  async setQuery(filter: string, map: string): Promise<void> {
+    const asked = ++this.#queryAsked;
+    try {
+      const applied = await this.#backend.setMonitorQuery(filter, map);
+      if (asked === this.#queryAsked) this.monitor.queryApplied(filter, map, applied);
+    } catch (e) {
+      if (asked === this.#queryAsked) {
+        const error = queryError(e);
+        this.monitor.queryRefused({ ...error, expression: error.field === 'map' ? map : filter });
+      }
+    }
+  }
+
+  /** Text filtering in the window, or jq in the engine (which then judges every item). */
+  async setFilterMode(mode: 'text' | 'jq', filter: string, map: string): Promise<void> {
+    this.monitor.setMode(mode);
+    // Text mode: the engine stops judging items. jq mode: what is typed is asked for again.
+    await (mode === 'jq' ? this.setQuery(filter, map) : this.setQuery('', ''));
+  }
+
+  /** A binary item as hex, MessagePack or CBOR (decoded in the engine). */
+  decodeBinary(payload: string): Promise<BinaryView> {
+    return this.#backend.decodeBinary(payload);
   }
 
   /** Export through the save dialog; says how many lines were written. */

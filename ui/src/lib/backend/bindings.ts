@@ -101,6 +101,68 @@ dropped: number, rate_1s: number, rate_10s: number,
  */
 latency_ms: number | null, };
 
+export type Verdict = { 
+/**
+ * The query that judged the item (see [`MonitorQuery::generation`]).
+ */
+generation: number, 
+/**
+ * Whether the filter keeps the item (always, without a filter).
+ */
+keep: boolean, 
+/**
+ * With a map, what it yielded from a kept item, one text per output (none: it yielded
+ * nothing).
+ */
+shown?: Array<string>, 
+/**
+ * Why the filter or the map failed on this item (a failed filter drops the item).
+ */
+error?: string, };
+
+export type QueryField = "filter" | "map";
+
+export type QueryError = { field: QueryField, 
+/**
+ * 1-based character column of the mistake in that field, when it has one.
+ */
+column: number | null, message: string, };
+
+export type Rejudged = { channel: string, id: number, verdict: Verdict, };
+
+export type QueryApplied = { generation: number, 
+/**
+ * Newest first, at most [`REJUDGE_MAX`]; none when the query was cleared.
+ */
+rejudged: Array<Rejudged>, };
+
+export type BinaryFormat = "messagepack" | "cbor";
+
+export type DecodedValue = { format: BinaryFormat, 
+/**
+ * The value as indented JSON. Byte strings are hex strings, MessagePack extensions
+ * `{"ext": type, "data": hex}`, CBOR tags `{"tag": n, "value": …}`.
+ */
+json: string, };
+
+export type BinaryView = { 
+/**
+ * Decoded size in bytes.
+ */
+size: number, 
+/**
+ * Offset, 16 bytes in hex, and their printable ASCII, per line; at most `HEX_MAX_BYTES`.
+ */
+hex: string, 
+/**
+ * Bytes left out of `hex`.
+ */
+hex_omitted: number, 
+/**
+ * What the payload decodes as (none: neither format, or too large to try).
+ */
+decoded: Array<DecodedValue>, };
+
 export type ClientEvent = { "kind": "state" } & ConnectionState | { "kind": "server" } & ServerInfo | { "kind": "message", room: string, id: number | null, user: string, comment: string, ts: number | null, cid: string | null, 
 /**
  * Sent by this session.
@@ -117,7 +179,12 @@ size: number,
 /**
  * When the engine received it.
  */
-received: number, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "error", code: string, message: string, room: string | null, 
+received: number, 
+/**
+ * What the monitor's jq query made of it, while one is set
+ * (`Session::set_monitor_query`).
+ */
+query?: Verdict, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "error", code: string, message: string, room: string | null, 
 /**
  * Something the user could use instead (for `nick_taken`, a free nick).
  */

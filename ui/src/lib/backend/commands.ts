@@ -1,6 +1,6 @@
 // Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.
 
-import type { BuiltinServer, EventBatch, Profile } from './bindings';
+import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied } from './bindings';
 
 /** The desktop shell's commands, as the UI calls them. */
 export interface Commands {
@@ -36,6 +36,18 @@ export interface Commands {
    */
   retryNow(): Promise<void>;
   /**
+   * Sets the monitor's jq query (`filter` keeps items, `map` shows what it yields of each;
+   * blank fields are none); answers its generation, which the verdicts on items name, and
+   * its verdicts on the newest items already delivered. A mistake is refused with its field
+   * and column, and the query in force stays.
+   */
+  setMonitorQuery(filter: string, map: string): Promise<QueryApplied>;
+  /**
+   * A binary item (as the engine carries it, base64) as hex, and as MessagePack or CBOR
+   * when it is one.
+   */
+  decodeBinary(payload: string): Promise<BinaryView>;
+  /**
    * Writes the engine's kept items of `channels` as JSON Lines to `path` (chosen by the user
    * in the save dialog); answers how many lines were written.
    */
@@ -60,6 +72,8 @@ export const COMMANDS = {
   unwatch: { cmd: 'unwatch', args: ['channel'] },
   setNick: { cmd: 'set_nick', args: ['nick'] },
   retryNow: { cmd: 'retry_now', args: [] },
+  setMonitorQuery: { cmd: 'set_monitor_query', args: ['filter', 'map'] },
+  decodeBinary: { cmd: 'decode_binary', args: ['payload'] },
   exportJsonl: { cmd: 'export_jsonl', args: ['path', 'channels'] },
   notify: { cmd: 'notify', args: ['title', 'body'] },
 } as const satisfies Record<keyof Commands, { cmd: string; args: readonly string[] }>;

@@ -182,6 +182,12 @@ export function demoBackend(params: URLSearchParams): Backend {
       emit(state({}));
     },
     exportJsonl: async (_path, channels) => ids.get(channels[0]) ?? 0,
+    // jq runs in the desktop app's engine only; the plain dev page has none.
+    setMonitorQuery: async (filter, map) => {
+      if (!filter.trim() && !map.trim()) return { generation: 0, rejudged: [] };
+      throw JSON.stringify({ field: 'filter', column: null, message: 'jq filters run in the desktop app’s engine; this page has none' });
+    },
+    decodeBinary: async (payload) => ({ size: 0, hex: payload, hex_omitted: 0, decoded: [] }),
     notify: ok,
     loadSavedProfiles: async () => saved,
     async saveProfiles(profiles) {

@@ -45,6 +45,7 @@ export function fakeBackend(options: FakeOptions = {}) {
   let onEvent: ((batch: EventBatch) => void) | null = null;
   let saved = options.saved ?? [];
   let cid = 0;
+  let queries = 0;
   const ok = async () => {};
   const answers: Backend = {
     initialProfile: async () => options.initial ?? builtinProfile,
@@ -61,6 +62,8 @@ export function fakeBackend(options: FakeOptions = {}) {
     setNick: ok,
     retryNow: ok,
     exportJsonl: async () => 42,
+    setMonitorQuery: async () => ({ generation: ++queries, rejudged: [] }),
+    decodeBinary: async (payload) => ({ size: 0, hex: `hex of ${payload}`, hex_omitted: 0, decoded: [] }),
     notify: ok,
     loadSavedProfiles: async () => structuredClone(saved),
     saveProfiles: async (profiles) => {

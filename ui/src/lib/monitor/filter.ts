@@ -1,9 +1,14 @@
-//! The monitor's filter: plain text (case-insensitive), `/regex/flags`, and a channel.
+//! The monitor's filter: plain text (case-insensitive), `/regex/flags`, or a jq query the
+//! engine judges; and a channel.
+
+import type { Verdict } from '../backend';
 
 /** A log entry; one without a payload (a gap marker) shows wherever its channel shows. */
 export interface Filterable {
   channel: string;
   payload?: string;
+  /** What the engine's jq query made of an item (items only). */
+  query?: Verdict;
 }
 
 export interface LogFilter {
@@ -39,5 +44,20 @@ export function compileFilter(text: string, channel: string | null): LogFilter {
     error,
     matches: (item) =>
       (channel == null || item.channel === channel) && (test == null || item.payload === undefined || test(item.payload)),
+  };
+}
+
+/**
+ * The view a jq query gives: the items the engine judged with query `generation` and kept.
+ * Items that arrived before it was set were not judged by it, so they do not show (jq runs in
+ * the engine only, never here). `generation` null: no query, every item shows.
+ */
+export function jqFilter(generation: number | null, channel: string | null): LogFilter {
+  return {
+    active: generation != null || channel != null,
+    error: null,
+    matches: (item) =>
+      (channel == null || item.channel === channel) &&
+      (generation == null || item.payload === undefined || (item.query?.generation === generation && item.query.keep)),
   };
 }

@@ -7,9 +7,10 @@
 //! `version` when the view changed, and `tick()` (once per second) publishes the figures. The
 //! log never holds more than `capacity` items, and nor does the hold-back queue while paused.
 
-import type { ChannelStats, ClientEvent } from '../backend';
+import type { ChannelStats, ClientEvent, QueryApplied } from '../backend';
 import { RingBuffer } from '../app/ring';
-import { compileFilter, type LogFilter } from './filter';
+import { compileFilter, jqFilter, type LogFilter } from './filter';
+import type { RefusedQuery } from './query';
 import { RateHistory } from './rate';
 
 /**
@@ -31,6 +32,17 @@ export interface LogGap {
 
 /** A line of the log: an item, or a gap marker at its place among them. */
 export type LogEntry = LogItem | LogGap;
+
+/** How the filter box reads what is typed: text and /regex/ here, or jq in the engine. */
+export type FilterMode = 'text' | 'jq';
+
+/** The jq query the engine has in force (blank fields: none), and its generation. */
+export interface JqQuery {
+  filter: string;
+  map: string;
+  /** The verdicts of this query carry this number; null: no query. */
+  generation: number | null;
+}
 
 /** Items the log keeps (all channels together). */
 export const LOG_CAPACITY = 50_000;
@@ -71,6 +83,18 @@ export class Monitor {
   filterText = $state('');
   channelFilter = $state<string | null>(null);
   filter: LogFilter = $state.raw(compileFilter('', null));
+  mode = $state<FilterMode>('text');
+  /** The query in force in the engine. */
+  jq = $state.raw<JqQuery>({ filter: '', map: '', generation: null });
+  /** What is typed in the jq fields (kept across mode switches; not reactive). */
+  jqDraft = { filter: '', map: '' };
+  /** Why the last query typed was refused (the one in force stays), shown in its field. */
+  jqError = $state.raw<RefusedQuery | null>(null);
+  /**
+   * Items the query in force failed on (a filter that cannot read an item hides it), and the
+   * last reason; published once a second.
+   */
+  jqFailed = $state.raw<{ count: number; last: string | null }>({ count: 0, last: null });
   selected = $state.raw<LogItem | null>(null);
   /** Changes whenever the visible log changed; components read it to know when to redraw. */
   version = $state(0);
@@ -98,6 +122,8 @@ export class Monitor {
   #seq = 0;
   #dirty = false;
   #skipped = 0;
+  #jqFailed = 0;
+  #jqLastFailure: string | null = null;
   // Per-item lookups skip the reactive list (a proxy) — it matters at 10,000 items/s.
   #byName = new Map<string, WatchedChannel>();
 
@@ -191,6 +217,10 @@ export class Monitor {
     ch.counted.bytes += e.size;
     ch.history.add(e.received);
     this.total.add(e.received);
+    if (e.query?.error && e.query.generation === this.jq.generation) {
+      this.#jqFailed++;
+      this.#jqLastFailure = e.query.error;
+    }
     if (this.paused) this.#held.push(item);
     else this.#log(item);
     this.#dirty = true;
@@ -218,6 +248,7 @@ export class Monitor {
     }
     this.second = Math.floor(nowMs / 1000);
     if (this.skipped !== this.#skipped) this.skipped = this.#skipped;
+    if (this.jqFailed.count !== this.#jqFailed) this.jqFailed = { count: this.#jqFailed, last: this.#jqLastFailure };
     const logDropped = this.#all.dropped;
     if (this.dropped.log !== logDropped || this.dropped.export !== exportDropped) {
       this.dropped = { log: logDropped, export: exportDropped };
@@ -227,7 +258,50 @@ export class Monitor {
   setFilter(text: string, channel: string | null): void {
     this.filterText = text;
     this.channelFilter = channel;
-    this.filter = compileFilter(text, channel);
+    this.#refilter();
+  }
+
+  /** Text (and /regex/) filtering here, or the engine's jq query. */
+  setMode(mode: FilterMode): void {
+    this.mode = mode;
+    this.jqError = null;
+    this.#refilter();
+  }
+
+  /**
+   * The engine took a query: the view is what it keeps, of the newest items already logged
+   * (judged again by the engine) and of every item from now on.
+   */
+  queryApplied(filter: string, map: string, { generation, rejudged }: QueryApplied): void {
+    const none = !filter.trim() && !map.trim();
+    if (rejudged.length) {
+      const verdicts = new Map(rejudged.map((r) => [`${r.channel}\u0000${r.id}`, r.verdict]));
+      for (const ring of [this.#all, this.#held]) {
+        for (let i = 0; i < ring.length; i++) {
+          const item = ring.at(i)!;
+          if (item.kind !== 'raw' || item.id == null) continue;
+          const verdict = verdicts.get(`${item.channel}\u0000${item.id}`);
+          // Only newer news: an item may have been judged live by this query already.
+          if (verdict && (item.query?.generation ?? -1) < verdict.generation) item.query = verdict;
+        }
+      }
+    }
+    this.jq = { filter, map, generation: none ? null : generation };
+    this.jqError = null;
+    this.#jqFailed = 0;
+    this.#jqLastFailure = null;
+    this.jqFailed = { count: 0, last: null };
+    if (this.mode === 'jq') this.#refilter();
+  }
+
+  /** The engine refused a query; the one in force stays. */
+  queryRefused(error: RefusedQuery): void {
+    this.jqError = error;
+  }
+
+  #refilter(): void {
+    const channel = this.channelFilter;
+    this.filter = this.mode === 'jq' ? jqFilter(this.jq.generation, channel) : compileFilter(this.filterText, channel);
     if (!this.filter.active) {
       this.#shown = this.#all;
     } else {
@@ -262,6 +336,8 @@ export class Monitor {
     this.total.clear();
     this.#skipped = 0;
     this.skipped = 0;
+    this.#jqFailed = 0;
+    this.jqFailed = { count: 0, last: null };
     this.dropped = { log: 0, export: this.dropped.export };
     this.version++;
   }
@@ -271,6 +347,10 @@ export class Monitor {
     this.clear();
     this.channels = [];
     this.#byName.clear();
+    // A new session's engine has no query.
+    this.mode = 'text';
+    this.jq = { filter: '', map: '', generation: null };
+    this.jqError = null;
     this.setFilter('', null);
     this.paused = false;
   }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Monitor } from './monitor.svelte';
 import { compileFilter } from './filter';
+import { describeQueryError } from './query';
 import { RateHistory } from './rate';
 import type { ClientEvent } from '../backend';
 
@@ -184,5 +185,76 @@ describe('rate history', () => {
     expect(s.slice(-2)).toEqual([2, 1]);
     h.add(400_000);
     expect(h.series(401_000).reduce((a, b) => a + b)).toBe(1);
+  });
+});
+
+describe('a jq query', () => {
+  const judged = (payload: string, generation: number, keep: boolean) => ({ ...raw('market', payload), query: { generation, keep } });
+
+  test('in jq mode the view is what the query in force kept, over what was already logged', () => {
+    const m = new Monitor(100);
+    m.ingest(raw('market', 'not judged'));
+    m.ingest(judged('old query kept', 1, true));
+    m.ingest(judged('kept', 2, true));
+    m.ingest(judged('hidden', 2, false));
+    m.setMode('jq');
+    // No query yet: everything shows.
+    expect(m.view.length).toBe(4);
+    m.queryApplied('.a', '', { generation: 2, rejudged: [] });
+    expect(m.view.slice().map((i) => i.kind === 'raw' && i.payload)).toEqual(['kept']);
+    m.ingest(judged('kept too', 2, true));
+    m.ingest(judged('hidden too', 2, false));
+    expect(m.view.length).toBe(2);
+    // Back to text: the whole log.
+    m.setMode('text');
+    expect(m.view.length).toBe(6);
+  });
+
+  test('a refusal leaves the query in force; blank fields are no query', () => {
+    const m = new Monitor(100);
+    m.setMode('jq');
+    m.queryApplied('.a', '', { generation: 3, rejudged: [] });
+    m.queryRefused({ field: 'filter', column: 4, message: 'bad', expression: '.a |' });
+    expect(m.jq.generation).toBe(3);
+    expect(m.jqError?.column).toBe(4);
+    m.queryApplied('', '', { generation: 4, rejudged: [] });
+    expect(m.jq.generation).toBeNull();
+    expect(m.jqError).toBeNull();
+  });
+});
+
+describe('a query set after items arrived', () => {
+  test('narrows the newest of them, as the engine judged them again', () => {
+    const m = new Monitor(100);
+    const item = (id: number, payload: string) => ({ ...raw('market', payload), id });
+    m.ingest(item(1, 'too old to be judged again'));
+    m.ingest(item(2, 'ticker'));
+    m.ingest(item(3, 'trade'));
+    m.ingest({ ...raw('other', 'ticker elsewhere'), id: 2 });
+    m.setMode('jq');
+    m.queryApplied('.type == "ticker"', '.price', {
+      generation: 5,
+      rejudged: [
+        { channel: 'market', id: 3, verdict: { generation: 5, keep: false } },
+        { channel: 'market', id: 2, verdict: { generation: 5, keep: true, shown: ['101.5'] } },
+      ],
+    });
+    expect(m.view.slice().map((i) => i.kind === 'raw' && `${i.channel} ${i.payload}`)).toEqual(['market ticker']);
+    const kept = m.view.at(0)!;
+    expect(kept.kind === 'raw' && kept.query?.shown).toEqual(['101.5']);
+  });
+});
+
+describe('a refused query', () => {
+  test('is titled with its field and column, with a caret under the column', () => {
+    const text = describeQueryError({
+      field: 'map', column: 9, expression: '.price |',
+      message: 'jq expression, column 9: expected a term but found the end of the expression',
+    });
+    expect(text.title).toBe('Map, column 9:');
+    expect(text.message).toBe('expected a term but found the end of the expression.');
+    expect(text.caret).toBe(8);
+    const nowhere = describeQueryError({ field: 'filter', column: null, expression: 'x', message: 'not connected to a server' });
+    expect([nowhere.title, nowhere.caret]).toEqual(['Filter:', null]);
   });
 });
