@@ -20,10 +20,14 @@
 //! `--hide-log` switches back to the lobby once the channel is watched: items still arrive and
 //! are counted, but the log is not drawn — where the webview's time goes, by difference.
 //!
+//! The floor: with `TACK_FLOOR_BIN` (the `empty-window` example, an empty Tauri window built
+//! like the app), the bench first measures that window's idle memory the same way, and reports
+//! Tack's own share as the app's idle memory minus the floor.
+//!
 //! ```sh
-//! cargo build --release -p tack-desktop
-//! TACK_DESKTOP_BIN=target/release/tack-desktop xvfb-run -a \
-//!   cargo run --release --example desktop-bench -- --rate 10000 --seconds 60
+//! cargo build --release -p tack-desktop --bins --examples
+//! TACK_DESKTOP_BIN=target/release/tack-desktop TACK_FLOOR_BIN=target/release/examples/empty-window \
+//!   xvfb-run -a target/release/examples/desktop-bench --rate 10000 --seconds 60
 //! ```
 
 #[path = "../tests/support/mod.rs"]
@@ -121,9 +125,55 @@ fn trend(points: &[(f64, f64)]) -> Option<serde_json::Value> {
     }))
 }
 
+/// Idle memory (PSS, MB) of the empty window at `bin` and the WebKit processes it starts: the
+/// same reading as the app's, 5 s after its web process appears. `None` without a web process
+/// within 20 s.
+async fn floor_idle_pss(bin: &str) -> Option<(f64, serde_json::Value)> {
+    use std::os::unix::process::CommandExt;
+    let mut child = std::process::Command::new(bin)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the empty window starts");
+    let group = child.id() as i64;
+    let processes = || support::desktop::processes_in_group(group);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut web = false;
+    while Instant::now() < deadline && !web {
+        web = processes()
+            .iter()
+            .any(|p| p.comm.starts_with("WebKitWebProces"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let measured = if web {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let mut by_process = serde_json::Map::new();
+        let mut total = 0;
+        for p in processes() {
+            let pss = p.pss_bytes();
+            total += pss;
+            by_process.insert(format!("{} ({})", p.comm, p.pid), json!(tenths(mb(pss))));
+        }
+        Some((mb(total), serde_json::Value::Object(by_process)))
+    } else {
+        None
+    };
+    // The whole group: the WebKit processes end with it.
+    let _ = std::process::Command::new("kill")
+        .args(["--", &format!("-{group}")])
+        .status();
+    let _ = child.wait();
+    measured
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
+    let floor = match std::env::var("TACK_FLOOR_BIN") {
+        Ok(bin) => floor_idle_pss(&bin).await,
+        Err(_) => None,
+    };
     let server = tack_server::spawn(ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         max_connections: 1000,
@@ -293,6 +343,9 @@ async fn main() {
         "webdriver_session_to_composer_in_dom_ms": webdriver_figure.as_millis() as u64,
         "idle_pss_mb": tenths(mb(idle_pss)),
         "idle_pss_by_process_mb": idle_by_process,
+        "floor_idle_pss_mb": floor.as_ref().map(|(total, _)| tenths(*total)),
+        "floor_idle_pss_by_process_mb": floor.as_ref().map(|(_, by)| by.clone()),
+        "tack_own_idle_pss_mb": floor.as_ref().map(|(total, _)| tenths(mb(idle_pss) - total)),
         "log_drawn": !args.hide_log,
         "published_per_s": (published as f64 / elapsed).round(),
         "fps_min": sorted.first(),

@@ -220,27 +220,10 @@ impl Desktop {
 
     /// The app and the WebKit processes it started (web, network), without the drivers.
     pub fn app_processes(&self) -> Vec<AppProcess> {
-        let group = self.driver.0.id() as i64;
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
-                continue;
-            };
-            let Some(stat) = ProcStat::read(pid) else {
-                continue;
-            };
-            if stat.pgrp != group
-                || stat.comm.starts_with("tauri-driver")
-                || stat.comm.starts_with("WebKitWebDriv")
-            {
-                continue;
-            }
-            found.push(AppProcess {
-                pid,
-                comm: stat.comm,
-            });
-        }
-        found
+        processes_in_group(self.driver.0.id() as i64)
+            .into_iter()
+            .filter(|p| !p.comm.starts_with("tauri-driver") && !p.comm.starts_with("WebKitWebDriv"))
+            .collect()
     }
 
     /// When the app's own process started (not the drivers'), on the wall clock.
@@ -255,6 +238,26 @@ impl Desktop {
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
     }
+}
+
+/// Every process in process group `group`.
+pub fn processes_in_group(group: i64) -> Vec<AppProcess> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        let Some(stat) = ProcStat::read(pid) else {
+            continue;
+        };
+        if stat.pgrp == group {
+            found.push(AppProcess {
+                pid,
+                comm: stat.comm,
+            });
+        }
+    }
+    found
 }
 
 /// One process of the running app.
