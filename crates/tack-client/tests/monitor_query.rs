@@ -4,21 +4,9 @@
 
 use tack_client::query::{QueryField, Verdict};
 use tack_client::{ClientEvent, Session, TransportChoice};
-use tack_protocol::publish::{Item, PublishBody};
+use tack_protocol::publish::Item;
 use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
-use tack_testkit::server::{no_rate_limit, start_with};
-
-async fn publish(base: &str, item: Item) {
-    let body = PublishBody { items: vec![item] };
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/publish/"))
-        .header("content-type", "application/json")
-        .body(body.to_json())
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "publish: {}", resp.status());
-}
+use tack_testkit::server::{no_rate_limit, publish, start_with};
 
 /// The next item on the channel (after the greetings that proved the watch), with its verdict.
 async fn next_item(events: &mut Events) -> (String, Option<Verdict>) {

@@ -2,24 +2,10 @@
 //! cut, monitoring figures follow, and the items kept export as JSON Lines, each once.
 
 use tack_client::{ClientEvent, Session, Target, TransportChoice};
-use tack_protocol::publish::{Item, PublishBody};
+use tack_protocol::publish::Item;
 use tack_testkit::engine::{is_status, profile, quick_options, secs, Events};
 use tack_testkit::fault_proxy::FaultProxy;
-use tack_testkit::server::{no_rate_limit, start_with};
-
-async fn publish(base: &str, channel: &str, text: &str) {
-    let body = PublishBody {
-        items: vec![Item::text_everywhere(channel, text)],
-    };
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/publish/"))
-        .header("content-type", "application/json")
-        .body(body.to_json())
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "publish: {}", resp.status());
-}
+use tack_testkit::server::{no_rate_limit, publish, start_with};
 
 async fn watch_across_a_cut(transport: TransportChoice) {
     const N: usize = 60;
@@ -38,7 +24,7 @@ async fn watch_across_a_cut(transport: TransportChoice) {
     let base = server.control_url();
     let mut next = 0;
     while got.is_empty() {
-        publish(&base, "orders", &format!("o{next}")).await;
+        publish(&base, Item::text_everywhere("orders", &format!("o{next}"))).await;
         next += 1;
         if let Some(ClientEvent::Raw { payload, .. }) = events.next(secs(1)).await {
             got.push(payload);
@@ -47,7 +33,7 @@ async fn watch_across_a_cut(transport: TransportChoice) {
     let first = next - 1;
     let publisher = tokio::spawn(async move {
         for i in next..first + N {
-            publish(&base, "orders", &format!("o{i}")).await;
+            publish(&base, Item::text_everywhere("orders", &format!("o{i}"))).await;
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     });

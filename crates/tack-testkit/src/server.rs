@@ -48,3 +48,17 @@ pub async fn node_on(redis: Vec<String>, tune: impl FnOnce(&mut ServerConfig)) -
     })
     .await
 }
+
+/// Publishes `item` through the control listener at `control` (`POST /publish/`), as a
+/// backend does; panics unless the server took it.
+pub async fn publish(control: &str, item: tack_protocol::publish::Item) {
+    let body = tack_protocol::publish::PublishBody { items: vec![item] };
+    let resp = reqwest::Client::new()
+        .post(format!("{control}/publish/"))
+        .header("content-type", "application/json")
+        .body(body.to_json())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "publish: {}", resp.status());
+}
