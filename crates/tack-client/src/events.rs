@@ -262,6 +262,7 @@ pub fn typescript_bindings() -> String {
         ServerInfo::decl(&cfg),
         ChannelStats::decl(&cfg),
         ReplayStatus::decl(&cfg),
+        crate::player::Steer::decl(&cfg),
         Verdict::decl(&cfg),
         QueryField::decl(&cfg),
         QueryError::decl(&cfg),

@@ -25,14 +25,22 @@ const BATCH: usize = 512;
 const STATUS_EVERY: Duration = Duration::from_millis(100);
 
 /// What the user asks of a replay.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "do", rename_all = "camelCase")]
 pub enum Steer {
     Play,
     Pause,
+    /// Pauses and delivers the next item.
     Step,
     /// To a recorded time, ms since the epoch.
-    Seek(u64),
-    Speed(Speed),
+    Seek {
+        at: u64,
+    },
+    /// How many times faster than recorded; 0: as fast as possible.
+    Speed {
+        times: f64,
+    },
 }
 
 /// The handle of a running replay. Dropping it (or [`Player::close`]) ends the replay.
@@ -150,8 +158,15 @@ async fn apply(
     match steer {
         Steer::Play => schedule.play(now),
         Steer::Pause => schedule.pause(now),
-        Steer::Seek(at) => schedule.seek(at, now),
-        Steer::Speed(speed) => schedule.set_speed(speed, now),
+        Steer::Seek { at } => schedule.seek(at, now),
+        Steer::Speed { times } => {
+            let speed = if times > 0.0 && times.is_finite() {
+                Speed::Times(times.max(0.001))
+            } else {
+                Speed::AsFastAsPossible
+            };
+            schedule.set_speed(speed, now)
+        }
         Steer::Step => {
             if let Some(r) = schedule.step(now) {
                 let _ = out.send(vec![raw(r, judge)]).await;
@@ -249,7 +264,7 @@ mod tests {
             (opened.total, opened.position, opened.playing),
             (5_000, 0, false)
         );
-        player.steer(Steer::Speed(Speed::AsFastAsPossible));
+        player.steer(Steer::Speed { times: 0.0 });
         player.steer(Steer::Play);
         let end = until(&mut rx, &mut ids, |s| s.position == s.total && !s.playing).await;
         assert_eq!(end.speed, 0.0);
@@ -263,7 +278,9 @@ mod tests {
         until(&mut rx, &mut ids, |_| true).await;
         player.steer(Steer::Step);
         until(&mut rx, &mut ids, |s| s.position == 1).await;
-        player.steer(Steer::Seek(1_000_000 + 50_000));
+        player.steer(Steer::Seek {
+            at: 1_000_000 + 50_000,
+        });
         until(&mut rx, &mut ids, |s| s.position == 50).await;
         player.steer(Steer::Step);
         let s = until(&mut rx, &mut ids, |s| s.position == 51).await;
@@ -276,7 +293,7 @@ mod tests {
         let (player, mut rx) = Player::spawn(records(21, 100), Default::default());
         let mut ids = Vec::new();
         until(&mut rx, &mut ids, |_| true).await;
-        player.steer(Steer::Speed(Speed::Times(100.0)));
+        player.steer(Steer::Speed { times: 100.0 });
         let started = Instant::now();
         player.steer(Steer::Play);
         until(&mut rx, &mut ids, |s| s.position == 21).await;
