@@ -119,6 +119,8 @@ speed: number,
  */
 at: number, first: number, last: number, };
 
+export type Steer = { "do": "play" } | { "do": "pause" } | { "do": "step" } | { "do": "seek", at: number, } | { "do": "speed", times: number, };
+
 export type Verdict = { 
 /**
  * The query that judged the item (see [`MonitorQuery::generation`]).
