@@ -9,7 +9,7 @@ use fantoccini::Locator;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::desktop::Desktop;
+use support::desktop::{pick_in_dialog, Desktop};
 use support::lossy_link::LossyLink;
 use tack_client::events::ClientEvent;
 use tack_client::{Profile, Session, SessionOptions};
@@ -915,62 +915,6 @@ async fn binary_items_show_as_hex_and_as_the_messagepack_or_cbor_they_hold() {
 
     app.quit().await;
     server.shutdown().await;
-}
-
-/// Picks `path` in the GTK file dialog titled `title` the way a user does at the keyboard:
-/// a whole path typed into the location field, and Enter.
-/// WebDriver cannot reach these windows, so the keys go through the X server (xdotool).
-async fn pick_in_dialog(title: &'static str, path: &std::path::Path) {
-    let path = path.display().to_string();
-    tokio::task::spawn_blocking(move || {
-        let xdotool = |args: &[&str]| {
-            let out = std::process::Command::new("xdotool")
-                .args(args)
-                .output()
-                .expect("xdotool runs (apt install xdotool)");
-            assert!(out.status.success(), "xdotool {args:?}: {out:?}");
-            String::from_utf8_lossy(&out.stdout).trim().to_owned()
-        };
-        // --sync waits for the dialog to be mapped.
-        let window = xdotool(&[
-            "search",
-            "--sync",
-            "--onlyvisible",
-            "--name",
-            &format!("^{title}$"),
-        ]);
-        let window = window
-            .lines()
-            .next()
-            .expect("the dialog's window")
-            .to_owned();
-        xdotool(&["windowfocus", "--sync", &window]);
-        // Ctrl+L: the location field (the name field, in a save dialog), whole path selected.
-        xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
-        xdotool(&["key", "--clearmodifiers", "ctrl+a"]);
-        xdotool(&["type", "--delay", "20", &path]);
-        // The first Enter may only close the field's completion popup: Enter again until the
-        // dialog is gone.
-        let open = || {
-            std::process::Command::new("xdotool")
-                .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        for _ in 0..5 {
-            xdotool(&["key", "Return"]);
-            let deadline = std::time::Instant::now() + Duration::from_secs(2);
-            while open() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if !open() {
-                return;
-            }
-        }
-        panic!("the {title:?} dialog did not take {path}");
-    })
-    .await
-    .expect("the dialog was answered");
 }
 
 /// Issue 18: someone records the orders feed while it is live, stops, and opens the
