@@ -14,6 +14,7 @@ use crate::recording::Speed;
 use crate::replay::Schedule;
 use crate::session::QueryState;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -48,6 +49,33 @@ pub enum Steer {
 pub struct Player {
     steer: mpsc::UnboundedSender<Steer>,
     task: JoinHandle<()>,
+    delivered: Delivered,
+}
+
+/// What a replay has delivered so far: the recording and how far into it the replay stands,
+/// so a new monitor query can judge again what the window already shows, as it does for live
+/// items.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivered {
+    records: Arc<[Record]>,
+    position: Arc<AtomicUsize>,
+}
+
+impl Delivered {
+    /// The newest `max` items delivered that have an id, newest first.
+    pub(crate) fn newest(&self, max: usize) -> Vec<Record> {
+        let end = self
+            .position
+            .load(Ordering::Relaxed)
+            .min(self.records.len());
+        self.records[..end]
+            .iter()
+            .rev()
+            .filter(|r| r.id.is_some())
+            .take(max)
+            .cloned()
+            .collect()
+    }
 }
 
 impl Player {
@@ -60,8 +88,19 @@ impl Player {
         let (steer, steers) = mpsc::unbounded_channel();
         let (tx, rx) = mpsc::channel(64);
         let schedule = Schedule::new(records, Speed::Times(1.0));
-        let task = tokio::spawn(run(schedule, steers, tx, query));
-        (Player { steer, task }, rx)
+        let delivered = Delivered {
+            records: schedule.records(),
+            position: Arc::default(),
+        };
+        let task = tokio::spawn(run(schedule, steers, tx, query, delivered.position.clone()));
+        (
+            Player {
+                steer,
+                task,
+                delivered,
+            },
+            rx,
+        )
     }
 
     /// Asks the replay to play, pause, step, seek or change speed; false once it has ended.
@@ -71,6 +110,10 @@ impl Player {
 
     pub fn close(self) {
         self.task.abort();
+    }
+
+    pub(crate) fn delivered(&self) -> Delivered {
+        self.delivered.clone()
     }
 }
 
@@ -85,12 +128,14 @@ async fn run(
     mut steers: mpsc::UnboundedReceiver<Steer>,
     out: mpsc::Sender<EventBatch>,
     query: Arc<Mutex<QueryState>>,
+    position: Arc<AtomicUsize>,
 ) {
     let mut said = Instant::now();
     if out.send(vec![status(&schedule, said)]).await.is_err() {
         return;
     }
     loop {
+        position.store(schedule.position(), Ordering::Relaxed);
         let now = Instant::now();
         let judge = query.lock().current.clone();
         let mut batch: EventBatch = schedule
@@ -98,6 +143,7 @@ async fn run(
             .iter()
             .map(|r| raw(r, judge.as_deref()))
             .collect();
+        position.store(schedule.position(), Ordering::Relaxed);
         if !batch.is_empty() {
             if now.duration_since(said) >= STATUS_EVERY || !schedule.is_playing() {
                 batch.push(status(&schedule, now));
@@ -111,7 +157,7 @@ async fn run(
         loop {
             match steers.try_recv() {
                 Ok(steer) => {
-                    if !steered(&mut schedule, steer, &out, judge.as_deref()).await {
+                    if !steered(&mut schedule, steer, &out, judge.as_deref(), &position).await {
                         return;
                     }
                 }
@@ -126,7 +172,7 @@ async fn run(
         tokio::select! {
             steer = steers.recv() => {
                 let Some(steer) = steer else { return };
-                if !steered(&mut schedule, steer, &out, judge.as_deref()).await {
+                if !steered(&mut schedule, steer, &out, judge.as_deref(), &position).await {
                     return;
                 }
             }
@@ -141,8 +187,11 @@ async fn steered(
     steer: Steer,
     out: &mpsc::Sender<EventBatch>,
     judge: Option<&MonitorQuery>,
+    position: &AtomicUsize,
 ) -> bool {
     apply(schedule, steer, out, judge).await;
+    // Before the status says where it stands: a query set on seeing it finds these items.
+    position.store(schedule.position(), Ordering::Relaxed);
     out.send(vec![status(schedule, Instant::now())])
         .await
         .is_ok()
@@ -302,5 +351,32 @@ mod tests {
         assert!(took >= Duration::from_millis(19), "{took:?}");
         assert!(took < Duration::from_secs(1), "{took:?}");
         assert_eq!(ids, (0..21).collect::<Vec<_>>());
+    }
+
+    /// As for live items: a new query judges again what the replay already delivered.
+    #[tokio::test]
+    async fn a_new_query_judges_the_items_a_replay_delivered() {
+        let options = crate::SessionOptions {
+            watch_network: false,
+            ..Default::default()
+        };
+        let (session, _events) =
+            crate::Session::connect(crate::Profile::new("none", "not a url"), options);
+        let (player, mut rx) = session.replay(records(10, 1000));
+        let mut ids = Vec::new();
+        until(&mut rx, &mut ids, |_| true).await;
+        for _ in 0..3 {
+            player.steer(Steer::Step);
+        }
+        until(&mut rx, &mut ids, |s| s.position == 3).await;
+        let applied = session.set_monitor_query(".n >= 1", "").unwrap();
+        let mut verdicts: Vec<(u64, bool)> = applied
+            .rejudged
+            .iter()
+            .map(|r| (r.id, r.verdict.keep))
+            .collect();
+        verdicts.sort();
+        assert_eq!(verdicts, [(0, false), (1, true), (2, true)]);
+        session.close().await;
     }
 }

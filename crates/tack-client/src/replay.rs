@@ -9,12 +9,14 @@
 
 use crate::monitor::Record;
 use crate::recording::Speed;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct Schedule {
-    /// Sorted by receive time (as `recording::read_records` returns them).
-    records: Vec<Record>,
+    /// Sorted by receive time (as `recording::read_records` returns them); shared with
+    /// whoever judges delivered items again (see [`Schedule::records`]).
+    records: Arc<[Record]>,
     /// The next item to deliver.
     next: usize,
     speed: Speed,
@@ -29,12 +31,17 @@ impl Schedule {
     pub fn new(records: Vec<Record>, speed: Speed) -> Schedule {
         let stopped_at = records.first().map_or(0, |r| r.received);
         Schedule {
-            records,
+            records: records.into(),
             next: 0,
             speed,
             anchor: None,
             stopped_at,
         }
+    }
+
+    /// The whole recording, in order (items `..position()` were delivered).
+    pub fn records(&self) -> Arc<[Record]> {
+        self.records.clone()
     }
 
     pub fn len(&self) -> usize {

@@ -13,7 +13,7 @@ use crate::link::Tasks;
 use crate::monitor::Record;
 use crate::monitor::{Monitor, DEFAULT_EXPORT_BUDGET};
 use crate::outbox::{Outbox, OutboxItem};
-use crate::player::Player;
+use crate::player::{Delivered, Player};
 use crate::profile::Profile;
 use crate::query::{MonitorQuery, QueryApplied, QueryError, Rejudged, REJUDGE_MAX};
 use crate::recorder::Recorder;
@@ -118,6 +118,9 @@ pub(crate) struct Shared {
     pub query: Arc<Mutex<QueryState>>,
     /// The recording in progress, if any.
     pub recorder: Mutex<Option<Recorder>>,
+    /// What the last replay delivered, judged again (as live items are) when the query
+    /// changes.
+    pub replayed: Mutex<Option<Delivered>>,
 }
 
 /// The monitor's jq query in force, and the numbers of the queries asked for.
@@ -155,6 +158,7 @@ impl Session {
             monitor: Mutex::new(Monitor::new(options.export_budget)),
             query: Arc::default(),
             recorder: Mutex::new(None),
+            replayed: Mutex::new(None),
         });
         let mut watcher = Tasks::default();
         if options.watch_network {
@@ -292,7 +296,11 @@ impl Session {
             None => Vec::new(),
             Some(query) => {
                 // Copied out, then judged without the lock: the engine records items meanwhile.
-                let newest = self.shared.monitor.lock().newest_items(REJUDGE_MAX);
+                let mut newest = self.shared.monitor.lock().newest_items(REJUDGE_MAX);
+                let replayed = self.shared.replayed.lock().clone();
+                if let Some(replayed) = replayed {
+                    newest.extend(replayed.newest(REJUDGE_MAX));
+                }
                 newest
                     .into_iter()
                     .filter_map(|r| {
@@ -346,7 +354,9 @@ impl Session {
     /// their `Raw` events, judged by this session's monitor query, and `Replay` events follow
     /// on the receiver. Paused before the first item; steer it with [`Player::steer`].
     pub fn replay(&self, records: Vec<Record>) -> (Player, mpsc::Receiver<EventBatch>) {
-        Player::spawn(records, self.shared.query.clone())
+        let (player, events) = Player::spawn(records, self.shared.query.clone());
+        *self.shared.replayed.lock() = Some(player.delivered());
+        (player, events)
     }
 
     /// Messages waiting for an acknowledgement.
