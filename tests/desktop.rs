@@ -937,6 +937,19 @@ async fn live_traffic_recorded_from_the_monitor_replays_in_its_original_order() 
 
     // Recording, while the feed is live.
     app.click("monitor-record").await;
+    let chosen = app
+        .find("record-channel-orders")
+        .await
+        .prop("checked")
+        .await
+        .expect("the checkbox has a state");
+    assert_eq!(
+        chosen.as_deref(),
+        Some("true"),
+        "the channel shown is chosen"
+    );
+    app.screenshot("choosing").await;
+    app.click("record-start").await;
     pick_in_dialog("Record to", &recording).await;
     app.find("monitor-record-stop").await;
     let items: Vec<String> = (1..=6)

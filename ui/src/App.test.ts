@@ -239,8 +239,26 @@ describe('recording and replay in the monitor', () => {
   test('record asks where to write, counts what the engine wrote, and stop says how many', async () => {
     const { shell, session } = await startedApp({ answers: { chooseRecordingPath: async () => '/tmp/orders.jsonl' } });
     await session.watch('orders');
+    await session.watch('metrics');
+    await session.watch('prices');
+    // The record bar starts with what the log shows (prices); the user adds orders.
     await fireEvent.click(await screen.findByTestId('monitor-record'));
-    await waitFor(() => expect(shell.called('startRecording')).toEqual([['/tmp/orders.jsonl', [{ type: 'channel', name: 'orders' }]]]));
+    expect((screen.getByTestId('record-channel-prices') as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByTestId('record-channel-metrics') as HTMLInputElement).checked).toBe(false);
+    await fireEvent.click(screen.getByTestId('record-channel-orders'));
+    await fireEvent.click(screen.getByTestId('record-start'));
+    await waitFor(() =>
+      expect(shell.called('startRecording')).toEqual([
+        [
+          '/tmp/orders.jsonl',
+          [
+            { type: 'channel', name: 'orders' },
+            { type: 'channel', name: 'prices' },
+          ],
+        ],
+      ]),
+    );
+    expect(screen.queryByTestId('record-bar')).toBeNull();
     shell.push({ kind: 'recording', path: '/tmp/orders.jsonl', items: 1_234 });
     await waitFor(() => expect(text('monitor-recorded')).toBe('1,234'));
     await fireEvent.click(screen.getByTestId('monitor-record-stop'));

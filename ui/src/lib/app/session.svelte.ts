@@ -258,10 +258,13 @@ export class Session {
     return this.monitor.channelFilter ? [this.monitor.channelFilter] : this.monitor.channels.map((c) => c.name);
   }
 
-  /** Records the channels shown to a file chosen in the save dialog, until stopped. */
-  async startRecording(): Promise<void> {
-    const channels = this.#shownChannels();
-    if (!channels.length) return;
+  /**
+   * Records `channels` to a file chosen in the save dialog, as items arrive, until stopped;
+   * true once recording.
+   */
+  async startRecording(channels: string[]): Promise<boolean> {
+    if (!channels.length) return false;
+    let started = false;
     await this.#do('Could not record', async () => {
       const path = await this.#backend.chooseRecordingPath(`${channels.length === 1 ? channels[0] : 'channels'}-recording.jsonl`);
       if (!path) return;
@@ -270,7 +273,9 @@ export class Session {
         channels.map((name) => ({ type: 'channel', name })),
       );
       this.replay.recording = { path, items: 0 };
+      started = true;
     });
+    return started;
   }
 
   async stopRecording(): Promise<void> {
