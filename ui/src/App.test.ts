@@ -259,8 +259,11 @@ describe('recording and replay in the monitor', () => {
       ]),
     );
     expect(screen.queryByTestId('record-bar')).toBeNull();
-    shell.push({ kind: 'recording', path: '/tmp/orders.jsonl', items: 1_234 });
+    shell.push({ kind: 'recording', path: '/tmp/orders.jsonl', items: 1_234, error: null });
     await waitFor(() => expect(text('monitor-recorded')).toBe('1,234'));
+    expect(screen.queryByTestId('record-error')).toBeNull();
+    shell.push({ kind: 'recording', path: '/tmp/orders.jsonl', items: 1_300, error: "can't write /tmp/orders.jsonl: No space left on device" });
+    expect((await screen.findByTestId('record-error')).textContent).toContain('No space left on device');
     await fireEvent.click(screen.getByTestId('monitor-record-stop'));
     expect(await screen.findByText('Recorded 7 items to /tmp/orders.jsonl')).toBeTruthy();
     expect(screen.getByTestId('monitor-record')).toBeTruthy();

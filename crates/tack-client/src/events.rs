@@ -226,8 +226,13 @@ pub enum ClientEvent {
     },
     /// Monitoring figures for a room or channel.
     Stats(ChannelStats),
-    /// A recording in progress: its file and the items written so far (about once a second).
-    Recording { path: String, items: u64 },
+    /// A recording in progress: its file and the items written so far (about once a second),
+    /// and why its file could not be written, once it could not.
+    Recording {
+        path: String,
+        items: u64,
+        error: Option<String>,
+    },
     /// Where the open recording's replay stands. Its items come as `Raw` events.
     Replay(ReplayStatus),
     /// Something the user should know about (a refused frame, a rate limit, a server error).

@@ -91,6 +91,12 @@ impl Recorder {
         self.written.load(Ordering::Relaxed)
     }
 
+    /// Why the file could not be written, once it could not (the items after it are lost;
+    /// the recording should be stopped).
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().expect("not poisoned").clone()
+    }
+
     /// Stops taking items, writes those on their way, closes the file; answers how many items
     /// it holds. Blocks until the writer is done (call it off the async runtime).
     pub fn stop(self) -> Result<u64, String> {
@@ -142,6 +148,32 @@ mod tests {
         let back = read_records(file, 1_000_000).unwrap();
         assert_eq!(back.len(), RECORD_BUFFER * 3);
         assert!(back.iter().enumerate().all(|(i, r)| r.id == Some(i as u64)));
+    }
+
+    #[tokio::test]
+    async fn a_disk_that_refuses_the_writes_is_said_at_once_and_at_stop() {
+        let recorder =
+            Recorder::start(Path::new("/dev/full"), vec![Target::Channel("a".into())]).unwrap();
+        let tap = recorder.tap(&Target::Channel("a".into())).unwrap();
+        // The writer stops at its first flush; the sends after it find no one listening.
+        let mut refused = false;
+        for n in 0..10_000 {
+            if tap.send(rec("a", n)).await.is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "the engine learns that the writer stopped");
+        drop(tap);
+        let said = recorder
+            .failure()
+            .expect("the failure is known while recording");
+        assert!(said.contains("/dev/full"), "{said}");
+        let err = tokio::task::spawn_blocking(move || recorder.stop())
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err, said);
     }
 
     #[test]

@@ -127,7 +127,7 @@ export class Session {
         else this.rooms.apply(e, this.activeRoom, this.connection.nick);
         return;
       case 'recording':
-        if (this.replay.recording) this.replay.recording = { path: e.path, items: e.items };
+        if (this.replay.recording) this.replay.recording = { path: e.path, items: e.items, error: e.error };
         return;
       case 'replay':
         if (this.replay.open) this.replay.status = e;

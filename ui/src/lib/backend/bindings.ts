@@ -204,7 +204,7 @@ received: number,
  * What the monitor's jq query made of it, while one is set
  * (`Session::set_monitor_query`).
  */
-query?: Verdict, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "recording", path: string, items: number, } | { "kind": "replay" } & ReplayStatus | { "kind": "error", code: string, message: string, room: string | null, 
+query?: Verdict, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "recording", path: string, items: number, error: string | null, } | { "kind": "replay" } & ReplayStatus | { "kind": "error", code: string, message: string, room: string | null, 
 /**
  * Something the user could use instead (for `nick_taken`, a free nick).
  */

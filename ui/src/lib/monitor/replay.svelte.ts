@@ -14,7 +14,7 @@ export const SPEEDS: ReadonlyArray<{ times: number; label: string }> = [
 
 export class Replay {
   /** The recording in progress: its file and the items written so far. */
-  recording = $state.raw<{ path: string; items: number } | null>(null);
+  recording = $state.raw<{ path: string; items: number; error?: string | null } | null>(null);
   /** The open recording's file, and where its replay stands (null: none open). */
   path = $state<string | null>(null);
   status = $state.raw<ReplayStatus | null>(null);
