@@ -99,6 +99,39 @@ commands! {
         state.export_jsonl(&path, &channels).await
     }
 
+    /// Starts recording the items of `targets` to `path` (chosen in the save dialog) as they
+    /// arrive, in the export's format; `recording` events count what is written.
+    fn start_recording(
+        state: tauri::State<'_, crate::state::AppState>;
+        path: String,
+        targets: Vec<tack_client::Target>
+    ) -> () {
+        state.start_recording(path, targets).await
+    }
+
+    /// Stops the recording; answers how many items the file holds.
+    fn stop_recording(state: tauri::State<'_, crate::state::AppState>;) -> u64 {
+        state.stop_recording().await
+    }
+
+    /// Opens a recording (read by the engine; a bad line is refused with its line and column)
+    /// for replay, paused at its start; answers how many items it holds. Its items and
+    /// `replay` events arrive on the connection's `onEvent`.
+    fn open_recording(state: tauri::State<'_, crate::state::AppState>; path: String) -> u64 {
+        state.open_recording(path).await
+    }
+
+    /// Plays, pauses, steps, seeks or changes the speed of the open recording's replay.
+    fn steer_replay(state: tauri::State<'_, crate::state::AppState>; steer: tack_client::player::Steer) -> () {
+        state.steer_replay(steer).await
+    }
+
+    /// Ends the replay.
+    fn close_replay(state: tauri::State<'_, crate::state::AppState>;) -> () {
+        state.close_replay().await;
+        Ok(())
+    }
+
     /// Shows a desktop notification; `body` is plain text and shows as typed.
     fn notify(app: tauri::AppHandle; title: String, body: String) -> () {
         crate::notify::show(&app, title, body).await

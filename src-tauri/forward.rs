@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 use tack_client::events::{ClientEvent, EventBatch};
+use tauri::ipc::Channel;
+use tokio::sync::mpsc;
 
 /// One frame at 60 Hz.
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -21,6 +23,33 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// JIT off (render_env) 100 a frame held its log at ~50 frames/s on a busy machine (see
 /// BENCHMARKS.md).
 pub const RAW_PER_FRAME: usize = 50;
+
+/// Sends `events` (a session's, or a replay's) to the window, at most one batch a frame,
+/// until either end goes away.
+pub async fn pump(mut events: mpsc::Receiver<EventBatch>, channel: Channel<EventBatch>) {
+    let mut pending = Coalescer::new(RAW_PER_FRAME);
+    let mut frame = tokio::time::interval(FRAME);
+    // After a quiet spell the next event goes out at once, then at most one per frame.
+    frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            batch = events.recv() => match batch {
+                Some(batch) => pending.push(batch),
+                None => {
+                    let _ = channel.send(pending.take());
+                    break;
+                }
+            },
+            _ = frame.tick(), if !pending.is_empty() => {
+                if channel.send(pending.take()).is_err() {
+                    // The window went away (reload or close); the next connect makes a new
+                    // channel.
+                    break;
+                }
+            }
+        }
+    }
+}
 
 /// The events waiting for the next frame.
 pub struct Coalescer {

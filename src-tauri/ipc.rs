@@ -62,6 +62,9 @@ ts_type! {
     () => "void",
     String => "string",
     usize => "number",
+    u64 => "number",
+    Vec<tack_client::Target> => "Array<Target>",
+    tack_client::player::Steer => "Steer",
     tack_client::query::QueryApplied => "QueryApplied",
     tack_client::binary::BinaryView => "BinaryView",
     Vec<String> => "Array<string>",
@@ -103,7 +106,7 @@ fn camel(snake: &str) -> String {
 pub fn typescript(commands: &[Command]) -> String {
     let mut out = String::from(
         "// Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.\n\n\
-         import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied } from './bindings';\n\n\
+         import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied, Steer, Target } from './bindings';\n\n\
          /** The desktop shell's commands, as the UI calls them. */\n\
          export interface Commands {\n",
     );

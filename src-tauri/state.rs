@@ -5,11 +5,12 @@
 //! each launch: the window's engine presents it, and the user's own scripts get it from the
 //! server list ("let your own scripts publish here").
 
-use crate::forward::{Coalescer, FRAME, RAW_PER_FRAME};
 use crate::startup::BUILTIN_URL;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use tack_client::events::EventBatch;
+use std::path::PathBuf;
+use tack_client::events::{EventBatch, Target};
+use tack_client::player::{Player, Steer};
 use tack_client::profile::{BuiltinServer, Profile};
 use tack_client::query::QueryApplied;
 use tack_client::{Session, SessionOptions};
@@ -23,7 +24,15 @@ pub struct AppState {
     /// "This computer" finds the same rooms and history.
     builtin: Mutex<Option<Builtin>>,
     session: Mutex<Option<Session>>,
+    /// The window's event channel: a replay's items reach the window the way live ones do.
+    window: Mutex<Option<Channel<EventBatch>>>,
+    /// The open recording's replay.
+    player: Mutex<Option<Player>>,
 }
+
+/// Items a recording opened in the window may hold: a million-item recording (the design
+/// point) and room to spare, at a few hundred bytes of memory each.
+pub const REPLAY_MAX_ITEMS: usize = 2_000_000;
 
 /// The running built-in server and the secret it was started with.
 struct Builtin {
@@ -67,6 +76,8 @@ impl AppState {
             initial,
             builtin: Mutex::new(None),
             session: Mutex::new(None),
+            window: Mutex::new(None),
+            player: Mutex::new(None),
         }
     }
 
@@ -102,32 +113,12 @@ impl AppState {
         }
         // The window's log may be a sample at extreme rates (see `forward`); the export writes
         // what the engine kept, every item of the last 64 MB (its default budget).
-        let (session, mut events) = Session::connect(profile, SessionOptions::default());
+        let (session, events) = Session::connect(profile, SessionOptions::default());
         *self.session.lock().await = Some(session);
-        tauri::async_runtime::spawn(async move {
-            let mut pending = Coalescer::new(RAW_PER_FRAME);
-            let mut frame = tokio::time::interval(FRAME);
-            // After a quiet spell the next event goes out at once, then at most one per frame.
-            frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    batch = events.recv() => match batch {
-                        Some(batch) => pending.push(batch),
-                        None => {
-                            let _ = channel.send(pending.take());
-                            break;
-                        }
-                    },
-                    _ = frame.tick(), if !pending.is_empty() => {
-                        if channel.send(pending.take()).is_err() {
-                            // The window went away (reload or close); the next connect makes a
-                            // new channel.
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        // A replay belongs to the window's monitor, which a new connection starts afresh.
+        self.player.lock().await.take();
+        *self.window.lock().await = Some(channel.clone());
+        tauri::async_runtime::spawn(crate::forward::pump(events, channel));
         Ok(())
     }
 
@@ -149,6 +140,68 @@ impl AppState {
         out.flush()
             .map_err(|e| format!("can't write {path}: {e}"))?;
         Ok(lines)
+    }
+
+    /// Starts recording `targets`' items to `path` as they arrive.
+    pub async fn start_recording(&self, path: String, targets: Vec<Target>) -> Result<(), String> {
+        self.current()
+            .await?
+            .start_recording(&PathBuf::from(path), targets)
+    }
+
+    /// Stops the recording; answers how many items it holds. The last items are written on
+    /// a blocking thread.
+    pub async fn stop_recording(&self) -> Result<u64, String> {
+        let session = self.current().await?;
+        tokio::task::spawn_blocking(move || session.stop_recording())
+            .await
+            .map_err(|e| format!("the recording stopped: {e}"))?
+            .map(|(_, items)| items)
+    }
+
+    /// Reads the recording at `path` (on a blocking thread; a bad line is refused with its
+    /// line and column) and replaces any replay with one of it, paused at its start; its
+    /// events reach the window through the same frame pump as live ones. Answers the items.
+    pub async fn open_recording(&self, path: String) -> Result<u64, String> {
+        let session = self.current().await?;
+        let window = self
+            .window
+            .lock()
+            .await
+            .clone()
+            .ok_or("not connected to a server")?;
+        let file = PathBuf::from(&path);
+        let records = tokio::task::spawn_blocking(move || {
+            tack_client::recording::read_file(&file, REPLAY_MAX_ITEMS)
+        })
+        .await
+        .map_err(|e| format!("reading {path} stopped: {e}"))?
+        .map_err(|e| format!("{path}: {e}"))?;
+        let items = records.len() as u64;
+        let (player, events) = session.replay(records);
+        *self.player.lock().await = Some(player);
+        tauri::async_runtime::spawn(crate::forward::pump(events, window));
+        Ok(items)
+    }
+
+    pub async fn steer_replay(&self, steer: Steer) -> Result<(), String> {
+        let player = self.player.lock().await;
+        match player.as_ref() {
+            Some(p) if p.steer(steer) => Ok(()),
+            _ => Err("no recording is open".into()),
+        }
+    }
+
+    pub async fn close_replay(&self) {
+        self.player.lock().await.take();
+    }
+
+    async fn current(&self) -> Result<Session, String> {
+        self.session
+            .lock()
+            .await
+            .clone()
+            .ok_or_else(|| "not connected to a server".to_owned())
     }
 
     /// Sets the active session's monitor query; a refusal is its JSON (`QueryError`), so the

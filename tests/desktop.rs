@@ -9,7 +9,7 @@ use fantoccini::Locator;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::desktop::Desktop;
+use support::desktop::{pick_in_dialog, Desktop};
 use support::lossy_link::LossyLink;
 use tack_client::events::ClientEvent;
 use tack_client::{Profile, Session, SessionOptions};
@@ -915,4 +915,133 @@ async fn binary_items_show_as_hex_and_as_the_messagepack_or_cbor_they_hold() {
 
     app.quit().await;
     server.shutdown().await;
+}
+
+/// Issue 18: someone records the orders feed while it is live, stops, and opens the
+/// recording again later: it replays at ten times the recorded speed, into the same log, in
+/// the order the items arrived. A file with a bad line is refused with where it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_traffic_recorded_from_the_monitor_replays_in_its_original_order() {
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    let control = server.control_url();
+    let files = tempfile::tempdir().expect("a directory for the recording");
+    let recording = files.path().join("orders-recording.jsonl");
+    let mut app = Desktop::launch("monitor-replay", &["--connect", &server.url()]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("add-channel").await;
+    app.type_into("watch-input", &format!("orders{}", enter_key()))
+        .await;
+    app.find("channel-orders").await;
+
+    // Recording, while the feed is live.
+    app.click("monitor-record").await;
+    let chosen = app
+        .find("record-channel-orders")
+        .await
+        .prop("checked")
+        .await
+        .expect("the checkbox has a state");
+    assert_eq!(
+        chosen.as_deref(),
+        Some("true"),
+        "the channel shown is chosen"
+    );
+    app.screenshot("choosing").await;
+    app.click("record-start").await;
+    pick_in_dialog("Record to", &recording).await;
+    app.find("monitor-record-stop").await;
+    let items: Vec<String> = (1..=6)
+        .map(|n| format!(r#"{{"order":{n},"sym":"ACME","qty":{}}}"#, n * 10))
+        .collect();
+    for item in &items {
+        publish(&control, "orders", item).await;
+        // Each item after the one before has arrived: a spacing the replay keeps, scaled.
+        wait_monitor_lines_containing(&mut app, item).await;
+    }
+    app.wait_text("monitor-recorded", "all six items written", |t| t == "6")
+        .await;
+    app.screenshot("recording").await;
+    app.click("monitor-record-stop").await;
+    app.wait_texts("notice", "how many were recorded", |n| {
+        n.iter().any(|t| t.contains("Recorded 6 items to"))
+    })
+    .await;
+
+    // The file is the export's format, one item a line, in arrival order.
+    let file = std::fs::read_to_string(&recording).expect("the recording was written");
+    let payloads: Vec<String> = file
+        .lines()
+        .map(|l| {
+            let record: tack_client::monitor::Record =
+                serde_json::from_str(l).expect("each line is a record");
+            assert_eq!(record.channel, "orders");
+            record.payload
+        })
+        .collect();
+    assert_eq!(payloads, items);
+
+    // Later: opened again, it replays at 10× into the log, in its original order.
+    app.click("monitor-open").await;
+    pick_in_dialog("Open a recording", &recording).await;
+    app.wait_text("replay-progress", "a paused replay of six items", |t| {
+        t.starts_with("0 / 6")
+    })
+    .await;
+    assert!(
+        monitor_lines(&app).await.is_empty(),
+        "the log starts empty for the replay"
+    );
+    app.screenshot("opened").await;
+    app.click("replay-speed-10").await;
+    app.click("replay-play").await;
+    let want: Vec<&str> = items.iter().map(String::as_str).collect();
+    wait_monitor_lines(&mut app, "the six items in their original order", &want).await;
+    app.wait_text("replay-progress", "the end of the replay", |t| {
+        t.starts_with("6 / 6")
+    })
+    .await;
+    let speed = app
+        .find("replay-speed-10")
+        .await
+        .attr("aria-checked")
+        .await
+        .expect("the speed button has a state");
+    assert_eq!(speed.as_deref(), Some("true"), "it replayed at 10×");
+    app.find("replay-play").await;
+    app.screenshot("replayed").await;
+
+    // A file with a bad line is refused, with its line and column.
+    let bad = files.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n{{\"channel\": \"orders\",\n",
+            file.lines().next().unwrap()
+        ),
+    )
+    .expect("write the bad file");
+    app.click("monitor-open").await;
+    pick_in_dialog("Open a recording", &bad).await;
+    let refusal = app
+        .wait_text("replay-error", "the refusal", |t| t.contains("line 2"))
+        .await;
+    assert!(refusal.contains("column"), "it says where: {refusal:?}");
+    app.screenshot("refused").await;
+
+    app.quit().await;
+    server.shutdown().await;
+}
+
+/// Waits until a line of the monitor log contains `text`.
+async fn wait_monitor_lines_containing(app: &mut Desktop, text: &str) {
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    while !monitor_lines(app).await.iter().any(|l| l.contains(text)) {
+        if std::time::Instant::now() > deadline {
+            app.screenshot("timeout-monitor-line").await;
+            panic!("the monitor never showed {text:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -397,3 +397,59 @@ async fn wait_for_port(port: u16) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Picks `path` in the GTK file dialog titled `title` the way a user does at the keyboard:
+/// a whole path typed into the location field, and Enter.
+/// WebDriver cannot reach these windows, so the keys go through the X server (xdotool).
+pub async fn pick_in_dialog(title: &'static str, path: &std::path::Path) {
+    let path = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let xdotool = |args: &[&str]| {
+            let out = std::process::Command::new("xdotool")
+                .args(args)
+                .output()
+                .expect("xdotool runs (apt install xdotool)");
+            assert!(out.status.success(), "xdotool {args:?}: {out:?}");
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        // --sync waits for the dialog to be mapped.
+        let window = xdotool(&[
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--name",
+            &format!("^{title}$"),
+        ]);
+        let window = window
+            .lines()
+            .next()
+            .expect("the dialog's window")
+            .to_owned();
+        xdotool(&["windowfocus", "--sync", &window]);
+        // Ctrl+L: the location field (the name field, in a save dialog), whole path selected.
+        xdotool(&["key", "--clearmodifiers", "ctrl+l"]);
+        xdotool(&["key", "--clearmodifiers", "ctrl+a"]);
+        xdotool(&["type", "--delay", "20", &path]);
+        // The first Enter may only close the field's completion popup: Enter again until the
+        // dialog is gone.
+        let open = || {
+            std::process::Command::new("xdotool")
+                .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        for _ in 0..5 {
+            xdotool(&["key", "Return"]);
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while open() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !open() {
+                return;
+            }
+        }
+        panic!("the {title:?} dialog did not take {path}");
+    })
+    .await
+    .expect("the dialog was answered");
+}

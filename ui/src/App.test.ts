@@ -228,6 +228,96 @@ describe('the monitor', () => {
   });
 });
 
+describe('recording and replay in the monitor', () => {
+  const raw = (payload: string, received: number, channel = 'orders'): ClientEvent => ({
+    kind: 'raw', channel, id: null, ts: null, payload, binary: false, size: payload.length, received,
+  });
+  const status = (patch: Partial<Extract<ClientEvent, { kind: 'replay' }>> = {}): ClientEvent => ({
+    kind: 'replay', total: 3, position: 0, playing: false, speed: 1, at: 5_000, first: 5_000, last: 65_000, ...patch,
+  });
+
+  test('record asks where to write, counts what the engine wrote, and stop says how many', async () => {
+    const { shell, session } = await startedApp({ answers: { chooseRecordingPath: async () => '/tmp/orders.jsonl' } });
+    await session.watch('orders');
+    await session.watch('metrics');
+    await session.watch('prices');
+    // The record bar starts with what the log shows (prices); the user adds orders.
+    await fireEvent.click(await screen.findByTestId('monitor-record'));
+    expect((screen.getByTestId('record-channel-prices') as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByTestId('record-channel-metrics') as HTMLInputElement).checked).toBe(false);
+    await fireEvent.click(screen.getByTestId('record-channel-orders'));
+    await fireEvent.click(screen.getByTestId('record-start'));
+    await waitFor(() =>
+      expect(shell.called('startRecording')).toEqual([
+        [
+          '/tmp/orders.jsonl',
+          [
+            { type: 'channel', name: 'orders' },
+            { type: 'channel', name: 'prices' },
+          ],
+        ],
+      ]),
+    );
+    expect(screen.queryByTestId('record-bar')).toBeNull();
+    shell.push({ kind: 'recording', path: '/tmp/orders.jsonl', items: 1_234, error: null });
+    await waitFor(() => expect(text('monitor-recorded')).toBe('1,234'));
+    expect(screen.queryByTestId('record-error')).toBeNull();
+    shell.push({ kind: 'recording', path: '/tmp/orders.jsonl', items: 1_300, error: "can't write /tmp/orders.jsonl: No space left on device" });
+    expect((await screen.findByTestId('record-error')).textContent).toContain('No space left on device');
+    await fireEvent.click(screen.getByTestId('monitor-record-stop'));
+    expect(await screen.findByText('Recorded 7 items to /tmp/orders.jsonl')).toBeTruthy();
+    expect(screen.getByTestId('monitor-record')).toBeTruthy();
+  });
+
+  test('an opened recording plays into the log through the controls', async () => {
+    const { shell, session } = await startedApp({ answers: { chooseRecordingToOpen: async () => '/tmp/orders.jsonl' } });
+    await session.watch('orders');
+    await fireEvent.click(await screen.findByTestId('monitor-open'));
+    await waitFor(() => expect(shell.called('openRecording')).toEqual([['/tmp/orders.jsonl']]));
+    await screen.findByTestId('replay-bar');
+    shell.push(status());
+    await waitFor(() => expect(text('replay-progress')).toBe('0 / 3 · 0:00.000 of 1:00.000'));
+    await fireEvent.click(screen.getByTestId('replay-speed-10'));
+    await fireEvent.click(screen.getByTestId('replay-play'));
+    expect(shell.called('steerReplay')).toEqual([[{ do: 'speed', times: 10 }], [{ do: 'play' }]]);
+    shell.push(raw('one', 5_000), raw('two', 35_000), status({ position: 2, playing: true, speed: 10, at: 35_000 }));
+    await waitFor(() => expect(screen.getAllByTestId('monitor-row')).toHaveLength(2));
+    await waitFor(() => expect(text('replay-progress')).toBe('2 / 3 · 0:30.000 of 1:00.000'));
+    expect(screen.getByTestId('replay-speed-10').getAttribute('aria-checked')).toBe('true');
+    await fireEvent.click(screen.getByTestId('replay-pause'));
+    await fireEvent.input(screen.getByTestId('replay-seek'), { target: { value: 'soon' } });
+    await fireEvent.submit(screen.getByTestId('replay-seek'));
+    expect(screen.getByTestId('replay-seek').getAttribute('aria-invalid')).toBe('true');
+    await fireEvent.input(screen.getByTestId('replay-seek'), { target: { value: '0:10' } });
+    await fireEvent.submit(screen.getByTestId('replay-seek'));
+    await waitFor(() => expect(shell.called('steerReplay').at(-1)).toEqual([{ do: 'seek', at: 15_000 }]));
+    await waitFor(() => expect(screen.queryAllByTestId('monitor-row')).toHaveLength(0));
+    await fireEvent.click(screen.getByTestId('replay-close'));
+    await waitFor(() => expect(screen.queryByTestId('replay-bar')).toBeNull());
+  });
+
+  test('a recording with a bad line is refused with its line and column, shown', async () => {
+    const refusal = '/tmp/bad.jsonl: line 3 is not a recorded item (expected value at column 1)';
+    await startedApp({
+      answers: {
+        chooseRecordingToOpen: async () => '/tmp/bad.jsonl',
+        openRecording: async () => {
+          throw refusal;
+        },
+      },
+    });
+    await screen.findByText('Connected');
+    // The monitor opens on a channel; any will do.
+    await fireEvent.click(screen.getByTestId('add-channel'));
+    const input = screen.getByTestId('watch-input');
+    await fireEvent.input(input, { target: { value: 'orders' } });
+    await fireEvent.keyDown(input, { key: 'Enter' });
+    await fireEvent.click(await screen.findByTestId('monitor-open'));
+    expect((await screen.findByTestId('replay-error')).textContent).toBe(refusal);
+    expect(screen.queryByTestId('replay-bar')).toBeNull();
+  });
+});
+
 describe('the monitor, queried with jq', () => {
   const judged = (payload: string, query?: Verdict, patch: Partial<Extract<ClientEvent, { kind: 'raw' }>> = {}): ClientEvent => ({
     kind: 'raw', channel: 'market', id: null, ts: null, payload, binary: false, size: payload.length, received: Date.now(), query, ...patch,

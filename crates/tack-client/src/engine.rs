@@ -355,6 +355,11 @@ impl Engine {
                     for s in report {
                         self.out.push(ClientEvent::Stats(s)).await;
                     }
+                    let recording = self.shared.recorder.lock().as_ref()
+                        .map(|r| (r.path().display().to_string(), r.written(), r.failure()));
+                    if let Some((path, items, error)) = recording {
+                        self.out.push(ClientEvent::Recording { path, items, error }).await;
+                    }
                 }
                 result = async { probe.as_mut().expect("guarded").await }, if probe.is_some() => {
                     probe = None;

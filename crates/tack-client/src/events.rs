@@ -112,6 +112,24 @@ pub struct ChannelStats {
     pub latency_ms: Option<f64>,
 }
 
+/// Where a replay of a recording stands, sent when it changes (at most every frame or so
+/// while it plays).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ReplayStatus {
+    /// Items in the recording.
+    pub total: u64,
+    /// Items delivered so far.
+    pub position: u64,
+    pub playing: bool,
+    /// How many times faster than recorded; 0: as fast as possible.
+    pub speed: f64,
+    /// The recorded time the replay stands at, and the first and last items' receive times.
+    pub at: u64,
+    pub first: u64,
+    pub last: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -208,6 +226,15 @@ pub enum ClientEvent {
     },
     /// Monitoring figures for a room or channel.
     Stats(ChannelStats),
+    /// A recording in progress: its file and the items written so far (about once a second),
+    /// and why its file could not be written, once it could not.
+    Recording {
+        path: String,
+        items: u64,
+        error: Option<String>,
+    },
+    /// Where the open recording's replay stands. Its items come as `Raw` events.
+    Replay(ReplayStatus),
     /// Something the user should know about (a refused frame, a rate limit, a server error).
     Error {
         code: String,
@@ -239,6 +266,8 @@ pub fn typescript_bindings() -> String {
         SendState::decl(&cfg),
         ServerInfo::decl(&cfg),
         ChannelStats::decl(&cfg),
+        ReplayStatus::decl(&cfg),
+        crate::player::Steer::decl(&cfg),
         Verdict::decl(&cfg),
         QueryField::decl(&cfg),
         QueryError::decl(&cfg),

@@ -16,7 +16,8 @@
 //!   jq filter and map, judged per item in the engine.
 //! - [`binary`]: a binary item as hex, and as MessagePack or CBOR when it is one.
 //! - [`recording`]: a recording (the monitor's export, JSON Lines) read back, and its replay
-//!   timing.
+//!   timing; [`recorder`]: items written to one as they arrive; [`replay`]: when each item
+//!   is due on a replay the user steers; [`player`]: that replay, on a task of its own.
 //! - [`backoff`], [`monitor`], `outbox`, `endpoint`, [`error`].
 
 pub mod backoff;
@@ -34,9 +35,12 @@ mod liveness;
 pub mod monitor;
 mod netwatch;
 mod outbox;
+pub mod player;
 pub mod profile;
 pub mod query;
+pub mod recorder;
 pub mod recording;
+pub mod replay;
 mod sequencer;
 mod session;
 mod transport;

@@ -50,6 +50,13 @@ pub fn read_records(input: impl BufRead, max_items: usize) -> Result<Vec<Record>
     Ok(records)
 }
 
+/// Reads the recording at `path` (see [`read_records`]).
+pub fn read_file(path: &std::path::Path, max_items: usize) -> Result<Vec<Record>, RecordingError> {
+    let file = std::fs::File::open(path).map_err(|e| RecordingError::Io(e.to_string()))?;
+    // A large buffer: a million-item file is read in big gulps.
+    read_records(std::io::BufReader::with_capacity(1 << 20, file), max_items)
+}
+
 /// serde_json's message with its position given as a column only: the line is ours to name,
 /// and its "line 1" would contradict it.
 fn json_problem(e: &serde_json::Error) -> String {

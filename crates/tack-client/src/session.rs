@@ -10,10 +10,13 @@ use crate::engine::Engine;
 use crate::error::ClientError;
 use crate::events::{EventBatch, Target};
 use crate::link::Tasks;
+use crate::monitor::Record;
 use crate::monitor::{Monitor, DEFAULT_EXPORT_BUDGET};
 use crate::outbox::{Outbox, OutboxItem};
+use crate::player::{Delivered, Player};
 use crate::profile::Profile;
 use crate::query::{MonitorQuery, QueryApplied, QueryError, Rejudged, REJUDGE_MAX};
+use crate::recorder::Recorder;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,7 +114,13 @@ pub(crate) enum Command {
 pub(crate) struct Shared {
     pub outbox: Mutex<Outbox>,
     pub monitor: Mutex<Monitor>,
-    pub query: Mutex<QueryState>,
+    /// Shared with a replay too, which judges its items with the same query.
+    pub query: Arc<Mutex<QueryState>>,
+    /// The recording in progress, if any.
+    pub recorder: Mutex<Option<Recorder>>,
+    /// What the last replay delivered, judged again (as live items are) when the query
+    /// changes.
+    pub replayed: Mutex<Option<Delivered>>,
 }
 
 /// The monitor's jq query in force, and the numbers of the queries asked for.
@@ -147,7 +156,9 @@ impl Session {
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(options.outbox_capacity, prefix)),
             monitor: Mutex::new(Monitor::new(options.export_budget)),
-            query: Mutex::new(QueryState::default()),
+            query: Arc::default(),
+            recorder: Mutex::new(None),
+            replayed: Mutex::new(None),
         });
         let mut watcher = Tasks::default();
         if options.watch_network {
@@ -285,7 +296,11 @@ impl Session {
             None => Vec::new(),
             Some(query) => {
                 // Copied out, then judged without the lock: the engine records items meanwhile.
-                let newest = self.shared.monitor.lock().newest_items(REJUDGE_MAX);
+                let mut newest = self.shared.monitor.lock().newest_items(REJUDGE_MAX);
+                let replayed = self.shared.replayed.lock().clone();
+                if let Some(replayed) = replayed {
+                    newest.extend(replayed.newest(REJUDGE_MAX));
+                }
                 newest
                     .into_iter()
                     .filter_map(|r| {
@@ -302,6 +317,46 @@ impl Session {
             generation,
             rejudged,
         })
+    }
+
+    /// Starts recording the items of `targets` to `path` as they arrive (see `recorder`).
+    /// One recording at a time.
+    pub fn start_recording(
+        &self,
+        path: &std::path::Path,
+        targets: Vec<Target>,
+    ) -> Result<(), String> {
+        let mut recorder = self.shared.recorder.lock();
+        if let Some(running) = recorder.as_ref() {
+            return Err(format!(
+                "already recording to {}; stop that first",
+                running.path().display()
+            ));
+        }
+        *recorder = Some(Recorder::start(path, targets)?);
+        Ok(())
+    }
+
+    /// Stops the recording in progress; answers its file and how many items it holds. Waits
+    /// for the file to be written: call it off the async runtime.
+    pub fn stop_recording(&self) -> Result<(String, u64), String> {
+        let recorder = self
+            .shared
+            .recorder
+            .lock()
+            .take()
+            .ok_or("nothing is being recorded")?;
+        let path = recorder.path().display().to_string();
+        recorder.stop().map(|items| (path, items))
+    }
+
+    /// Replays `records` (sorted by receive time, as `recording::read_records` returns them):
+    /// their `Raw` events, judged by this session's monitor query, and `Replay` events follow
+    /// on the receiver. Paused before the first item; steer it with [`Player::steer`].
+    pub fn replay(&self, records: Vec<Record>) -> (Player, mpsc::Receiver<EventBatch>) {
+        let (player, events) = Player::spawn(records, self.shared.query.clone());
+        *self.shared.replayed.lock() = Some(player.delivered());
+        (player, events)
     }
 
     /// Messages waiting for an acknowledgement.

@@ -71,20 +71,20 @@ impl Engine {
                     .cid
                     .as_deref()
                     .is_some_and(|c| self.shared.outbox.lock().is_ours(c));
-                self.shared.monitor.lock().record(
-                    Instant::now(),
-                    &target,
-                    m.comment.len(),
-                    Record {
-                        channel: m.room.clone(),
-                        id: Some(m.id),
-                        ts: Some(m.ts),
-                        received,
-                        user: Some(m.user.clone()),
-                        payload: m.comment.clone(),
-                        binary: false,
-                    },
-                );
+                let record = Record {
+                    channel: m.room.clone(),
+                    id: Some(m.id),
+                    ts: Some(m.ts),
+                    received,
+                    user: Some(m.user.clone()),
+                    payload: m.comment.clone(),
+                    binary: false,
+                };
+                self.record(&target, &record).await;
+                self.shared
+                    .monitor
+                    .lock()
+                    .record(Instant::now(), &target, m.comment.len(), record);
                 self.out
                     .push(ClientEvent::Message {
                         room: m.room,
@@ -136,20 +136,20 @@ impl Engine {
                 } else {
                     r.payload.len()
                 };
-                self.shared.monitor.lock().record(
-                    Instant::now(),
-                    &target,
-                    decoded,
-                    Record {
-                        channel: r.channel.clone(),
-                        id: Some(r.id),
-                        ts: Some(r.ts),
-                        received,
-                        user: None,
-                        payload: r.payload.clone(),
-                        binary: r.binary,
-                    },
-                );
+                let record = Record {
+                    channel: r.channel.clone(),
+                    id: Some(r.id),
+                    ts: Some(r.ts),
+                    received,
+                    user: None,
+                    payload: r.payload.clone(),
+                    binary: r.binary,
+                };
+                self.record(&target, &record).await;
+                self.shared
+                    .monitor
+                    .lock()
+                    .record(Instant::now(), &target, decoded, record);
                 let query = self.judge(&r.payload, r.binary);
                 self.out
                     .push(ClientEvent::Raw {
@@ -165,6 +165,21 @@ impl Engine {
                     .await;
             }
             _ => {}
+        }
+    }
+
+    /// Hands an item to the recording in progress when it records `target`. A full buffer
+    /// makes the engine wait for the disk rather than hold items without bound.
+    async fn record(&self, target: &Target, record: &Record) {
+        let tap = self
+            .shared
+            .recorder
+            .lock()
+            .as_ref()
+            .and_then(|r| r.tap(target));
+        if let Some(tap) = tap {
+            // Stopped meanwhile: the item is simply not recorded.
+            let _ = tap.send(record.clone()).await;
         }
     }
 

@@ -2,10 +2,11 @@
 //! of engine event batches to the stores. User actions come here and go out through the
 //! backend it was given; errors come back as plain-language notices.
 
-import type { Backend, BinaryView, BuiltinServer, ClientEvent, EventBatch, Profile, QueryError } from '../backend';
+import type { Backend, BinaryView, BuiltinServer, ClientEvent, EventBatch, Profile, QueryError, Steer } from '../backend';
 import { Connection } from '../connection/connection.svelte';
 import { Rooms } from '../rooms/rooms.svelte';
 import { Monitor } from '../monitor/monitor.svelte';
+import { Replay, seekTo } from '../monitor/replay.svelte';
 import { Profiles } from '../profiles/profiles.svelte';
 import { Notices } from './notices.svelte';
 
@@ -31,6 +32,7 @@ export class Session {
   readonly connection = new Connection();
   readonly rooms = new Rooms();
   readonly monitor = new Monitor();
+  readonly replay = new Replay();
   readonly profiles: Profiles;
   readonly notices = new Notices();
   readonly #backend: Backend;
@@ -86,6 +88,10 @@ export class Session {
     this.profiles.activeName = profile.name;
     this.rooms.clear();
     this.monitor.reset();
+    // The engine of a new connection has no recording and no replay.
+    this.replay.recording = null;
+    this.replay.closed();
+    this.monitor.replaying = false;
     this.connection.reset(profile.name);
     this.view = { kind: 'room', name: LOBBY };
     this.rooms.ensure(LOBBY);
@@ -119,6 +125,12 @@ export class Session {
       case 'gap':
         if (e.target.type === 'channel') this.monitor.apply(e);
         else this.rooms.apply(e, this.activeRoom, this.connection.nick);
+        return;
+      case 'recording':
+        if (this.replay.recording) this.replay.recording = { path: e.path, items: e.items, error: e.error };
+        return;
+      case 'replay':
+        if (this.replay.open) this.replay.status = e;
         return;
       case 'stats':
         // Rooms' figures are not shown.
@@ -241,9 +253,82 @@ export class Session {
     return this.#backend.decodeBinary(payload);
   }
 
+  /** The channels Export and Record take: the one shown, or all. */
+  #shownChannels(): string[] {
+    return this.monitor.channelFilter ? [this.monitor.channelFilter] : this.monitor.channels.map((c) => c.name);
+  }
+
+  /**
+   * Records `channels` to a file chosen in the save dialog, as items arrive, until stopped;
+   * true once recording.
+   */
+  async startRecording(channels: string[]): Promise<boolean> {
+    if (!channels.length) return false;
+    let started = false;
+    await this.#do('Could not record', async () => {
+      const path = await this.#backend.chooseRecordingPath(`${channels.length === 1 ? channels[0] : 'channels'}-recording.jsonl`);
+      if (!path) return;
+      await this.#backend.startRecording(
+        path,
+        channels.map((name) => ({ type: 'channel', name })),
+      );
+      this.replay.recording = { path, items: 0 };
+      started = true;
+    });
+    return started;
+  }
+
+  async stopRecording(): Promise<void> {
+    const path = this.replay.recording?.path;
+    await this.#do('Could not stop recording', async () => {
+      const items = await this.#backend.stopRecording();
+      this.notices.show(`Recorded ${items.toLocaleString('en-US')} items to ${path}`);
+    });
+    this.replay.recording = null;
+  }
+
+  /**
+   * Opens a recording chosen in the open dialog: the engine reads it (a bad line is refused,
+   * with its line and column, and shown) and replays it into the log, paused at its start.
+   */
+  async openRecording(): Promise<void> {
+    let path: string | null = null;
+    try {
+      path = await this.#backend.chooseRecordingToOpen();
+      if (!path) return;
+      const total = await this.#backend.openRecording(path);
+      this.monitor.clear();
+      this.monitor.replaying = true;
+      // Whatever channel was shown, the recording's items show.
+      this.monitor.setFilter(this.monitor.filterText, null);
+      this.replay.opened(path, total);
+    } catch (e) {
+      this.replay.error = reason(e);
+      this.notices.show(`Could not open the recording: ${reason(e)}`, 'error');
+    }
+  }
+
+  steerReplay(steer: Steer): Promise<boolean> {
+    return this.#do('Replay', () => this.#backend.steerReplay(steer));
+  }
+
+  /** Moves the replay to `ms` into the recording; the log starts again from there. */
+  async seekReplay(ms: number): Promise<void> {
+    const status = this.replay.status;
+    if (!status) return;
+    this.monitor.clear();
+    await this.steerReplay(seekTo(status, ms));
+  }
+
+  async closeReplay(): Promise<void> {
+    await this.#do('Could not close the recording', () => this.#backend.closeReplay());
+    this.replay.closed();
+    this.monitor.replaying = false;
+  }
+
   /** Export through the save dialog; says how many lines were written. */
   async exportLog(): Promise<void> {
-    const channels = this.monitor.channelFilter ? [this.monitor.channelFilter] : this.monitor.channels.map((c) => c.name);
+    const channels = this.#shownChannels();
     if (!channels.length) return;
     await this.#do('Export failed', async () => {
       const path = await this.#backend.chooseExportPath(`${channels.length === 1 ? channels[0] : 'channels'}.jsonl`);

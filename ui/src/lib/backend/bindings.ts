@@ -101,6 +101,26 @@ dropped: number, rate_1s: number, rate_10s: number,
  */
 latency_ms: number | null, };
 
+export type ReplayStatus = { 
+/**
+ * Items in the recording.
+ */
+total: number, 
+/**
+ * Items delivered so far.
+ */
+position: number, playing: boolean, 
+/**
+ * How many times faster than recorded; 0: as fast as possible.
+ */
+speed: number, 
+/**
+ * The recorded time the replay stands at, and the first and last items' receive times.
+ */
+at: number, first: number, last: number, };
+
+export type Steer = { "do": "play" } | { "do": "pause" } | { "do": "step" } | { "do": "seek", at: number, } | { "do": "speed", times: number, };
+
 export type Verdict = { 
 /**
  * The query that judged the item (see [`MonitorQuery::generation`]).
@@ -184,7 +204,7 @@ received: number,
  * What the monitor's jq query made of it, while one is set
  * (`Session::set_monitor_query`).
  */
-query?: Verdict, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "error", code: string, message: string, room: string | null, 
+query?: Verdict, } | { "kind": "skipped", channel: string, count: number, bytes: number, } | { "kind": "stats" } & ChannelStats | { "kind": "recording", path: string, items: number, error: string | null, } | { "kind": "replay" } & ReplayStatus | { "kind": "error", code: string, message: string, room: string | null, 
 /**
  * Something the user could use instead (for `nick_taken`, a free nick).
  */

@@ -1,6 +1,6 @@
 // Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.
 
-import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied } from './bindings';
+import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied, Steer, Target } from './bindings';
 
 /** The desktop shell's commands, as the UI calls them. */
 export interface Commands {
@@ -53,6 +53,29 @@ export interface Commands {
    */
   exportJsonl(path: string, channels: Array<string>): Promise<number>;
   /**
+   * Starts recording the items of `targets` to `path` (chosen in the save dialog) as they
+   * arrive, in the export's format; `recording` events count what is written.
+   */
+  startRecording(path: string, targets: Array<Target>): Promise<void>;
+  /**
+   * Stops the recording; answers how many items the file holds.
+   */
+  stopRecording(): Promise<number>;
+  /**
+   * Opens a recording (read by the engine; a bad line is refused with its line and column)
+   * for replay, paused at its start; answers how many items it holds. Its items and
+   * `replay` events arrive on the connection's `onEvent`.
+   */
+  openRecording(path: string): Promise<number>;
+  /**
+   * Plays, pauses, steps, seeks or changes the speed of the open recording's replay.
+   */
+  steerReplay(steer: Steer): Promise<void>;
+  /**
+   * Ends the replay.
+   */
+  closeReplay(): Promise<void>;
+  /**
    * Shows a desktop notification; `body` is plain text and shows as typed.
    */
   notify(title: string, body: string): Promise<void>;
@@ -75,5 +98,10 @@ export const COMMANDS = {
   setMonitorQuery: { cmd: 'set_monitor_query', args: ['filter', 'map'] },
   decodeBinary: { cmd: 'decode_binary', args: ['payload'] },
   exportJsonl: { cmd: 'export_jsonl', args: ['path', 'channels'] },
+  startRecording: { cmd: 'start_recording', args: ['path', 'targets'] },
+  stopRecording: { cmd: 'stop_recording', args: [] },
+  openRecording: { cmd: 'open_recording', args: ['path'] },
+  steerReplay: { cmd: 'steer_replay', args: ['steer'] },
+  closeReplay: { cmd: 'close_replay', args: [] },
   notify: { cmd: 'notify', args: ['title', 'body'] },
 } as const satisfies Record<keyof Commands, { cmd: string; args: readonly string[] }>;

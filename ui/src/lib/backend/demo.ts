@@ -182,6 +182,16 @@ export function demoBackend(params: URLSearchParams): Backend {
       emit(state({}));
     },
     exportJsonl: async (_path, channels) => ids.get(channels[0]) ?? 0,
+    // Recording and replay are the desktop app's engine's; the plain dev page has none.
+    startRecording: async () => {
+      throw new Error('recording runs in the desktop app’s engine; this page has none');
+    },
+    stopRecording: async () => 0,
+    openRecording: async () => {
+      throw new Error('recordings are read by the desktop app’s engine; this page has none');
+    },
+    steerReplay: ok,
+    closeReplay: ok,
     // jq runs in the desktop app's engine only; the plain dev page has none.
     setMonitorQuery: async (filter, map) => {
       if (!filter.trim() && !map.trim()) return { generation: 0, rejudged: [] };
@@ -194,6 +204,8 @@ export function demoBackend(params: URLSearchParams): Backend {
       saved = profiles;
     },
     chooseExportPath: async () => '/home/you/orders.jsonl',
+    chooseRecordingPath: async () => '/home/you/orders-recording.jsonl',
+    chooseRecordingToOpen: async () => '/home/you/orders-recording.jsonl',
     builtinServer: async () => ({
       url: 'http://127.0.0.1:7999',
       publish_url: 'http://127.0.0.1:7998/publish/',

@@ -21,6 +21,10 @@ export interface Backend extends Commands {
   saveProfiles(profiles: Profile[]): Promise<void>;
   /** Asks the user where to save an export; `null` when they cancel. */
   chooseExportPath(defaultName: string): Promise<string | null>;
+  /** Asks the user where to write a recording; `null` when they cancel. */
+  chooseRecordingPath(defaultName: string): Promise<string | null>;
+  /** Asks the user which recording to open; `null` when they cancel. */
+  chooseRecordingToOpen(): Promise<string | null>;
   /** Puts `text` on the clipboard. */
   copyText(text: string): Promise<void>;
 }

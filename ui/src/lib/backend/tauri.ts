@@ -3,7 +3,7 @@
 
 import { Channel, invoke } from '@tauri-apps/api/core';
 import { load as loadStore } from '@tauri-apps/plugin-store';
-import { save as saveDialog } from '@tauri-apps/plugin-dialog';
+import { open as openDialog, save as saveDialog } from '@tauri-apps/plugin-dialog';
 import { writeText } from '@tauri-apps/plugin-clipboard-manager';
 import { COMMANDS, type Commands } from './commands';
 import type { Backend, EventBatch, Profile } from './index';
@@ -52,6 +52,25 @@ async function chooseExportPath(defaultName: string): Promise<string | null> {
   return path ?? null;
 }
 
+const RECORDING_FILTERS = [{ name: 'JSON Lines', extensions: ['jsonl', 'json', 'txt'] }];
+
+async function chooseRecordingPath(defaultName: string): Promise<string | null> {
+  return (await saveDialog({ title: 'Record to', defaultPath: defaultName, filters: RECORDING_FILTERS })) ?? null;
+}
+
+async function chooseRecordingToOpen(): Promise<string | null> {
+  const path = await openDialog({ title: 'Open a recording', multiple: false, directory: false, filters: RECORDING_FILTERS });
+  return typeof path === 'string' ? path : null;
+}
+
 export function tauriBackend(): Backend {
-  return { ...commands(), loadSavedProfiles, saveProfiles, chooseExportPath, copyText: writeText };
+  return {
+    ...commands(),
+    loadSavedProfiles,
+    saveProfiles,
+    chooseExportPath,
+    chooseRecordingPath,
+    chooseRecordingToOpen,
+    copyText: writeText,
+  };
 }

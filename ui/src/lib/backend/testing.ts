@@ -62,6 +62,11 @@ export function fakeBackend(options: FakeOptions = {}) {
     setNick: ok,
     retryNow: ok,
     exportJsonl: async () => 42,
+    startRecording: ok,
+    stopRecording: async () => 7,
+    openRecording: async () => 3,
+    steerReplay: ok,
+    closeReplay: ok,
     setMonitorQuery: async () => ({ generation: ++queries, rejudged: [] }),
     decodeBinary: async (payload) => ({ size: 0, hex: `hex of ${payload}`, hex_omitted: 0, decoded: [] }),
     notify: ok,
@@ -70,6 +75,8 @@ export function fakeBackend(options: FakeOptions = {}) {
       saved = structuredClone(profiles);
     },
     chooseExportPath: async () => null,
+    chooseRecordingPath: async () => null,
+    chooseRecordingToOpen: async () => null,
     builtinServer: async () => ({
       url: 'http://127.0.0.1:40123',
       publish_url: 'http://127.0.0.1:40124/publish/',

@@ -139,6 +139,12 @@ export class Monitor {
     return this.#shown;
   }
 
+  /**
+   * A recording is being replayed into the log: its items carry their recorded receive
+   * times, so the rate chart counts them when they arrive here instead.
+   */
+  replaying = false;
+
   /** Items held in bounded buffers, for the performance probe. */
   get buffered(): Record<string, number> {
     return { log: this.#all.length, view: this.#shown === this.#all ? 0 : this.#shown.length, held: this.#held.length };
@@ -215,8 +221,9 @@ export class Monitor {
     const ch = this.channel(e.channel) ?? this.addChannel(e.channel);
     ch.counted.messages++;
     ch.counted.bytes += e.size;
-    ch.history.add(e.received);
-    this.total.add(e.received);
+    const at = this.replaying ? Date.now() : e.received;
+    ch.history.add(at);
+    this.total.add(at);
     if (e.query?.error && e.query.generation === this.jq.generation) {
       this.#jqFailed++;
       this.#jqLastFailure = e.query.error;
