@@ -428,17 +428,11 @@ async fn a_channel_item_lost_on_the_way_and_gone_from_history_is_a_gap_on_the_ch
     let publish = |text: &'static str| {
         let url = server.control_url();
         async move {
-            let body = tack_protocol::publish::PublishBody {
-                items: vec![tack_protocol::publish::Item::text_everywhere("news", text)],
-            };
-            let reply = reqwest::Client::new()
-                .post(format!("{url}/publish/"))
-                .header("content-type", "application/json")
-                .body(body.to_json())
-                .send()
-                .await
-                .unwrap();
-            assert!(reply.status().is_success(), "publish: {}", reply.status());
+            tack_testkit::server::publish(
+                &url,
+                tack_protocol::publish::Item::text_everywhere("news", text),
+            )
+            .await
         }
     };
     let raw_named = |want: &'static str| move |e: &ClientEvent| matches!(e, ClientEvent::Raw { payload, .. } if payload == want);
