@@ -230,32 +230,17 @@ mod tests {
 
     #[test]
     fn a_flooded_frame_leaves_out_what_the_query_hides_before_any_match() {
-        let judged = |n: u64, keep: bool| match raw("market", n) {
-            ClientEvent::Raw {
-                query: _,
-                channel,
-                id,
-                ts,
-                payload,
-                binary,
-                size,
-                received,
-            } => ClientEvent::Raw {
-                channel,
-                id,
-                ts,
-                payload,
-                binary,
-                size,
-                received,
-                query: Some(tack_client::query::Verdict {
+        let judged = |n: u64, keep: bool| {
+            let mut event = raw("market", n);
+            if let ClientEvent::Raw { query, .. } = &mut event {
+                *query = Some(tack_client::query::Verdict {
                     generation: 1,
                     keep,
                     shown: None,
                     error: None,
-                }),
-            },
-            _ => unreachable!(),
+                });
+            }
+            event
         };
         let mut c = Coalescer::new(2);
         // An early match among a flood of hidden items, and one at the end.
