@@ -103,14 +103,18 @@ impl Outbox {
             queue.unacked.pop_front();
         }
         out.extend(queue.unacked.iter().map(|(_, text)| text.clone()));
-        let n = queue.waiting.len().min(max);
-        for text in queue.waiting.drain(..n).collect::<Vec<_>>() {
-            queue.last_seq += 1;
-            let seq = queue.last_seq;
+        let Queue {
+            waiting,
+            unacked,
+            last_seq,
+        } = &mut *queue;
+        let n = waiting.len().min(max);
+        for text in waiting.drain(..n) {
+            *last_seq += 1;
             out.push(text.clone());
-            queue.unacked.push_back((seq, text));
+            unacked.push_back((*last_seq, text));
         }
-        queue.last_seq
+        *last_seq
     }
 
     /// Whether nothing is waiting to be sent (events sent but not yet acked don't count).
