@@ -44,6 +44,7 @@ pub mod origin;
 pub mod outbox;
 pub mod poll;
 pub mod publish;
+#[cfg(feature = "redis")]
 pub mod redis_hub;
 pub mod server;
 pub mod session;

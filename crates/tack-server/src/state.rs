@@ -9,8 +9,8 @@ use crate::identity::{Identity, IdentityError, Verifier};
 use crate::memory_hub::MemoryHub;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
-use crate::redis_hub::store::RedisTarget;
-use crate::redis_hub::RedisHub;
+#[cfg(feature = "redis")]
+use crate::redis_hub::{store::RedisTarget, RedisHub};
 use crate::session::{Reach, Session, SessionLimits};
 use crate::sessions::HttpSessions;
 use globset::GlobMatcher;
@@ -284,6 +284,7 @@ impl AppState {
 /// `config.redis` names a Redis (call [`check_redis`] first: a bad URL panics here), otherwise
 /// the in-memory one. Call inside a tokio runtime.
 pub fn hub_for(config: &ServerConfig, sink: Option<Arc<dyn ItemSink>>) -> Arc<dyn Hub> {
+    #[cfg(feature = "redis")]
     if !config.redis.is_empty() {
         return Arc::new(
             RedisHub::new(config, sink).expect("Redis URLs are checked before the hub is made"),
@@ -300,11 +301,18 @@ pub fn check_redis(config: &ServerConfig) -> std::io::Result<()> {
     if config.redis.is_empty() {
         return Ok(());
     }
-    RedisTarget::parse(&config.redis)
+    #[cfg(feature = "redis")]
+    return RedisTarget::parse(&config.redis)
         .map(|_| ())
         .map_err(|why| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--redis: {why}"))
-        })
+        });
+    #[cfg(not(feature = "redis"))]
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "--redis: this build has no Redis hub (built without tack-server's `redis` feature); \
+         `tack serve` has it",
+    ))
 }
 
 impl ServerConfig {
