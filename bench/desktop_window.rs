@@ -20,6 +20,11 @@
 //! `--hide-log` switches back to the lobby once the channel is watched: items still arrive and
 //! are counted, but the log is not drawn — where the webview's time goes, by difference.
 //!
+//! `--jq EXPR` filters the monitor with that jq expression (run by the engine on every item)
+//! before the load starts: the frame rate then says whether jq keeps up at `--rate`. The items
+//! are `{"n":N,"kind":"order","amount":N % 997,"note":"firehose item"}`, so
+//! `select(.amount > 500)` keeps about half.
+//!
 //! The floor: with `TACK_FLOOR_BIN` (the `empty-window` example, an empty Tauri window built
 //! like the app), the bench first measures that window's idle memory the same way, and reports
 //! Tack's own share as the app's idle memory minus the floor.
@@ -44,6 +49,7 @@ struct Args {
     seconds: u64,
     hide_log: bool,
     sample_every: u64,
+    jq: Option<String>,
 }
 
 /// The trend starts no earlier than this (the engine's ring fills in ~5 s at 10,000 msg/s), and
@@ -56,11 +62,16 @@ fn args() -> Args {
         seconds: 60,
         hide_log: false,
         sample_every: 2,
+        jq: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--hide-log" {
             args.hide_log = true;
+            continue;
+        }
+        if flag == "--jq" {
+            args.jq = Some(it.next().expect("--jq takes an expression"));
             continue;
         }
         let value = it.next().and_then(|v| v.parse().ok());
@@ -69,7 +80,7 @@ fn args() -> Args {
             ("--seconds", Some(v)) => args.seconds = v.min(600),
             ("--sample-every", Some(v)) => args.sample_every = v.clamp(1, 60),
             _ => panic!(
-                "usage: desktop-bench [--rate N] [--seconds N (max 600)] [--sample-every S] [--hide-log]"
+                "usage: desktop-bench [--rate N] [--seconds N (max 600)] [--sample-every S] [--hide-log] [--jq EXPR]"
             ),
         }
     }
@@ -209,6 +220,24 @@ async fn main() {
     )
     .await;
     app.find("channel-firehose").await;
+    if let Some(expression) = &args.jq {
+        app.click("monitor-mode-jq").await;
+        app.type_into(
+            "monitor-jq-filter",
+            &format!("{expression}{}", char::from(Key::Enter)),
+        )
+        .await;
+        // The engine compiled it and it is in force (a refused one would show its error).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let applied = app.find("monitor-jq").await.attr("data-applied-filter").await;
+            if applied.ok().flatten().as_deref() == Some(expression.as_str()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the jq filter {expression:?} was not applied");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     if args.hide_log {
         app.click("room-lobby").await;
     }
@@ -347,6 +376,7 @@ async fn main() {
         "floor_idle_pss_by_process_mb": floor.as_ref().map(|(_, by)| by.clone()),
         "tack_own_idle_pss_mb": floor.as_ref().map(|(total, _)| tenths(mb(idle_pss) - total)),
         "log_drawn": !args.hide_log,
+        "jq_filter": args.jq,
         "published_per_s": (published as f64 / elapsed).round(),
         "fps_min": sorted.first(),
         "fps_median": sorted.get(sorted.len() / 2),

@@ -9,8 +9,12 @@ import { Monitor } from '../monitor/monitor.svelte';
 import { Replay, seekTo } from '../monitor/replay.svelte';
 import { Profiles } from '../profiles/profiles.svelte';
 import { Notices } from './notices.svelte';
+import { Deployment, STATS_CHANNEL } from '../deployment/deployment.svelte';
 
-export type View = { kind: 'room'; name: string } | { kind: 'channel'; name: string } | null;
+export type View = { kind: 'room'; name: string } | { kind: 'channel'; name: string } | { kind: 'deployment' } | null;
+
+/** A channel of the server's own deployment figures (`$pushpin`, `$pushpin/<instance>`). */
+const isStatsChannel = (name: string) => name === STATS_CHANNEL || name.startsWith(`${STATS_CHANNEL}/`);
 
 /** The room everyone starts in. */
 export const LOBBY = 'lobby';
@@ -35,6 +39,7 @@ export class Session {
   readonly replay = new Replay();
   readonly profiles: Profiles;
   readonly notices = new Notices();
+  readonly deployment = new Deployment();
   readonly #backend: Backend;
   view = $state<View>(null);
   /** Is the window focused? (Mentions notify only when it is not.) */
@@ -88,6 +93,7 @@ export class Session {
     this.profiles.activeName = profile.name;
     this.rooms.clear();
     this.monitor.reset();
+    this.deployment.reset();
     // The engine of a new connection has no recording and no replay.
     this.replay.recording = null;
     this.replay.closed();
@@ -118,13 +124,18 @@ export class Session {
         this.connection.server = { nick: e.nick, server: e.server, resume: e.resume, acks: e.acks };
         return;
       case 'raw':
+        if (isStatsChannel(e.channel)) this.deployment.apply(e.payload, e.binary);
+        else this.monitor.apply(e);
+        return;
       case 'skipped':
         this.monitor.apply(e);
         return;
       // A room and a channel may share a name: a gap goes where its target says.
       case 'gap':
-        if (e.target.type === 'channel') this.monitor.apply(e);
-        else this.rooms.apply(e, this.activeRoom, this.connection.nick);
+        if (e.target.type === 'channel') {
+          // The deployment view shows the latest figures: a missed one is nothing to mark.
+          if (!isStatsChannel(e.target.name)) this.monitor.apply(e);
+        } else this.rooms.apply(e, this.activeRoom, this.connection.nick);
         return;
       case 'recording':
         if (this.replay.recording) this.replay.recording = { path: e.path, items: e.items, error: e.error };
@@ -134,9 +145,15 @@ export class Session {
         return;
       case 'stats':
         // Rooms' figures are not shown.
-        if (e.target.type === 'channel') this.monitor.apply(e);
+        if (e.target.type === 'channel' && !isStatsChannel(e.target.name)) this.monitor.apply(e);
         return;
       case 'error': {
+        // The server keeps its deployment figures to those it allows: the view says why.
+        if (e.code === 'forbidden' && e.message.includes(STATS_CHANNEL)) {
+          this.deployment.refused = e.message;
+          this.deployment.watching = false;
+          return;
+        }
         const text = e.room ? `#${e.room}: ${e.message}` : e.message;
         // A refused nick comes with a free one: say it, so the user can pick it.
         this.notices.show(e.suggestion ? `${text} — “${e.suggestion}” is free.` : text, 'error');
@@ -162,6 +179,15 @@ export class Session {
       if (room) room.unread = 0;
     }
     if (view?.kind === 'channel') this.monitor.setFilter(this.monitor.filterText, view.name);
+  }
+
+  /** Shows the deployment view, asking the server for its Pushpin figures the first time. */
+  async openDeployment(): Promise<void> {
+    this.view = { kind: 'deployment' };
+    if (this.deployment.watching) return;
+    this.deployment.watching = true;
+    this.deployment.refused = null;
+    if (!(await this.#do('Could not show the deployment', () => this.#backend.watch(STATS_CHANNEL)))) this.deployment.watching = false;
   }
 
   async #do(what: string, action: () => Promise<unknown>): Promise<boolean> {

@@ -30,6 +30,14 @@ export class RateHistory {
     this.#buckets[sec % this.seconds] += n;
   }
 
+  /** Records `value` as the figure of the second `ms` falls in (a gauge read once a second). */
+  set(ms: number, value: number): void {
+    const sec = Math.floor(ms / 1000);
+    this.#advance(sec);
+    if (this.#head - sec >= this.seconds) return;
+    this.#buckets[sec % this.seconds] = value;
+  }
+
   /** Messages in the last complete second before `nowMs`. */
   lastSecond(nowMs: number): number {
     const sec = Math.floor(nowMs / 1000) - 1;
