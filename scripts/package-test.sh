@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the .deb users download with the Tauri bundler, installs it with dpkg, launches the installed
+# Builds the .deb users download (scripts/package.sh), installs it with dpkg, launches the installed
 # app under Xvfb and checks that its window opens and its built-in server starts. Removes the
 # package afterwards. (AppImage needs linuxdeploy downloaded from the internet: not built here.)
 set -euo pipefail
@@ -8,10 +8,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 artifacts=${TACK_E2E_ARTIFACTS:-$PWD/tests/e2e/artifacts}
 mkdir -p "$artifacts"
 
-# The `dist` profile (Cargo.toml): the release build made small, as users download it.
-ui/node_modules/.bin/tauri build --bundles deb -- --profile dist
-deb=$(ls -t target/dist/bundle/deb/*.deb | head -n 1)
-echo "built $deb ($(stat -c %s "$deb") bytes; binary $(stat -c %s target/dist/tack-desktop) bytes)"
+deb=$(scripts/package.sh | tail -n 1)
 
 as_root dpkg -i "$deb"
 trap 'as_root dpkg -r tack >/dev/null 2>&1 || true' EXIT
