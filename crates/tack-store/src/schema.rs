@@ -85,6 +85,13 @@ pub const VERSION: i64 = STEPS.len() as i64;
 
 /// Sets the connection up and brings the file to [`VERSION`].
 pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found == 0 {
+        // Lets eviction hand freed pages back to the file system (`incremental_vacuum`)
+        // instead of keeping the file at its largest. Only takes effect on a file with no
+        // page written yet, so before WAL mode (which writes the header).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
     // Readers never wait for the writer, and a crash mid-batch loses at most that batch.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // With WAL, NORMAL syncs at checkpoints only: a power cut may lose the last batches but
@@ -92,18 +99,11 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // The writer and a reader may briefly contend (checkpoints, eviction).
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > VERSION {
         return Err(StoreError::TooNew {
             found,
             known: VERSION,
         });
-    }
-    if found == 0 {
-        // Only takes effect before the first table exists: lets eviction hand freed pages
-        // back to the file system (`incremental_vacuum`) instead of keeping the file at its
-        // largest.
-        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     }
     for (done, step) in STEPS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
