@@ -54,7 +54,12 @@ CREATE INDEX entry_gaps ON entry (place, epoch, id) WHERE kind = 6;
 CREATE INDEX entry_age ON entry (at);
 ";
 
-/// Step 2: the full-text index over text and nick.
+/// Step 2: what search needs: the full-text index over text and nick, and `entry_hour`.
+///
+/// `entry_hour` keeps, per hour of `at`, the lowest and highest rowid stored in it: a time
+/// filter becomes a rowid range, which FTS5 walks directly. Without it, a common word with an
+/// old date range walked the word's whole recent history first (255 ms on a million entries).
+/// Evicted rows leave the range wider than needed, never narrower.
 ///
 /// External content (the index reads text from `entry`, so it is stored once) rather than
 /// contentless: a contentless table cannot give `snippet()`, and a copy would double the text.
@@ -76,6 +81,12 @@ CREATE TRIGGER entry_text_delete AFTER DELETE ON entry WHEN old.text IS NOT NULL
         VALUES ('delete', old.rowid, old.text, old.nick);
 END;
 INSERT INTO entry_text (rowid, text, nick) SELECT rowid, text, nick FROM entry WHERE text IS NOT NULL;
+CREATE TABLE entry_hour (
+    hour INTEGER PRIMARY KEY, -- at / 3600000
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL
+);
+INSERT INTO entry_hour SELECT at / 3600000, min(rowid), max(rowid) FROM entry GROUP BY 1;
 ";
 
 const STEPS: &[&str] = &[STEP_1_TABLES, STEP_2_SEARCH];
@@ -85,7 +96,15 @@ pub const VERSION: i64 = STEPS.len() as i64;
 
 /// Sets the connection up and brings the file to [`VERSION`].
 pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
+    // The writer and a reader may briefly contend (opening, checkpoints, eviction).
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            known: VERSION,
+        });
+    }
     if found == 0 {
         // Lets eviction hand freed pages back to the file system (`incremental_vacuum`)
         // instead of keeping the file at its largest. Only takes effect on a file with no
@@ -97,14 +116,6 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     // With WAL, NORMAL syncs at checkpoints only: a power cut may lose the last batches but
     // never corrupts the file. This is history, not a ledger.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // The writer and a reader may briefly contend (checkpoints, eviction).
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    if found > VERSION {
-        return Err(StoreError::TooNew {
-            found,
-            known: VERSION,
-        });
-    }
     for (done, step) in STEPS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(step)?;
@@ -121,6 +132,7 @@ pub fn drop_everything(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     tx.execute_batch(
         "DROP TABLE IF EXISTS entry_text;
+         DROP TABLE IF EXISTS entry_hour;
          DROP TABLE IF EXISTS entry;
          DROP TABLE IF EXISTS place;
          DROP TABLE IF EXISTS epoch;

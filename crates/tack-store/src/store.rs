@@ -84,12 +84,17 @@ impl Store {
     fn insert_in_one_transaction(&mut self, entries: &[Entry]) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         let mut added = 0;
+        let mut hours = search::HourRanges::default();
         for entry in entries {
             let server = self.ids.server(&tx, &entry.server)?;
             let place = self.ids.place(&tx, server, &entry.place)?;
             let epoch = self.ids.epoch(&tx, server, &entry.epoch)?;
-            added += usize::from(write_entry(&tx, place, epoch, entry)?);
+            if write_entry(&tx, place, epoch, entry)? {
+                added += 1;
+                hours.add(entry.at, tx.last_insert_rowid());
+            }
         }
+        hours.save(&tx)?;
         tx.commit()?;
         Ok(added)
     }
@@ -312,7 +317,7 @@ impl RowIds {
     }
 }
 
-/// Writes one entry; false if it was stored already.
+/// Writes one entry; true if it added an event row (gaps and repeats: false).
 fn write_entry(tx: &Transaction, place: i64, epoch: i64, entry: &Entry) -> rusqlite::Result<bool> {
     // Server ids stay below 2^53 (the protocol's bound); clamping keeps a bad one from
     // wrapping negative and sorting first.
@@ -321,7 +326,7 @@ fn write_entry(tx: &Transaction, place: i64, epoch: i64, entry: &Entry) -> rusql
     if let Body::Gap { before } = &entry.body {
         let before = before.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
         gaps::record(tx, place, epoch, id, before, at)?;
-        return Ok(true);
+        return Ok(false);
     }
     let (nick, text, data): (Option<&str>, Option<&str>, Option<&[u8]>) = match &entry.body {
         Body::Message { nick, comment } => (Some(nick), Some(comment), None),
