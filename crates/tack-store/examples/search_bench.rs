@@ -137,7 +137,7 @@ fn run_queries(store: &Store, corpus: &Corpus) {
         format!("2026-{:02}-{:02}", 1 + days / 31, 1 + days % 31)
     };
     let mut kinds: Vec<(&str, Vec<Duration>, usize)> = Vec::new();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Rng) -> String>)> = vec![
+    let cases: Vec<(&str, MakeQuery)> = vec![
         (
             "common word",
             Box::new(|r| corpus.ranked(r.below(10) as usize)),
@@ -291,6 +291,9 @@ fn run_queries(store: &Store, corpus: &Corpus) {
         format!("all ({} queries)", all.len())
     );
 }
+
+/// Draws one search of a kind.
+type MakeQuery<'a> = Box<dyn Fn(&mut Rng) -> String + 'a>;
 
 fn percentiles(times: &[Duration]) -> (f64, f64, f64) {
     let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();

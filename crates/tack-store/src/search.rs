@@ -155,7 +155,7 @@ fn by_place(
         values.push(Value::Integer(limit));
         hits.extend(query_hits(conn, &sql, values)?);
     }
-    hits.sort_by(|a, b| (b.at, b.key).cmp(&(a.at, a.key)));
+    hits.sort_by_key(|hit| std::cmp::Reverse((hit.at, hit.key)));
     hits.truncate(limit as usize);
     Ok(hits)
 }
