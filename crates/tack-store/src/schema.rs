@@ -116,6 +116,10 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     // With WAL, NORMAL syncs at checkpoints only: a power cut may lose the last batches but
     // never corrupts the file. This is history, not a ledger.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Up to 32 MiB of pages per connection (grown as used, not reserved). On the million-entry
+    // bench the default 2 MiB gave 19,500 inserts/s and p99 search 37 ms; this gives 28,000/s
+    // and 17 ms: the indexes of 50 rooms interleaved no longer fall out of the cache.
+    conn.pragma_update(None, "cache_size", -32 * 1024)?;
     for (done, step) in STEPS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(step)?;
