@@ -14,7 +14,7 @@
 use super::wire::{ConnectionKind, StatsEvent};
 use crate::origin::channels;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use tokio::time::{Duration, Instant};
 
 /// Connections tracked per instance at most.
@@ -23,6 +23,9 @@ pub const MAX_CONNECTIONS: usize = 100_000;
 pub const MAX_SUBSCRIPTIONS: usize = 100_000;
 /// Channels listed in an item at most; the busiest first.
 pub const MAX_LISTED_CHANNELS: usize = 100;
+/// Items remembered to count each once over its transports. Pushpin reports one item's
+/// transports one after another, so a few are enough; more only costs a longer scan.
+const RECENT_ITEMS: usize = 16;
 /// Nothing heard for this long makes the item `stale`: three of Pushpin's default report
 /// intervals (`stats_report_interval=10`). A Pushpin that holds connections repeats them
 /// well within this; an idle one may be quiet, which `stale` says honestly.
@@ -54,8 +57,8 @@ pub struct ChannelStats {
     pub subscribers: u64,
 }
 
-/// Published items Pushpin delivered (`received`: one per channel and transport that had
-/// receivers) and the copies it sent (`sent`: their receivers).
+/// Published items Pushpin delivered to someone (`received`) and the copies it sent (`sent`:
+/// their receivers, over every transport).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Messages<N> {
     pub received: N,
@@ -72,6 +75,9 @@ pub struct Tally {
     /// Totals at the last snapshot, for the rate.
     last_snapshot: Option<(Instant, Messages<u64>)>,
     last_heard: Option<Instant>,
+    /// The last items delivered, by Pushpin channel and item id: Pushpin reports an item once
+    /// per transport that had receivers, and it is one item received.
+    recent_items: VecDeque<(String, String)>,
     /// Connections and subscriptions not stored because a table was full.
     pub dropped: u64,
 }
@@ -87,6 +93,7 @@ impl Default for Tally {
             },
             last_snapshot: None,
             last_heard: None,
+            recent_items: VecDeque::new(),
             dropped: 0,
         }
     }
@@ -129,14 +136,38 @@ impl Tally {
             StatsEvent::Unsubscribed { mode, channel } => {
                 self.subscriptions.remove(&(channel, mode));
             }
-            StatsEvent::Delivered { channel, receivers } => {
-                if counted_channel(&channel).is_some() {
-                    self.totals.received = self.totals.received.saturating_add(1);
-                    self.totals.sent = self.totals.sent.saturating_add(receivers);
+            StatsEvent::Delivered {
+                channel,
+                item_id,
+                receivers,
+            } => {
+                if counted_channel(&channel).is_none() {
+                    return;
                 }
+                if self.first_report_of(channel, item_id) {
+                    self.totals.received = self.totals.received.saturating_add(1);
+                }
+                self.totals.sent = self.totals.sent.saturating_add(receivers);
             }
             StatsEvent::Other => {}
         }
+    }
+
+    /// Whether this is the first report of the item (over its transports). An item without
+    /// an id is counted each time.
+    fn first_report_of(&mut self, channel: String, item_id: Option<String>) -> bool {
+        let Some(item_id) = item_id else {
+            return true;
+        };
+        let key = (channel, item_id);
+        if self.recent_items.contains(&key) {
+            return false;
+        }
+        if self.recent_items.len() == RECENT_ITEMS {
+            self.recent_items.pop_front();
+        }
+        self.recent_items.push_back(key);
+        true
     }
 
     /// The item for `instance` at `now` (wall clock `at_ms`): drops what has expired, and
@@ -308,22 +339,16 @@ mod tests {
         let start = Instant::now();
         let mut tally = Tally::default();
         tally.snapshot("0", start, 0);
-        for receivers in [2, 3] {
-            tally.apply(
-                StatsEvent::Delivered {
-                    channel: "r.lobby".into(),
-                    receivers,
-                },
-                start,
-            );
-        }
-        tally.apply(
-            StatsEvent::Delivered {
-                channel: "w.%24pushpin".into(),
-                receivers: 1,
-            },
-            start,
-        );
+        let delivered = |channel: &str, item: &str, receivers| StatsEvent::Delivered {
+            channel: channel.into(),
+            item_id: Some(item.into()),
+            receivers,
+        };
+        // Item 1 went to 2 WebSockets and 1 stream; item 2 to 2 WebSockets.
+        tally.apply(delivered("r.lobby", "e-1", 2), start);
+        tally.apply(delivered("r.lobby", "e-1", 1), start);
+        tally.apply(delivered("r.lobby", "e-2", 2), start);
+        tally.apply(delivered("w.%24pushpin", "e-7", 1), start);
         let item = tally.snapshot("0", start + 2 * SEC, 0);
         assert_eq!(
             item.messages_total,

@@ -157,12 +157,12 @@ mod tests {
 
     #[test]
     fn a_conn_packet_as_pushpin_writes_it_reads_back() {
-        let wire = b"73:4:from,5:proxy,2:id,12:condure:0-17,4:type,2:ws,4:ttl,3:120#3:ssl,4:true!}";
-        // Copied from a real Pushpin 1.36 (`conn` packets carry more keys than these).
+        // Captured from Pushpin 1.36's stats socket, after `conn T`.
+        let wire = b"129:4:from,21:pushpin-handler_32110,4:type,2:ws,12:peer-address,9:127.0.0.1,3:ttl,3:120#2:id,36:621434f0-7003-4b44-9765-a6bcbd146ddb,}";
         let value = parse(wire).unwrap();
         assert_eq!(
             value,
-            json!({"from":"proxy","id":"condure:0-17","type":"ws","ttl":120,"ssl":true})
+            json!({"from":"pushpin-handler_32110","type":"ws","peer-address":"127.0.0.1","ttl":120,"id":"621434f0-7003-4b44-9765-a6bcbd146ddb"})
         );
     }
 

@@ -56,8 +56,13 @@ pub enum StatsEvent {
     },
     /// A channel has no more subscribers in that mode.
     Unsubscribed { mode: String, channel: String },
-    /// A published item reached `receivers` subscribers of one transport.
-    Delivered { channel: String, receivers: u64 },
+    /// A published item (`item_id`, when it has one) reached `receivers` subscribers of one
+    /// transport: one such message per transport that had receivers.
+    Delivered {
+        channel: String,
+        item_id: Option<String>,
+        receivers: u64,
+    },
     /// Another kind of message (`report`, `activity`, ...): Pushpin is alive.
     Other,
 }
@@ -156,11 +161,16 @@ fn delivery(body: &Value) -> Result<StatsEvent, BadStats> {
         problem,
     };
     let channel = name(body, "channel").ok_or(field("no channel"))?;
+    let item_id = name(body, "item-id");
     let receivers = body
         .get("count")
         .and_then(Value::as_u64)
         .ok_or(field("no count"))?;
-    Ok(StatsEvent::Delivered { channel, receivers })
+    Ok(StatsEvent::Delivered {
+        channel,
+        item_id,
+        receivers,
+    })
 }
 
 /// A string field within [`MAX_NAME_BYTES`].
@@ -239,6 +249,7 @@ mod tests {
             )),
             Ok(StatsEvent::Delivered {
                 channel: "r.lobby".into(),
+                item_id: Some("x-1".into()),
                 receivers: 3
             })
         );
@@ -270,7 +281,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_frame_is_read_or_refused_without_panicking(
-            kind in prop_oneof![Just("conn"), Just("sub"), Just("message"), Just("report"), "[a-z]{0,6}"],
+            kind in prop_oneof![Just("conn".to_owned()), Just("sub".to_owned()), Just("message".to_owned()), Just("report".to_owned()), "[a-z]{0,6}"],
             marker in prop_oneof![Just(b'T'), Just(b'J'), any::<u8>()],
             payload in prop::collection::vec(any::<u8>(), 0..200),
         ) {
