@@ -312,7 +312,11 @@ impl ServerConfig {
         if let Some(list) = env("TACK_PUSHPIN_STATS") {
             self.pushpin_stats = comma_list(&list);
         }
-        parse(&env, "TACK_PUSHPIN_STATS_OPEN", &mut self.pushpin_stats_open)?;
+        parse(
+            &env,
+            "TACK_PUSHPIN_STATS_OPEN",
+            &mut self.pushpin_stats_open,
+        )?;
         if let Some(list) = env("TACK_REDIS_URL") {
             self.redis = list
                 .split(',')

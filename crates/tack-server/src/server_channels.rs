@@ -28,7 +28,10 @@ pub fn pushpin_instance(instance: &str) -> String {
 }
 
 fn is_pushpin_stats(name: &str) -> bool {
-    name == PUSHPIN || name.strip_prefix(PUSHPIN).is_some_and(|r| r.starts_with('/'))
+    name == PUSHPIN
+        || name
+            .strip_prefix(PUSHPIN)
+            .is_some_and(|r| r.starts_with('/'))
 }
 
 /// Why a client may not enter `name` as a room or write to it, if it is a server channel.
@@ -46,11 +49,7 @@ pub fn publish_refusal(name: &str) -> Option<String> {
 }
 
 /// Why this client may not watch `name`, if it is a server channel it may not watch.
-pub fn watch_refusal(
-    state: &AppState,
-    identity: Option<&Identity>,
-    name: &str,
-) -> Option<String> {
+pub fn watch_refusal(state: &AppState, identity: Option<&Identity>, name: &str) -> Option<String> {
     if !is_reserved(name) {
         return None;
     }

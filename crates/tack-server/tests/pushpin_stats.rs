@@ -99,7 +99,10 @@ async fn an_operator_watches_clients_come_talk_and_go() {
         })
         .await;
     assert_eq!(subscribers(&alone, "lobby"), 0, "{alone}");
-    assert!(alone["at_ms"].as_u64().unwrap() > 1_700_000_000_000, "{alone}");
+    assert!(
+        alone["at_ms"].as_u64().unwrap() > 1_700_000_000_000,
+        "{alone}"
+    );
 
     // Three people come in and enter the lobby.
     let mut people = Vec::new();
@@ -136,7 +139,11 @@ async fn an_operator_watches_clients_come_talk_and_go() {
         .until("the message delivered", |item| sent(item) > sent(&before))
         .await;
     assert_eq!(sent(&after), sent(&before) + 3, "one copy each: {after}");
-    assert_eq!(received(&after), received(&before) + 1, "one message: {after}");
+    assert_eq!(
+        received(&after),
+        received(&before) + 1,
+        "one message: {after}"
+    );
     assert!(
         after["messages_per_second"]["sent"].as_f64().unwrap() > 0.0,
         "{after}"
@@ -161,8 +168,7 @@ async fn an_operator_watches_clients_come_talk_and_go() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pushpins_each_have_a_channel_and_dollar_pushpin_carries_both() {
     // The second Pushpin writes its statistics as JSON, the first as tnetstrings.
-    let stage =
-        Stage::start_with_stats(&[StatsFormat::Tnetstring, StatsFormat::Json], open).await;
+    let stage = Stage::start_with_stats(&[StatsFormat::Tnetstring, StatsFormat::Json], open).await;
     let mut everything = Operator::watch(&stage.front(0), "$pushpin").await;
     let mut second_only = Operator::watch(&stage.front(0), "$pushpin/1").await;
     // Two people on the second instance, in a room of their own.
@@ -211,7 +217,10 @@ async fn the_statistics_are_closed_by_default_and_dollar_channels_are_the_server
     let refused = curious.until("error").await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
     assert!(
-        refused["message"].as_str().unwrap().contains("server's own"),
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("server's own"),
         "{refused}"
     );
     curious
@@ -222,7 +231,9 @@ async fn the_statistics_are_closed_by_default_and_dollar_channels_are_the_server
 
     let published = reqwest::Client::new()
         .post(format!("{}/publish/", front.control()))
-        .json(&json!({"items":[{"channel":"$pushpin/x","formats":{"ws-message":{"content":"{}"}}}]}))
+        .json(
+            &json!({"items":[{"channel":"$pushpin/x","formats":{"ws-message":{"content":"{}"}}}]}),
+        )
         .send()
         .await
         .unwrap();

@@ -167,7 +167,10 @@ impl Pushpin {
     /// Its stats socket, a ZeroMQ PUB in the run dir (`stats_spec`): what the origin's
     /// `pushpin_stats` names.
     pub fn stats_spec(&self) -> String {
-        format!("ipc://{}", self.dir.path().join("run/pushpin-stats").display())
+        format!(
+            "ipc://{}",
+            self.dir.path().join("run/pushpin-stats").display()
+        )
     }
 
     /// Pushpin's merged log, for a failing test to print.

@@ -79,7 +79,9 @@ impl Feed {
         let at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        self.tally.lock().snapshot(&self.name, Instant::now(), at_ms)
+        self.tally
+            .lock()
+            .snapshot(&self.name, Instant::now(), at_ms)
     }
 }
 
@@ -126,7 +128,10 @@ impl PushpinStats {
             for feed in self.feeds.iter() {
                 let item = feed.snapshot();
                 let json = serde_json::to_string(&item).expect("stats serialize");
-                for channel in [server_channels::pushpin_instance(&feed.name), server_channels::PUSHPIN.to_owned()] {
+                for channel in [
+                    server_channels::pushpin_instance(&feed.name),
+                    server_channels::PUSHPIN.to_owned(),
+                ] {
                     let body = ItemBody::Published {
                         ws: Some(Content::Text(json.clone())),
                         stream: None,

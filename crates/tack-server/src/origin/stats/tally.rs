@@ -131,7 +131,8 @@ impl Tally {
                     self.dropped += 1;
                     return;
                 }
-                self.subscriptions.insert(key, (hub, subscribers, now + ttl));
+                self.subscriptions
+                    .insert(key, (hub, subscribers, now + ttl));
             }
             StatsEvent::Unsubscribed { mode, channel } => {
                 self.subscriptions.remove(&(channel, mode));
@@ -286,7 +287,10 @@ mod tests {
         let start = Instant::now();
         let mut tally = Tally::default();
         tally.apply(connected("a", ConnectionKind::WebSocket, 10), start);
-        tally.apply(connected("a", ConnectionKind::WebSocket, 10), start + 8 * SEC);
+        tally.apply(
+            connected("a", ConnectionKind::WebSocket, 10),
+            start + 8 * SEC,
+        );
         assert_eq!(tally.snapshot("0", start + 15 * SEC, 0).connections, 1);
     }
 

@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(parse(b"conn X{}"), Err(BadStats::UnknownFormat));
         assert!(matches!(parse(b"conn J{"), Err(BadStats::Json(_))));
         assert!(matches!(
-            parse(&tnet("conn", json!({"id":"c","type":"carrier-pigeon","ttl":1}))),
+            parse(&tnet(
+                "conn",
+                json!({"id":"c","type":"carrier-pigeon","ttl":1})
+            )),
             Err(BadStats::Field { kind: "conn", .. })
         ));
         assert!(matches!(
