@@ -388,6 +388,19 @@ mod tests {
     }
 
     #[test]
+    fn the_item_in_the_protocol_doc_has_exactly_the_fields_the_server_writes() {
+        let doc = include_str!("../../../../../docs/PROTOCOL.md");
+        let example = doc
+            .split("```pushpin-stats\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("PROTOCOL.md shows a pushpin-stats item");
+        let written: serde_json::Value = serde_json::from_str(example).unwrap();
+        let item: InstanceStats = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&item).unwrap(), written);
+    }
+
+    #[test]
     fn silence_for_three_report_intervals_is_stale() {
         let start = Instant::now();
         let mut tally = Tally::default();
