@@ -314,6 +314,35 @@ mod tests {
     }
 
     #[test]
+    fn stats_sockets_come_one_per_pushpin_and_opening_them_to_all_needs_an_unsigned_server() {
+        let mut config = ServerConfig::default();
+        config
+            .apply_env(|name| match name {
+                "TACK_PUSHPIN" => Some("http://127.0.0.1:5561,http://127.0.0.1:6561".into()),
+                "TACK_PUSHPIN_STATS" => Some("ipc:///run/a-stats".into()),
+                "TACK_PUSHPIN_STATS_OPEN" => Some("true".into()),
+                "TACK_GRIP_KEY" => Some("k".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(config.pushpin_stats_open);
+        let err = OriginConfig::from_server(&config).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("one --pushpin-stats per --pushpin"),
+            "{err}"
+        );
+        config.pushpin_stats.push("tcp://127.0.0.1:6564".into());
+        let origin = OriginConfig::from_server(&config).unwrap().unwrap();
+        assert_eq!(origin.stats, ["ipc:///run/a-stats", "tcp://127.0.0.1:6564"]);
+
+        config.check().unwrap();
+        config.auth_key = Some("secret".into());
+        let err = config.check().unwrap_err();
+        assert!(err.to_string().contains("tack.watch"), "{err}");
+    }
+
+    #[test]
     fn the_websocket_keepalive_is_configured_and_the_gone_after_follows_it() {
         let mut config = ServerConfig {
             pushpin: vec!["http://127.0.0.1:5561".into()],
