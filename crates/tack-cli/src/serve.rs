@@ -68,6 +68,16 @@ pub struct ServeArgs {
     /// e.g. http://127.0.0.1:5561. Repeat for every instance in front of this server.
     #[arg(long = "pushpin", value_name = "URL", requires = "grip_key")]
     pub pushpin: Vec<String>,
+    /// Behind Pushpin: that instance's stats socket (stats_spec in pushpin.conf, e.g.
+    /// ipc:///var/run/pushpin/pushpin-stats), read and republished as the `$pushpin` and
+    /// `$pushpin/<n>` channels. One per --pushpin, in the same order.
+    #[arg(long = "pushpin-stats", value_name = "SPEC", requires = "pushpin")]
+    pub pushpin_stats: Vec<String>,
+    /// Let every client watch `$pushpin` (Pushpin's statistics: every channel name and its
+    /// subscribers) on a server without signed identity. With --auth-key, name `$pushpin*` in
+    /// the tokens' tack.watch list instead.
+    #[arg(long)]
+    pub pushpin_stats_open: bool,
     /// The key Pushpin signs requests with (sig_key in pushpin.conf); requests without a valid
     /// signature are refused.
     #[arg(long, env = "TACK_GRIP_KEY", hide_env_values = true)]
@@ -137,6 +147,12 @@ impl ServeArgs {
         }
         if !self.pushpin.is_empty() {
             config.pushpin = self.pushpin.clone();
+        }
+        if !self.pushpin_stats.is_empty() {
+            config.pushpin_stats = self.pushpin_stats.clone();
+        }
+        if self.pushpin_stats_open {
+            config.pushpin_stats_open = true;
         }
         if let Some(key) = &self.grip_key {
             config.grip_key = Some(key.clone());

@@ -183,6 +183,18 @@ async fn apply_frame(
             }
         }
         ClientFrame::Watch(watch) => {
+            if let Some(message) = crate::server_channels::watch_refusal(
+                state,
+                session.identity().as_deref(),
+                &watch.channel,
+            ) {
+                return Some(error_event(
+                    ErrorCode::Forbidden,
+                    message,
+                    None,
+                    Some(event),
+                ));
+            }
             if let Some(refusal) = permitted(session, event, &watch.channel, |i, channel| {
                 i.may_watch(channel)
             }) {
@@ -310,7 +322,8 @@ fn sign_in(state: &AppState, session: &Session, token: &str) -> Result<String, S
 }
 
 /// Refuses writing into `room` — entering it as a viewer (which announces the viewer) or
-/// sending to it — when it is a read-only feed or the client's token does not allow it.
+/// sending to it — when it is one of the server's own channels, a read-only feed, or the
+/// client's token does not allow it.
 fn may_write(
     state: &AppState,
     session: &Session,
@@ -318,6 +331,9 @@ fn may_write(
     event: &str,
     cid: Option<String>,
 ) -> Option<ServerEvent> {
+    if let Some(message) = crate::server_channels::write_refusal(room) {
+        return Some(error_event(ErrorCode::Forbidden, message, cid, Some(event)));
+    }
     if state.is_read_only(room) {
         return Some(error_event(
             ErrorCode::ReadOnly,

@@ -102,6 +102,14 @@ pub struct ServerConfig {
     /// Origin mode: the publish addresses of the Pushpin instances in front of this server
     /// (`http://127.0.0.1:5561`). Empty: this server holds client connections itself.
     pub pushpin: Vec<String>,
+    /// Origin mode: each Pushpin instance's stats socket (its `stats_spec`, e.g.
+    /// `ipc:///var/run/pushpin/pushpin-stats` or `tcp://127.0.0.1:5564`), one per `pushpin`
+    /// entry in the same order. The server republishes them as its `$pushpin` channels.
+    /// Empty: no statistics.
+    pub pushpin_stats: Vec<String>,
+    /// Let every client watch `$pushpin` on a server without signed identity. Off: nobody
+    /// may (with signed identity, only tokens whose `tack.watch` names `$pushpin`).
+    pub pushpin_stats_open: bool,
     /// Origin mode: the key Pushpin signs forwarded requests with (its `sig_key`).
     pub grip_key: Option<String>,
     /// Redis that several servers share (`redis://`, `rediss://`, `unix://`): rooms, history,
@@ -158,6 +166,8 @@ impl Default for ServerConfig {
             poll_timeout_max_secs: 60,
             shutdown_grace_secs: 5,
             pushpin: Vec::new(),
+            pushpin_stats: Vec::new(),
+            pushpin_stats_open: false,
             grip_key: None,
             ws_keepalive_interval_secs: 20,
             redis: Vec::new(),
@@ -299,6 +309,14 @@ impl ServerConfig {
         if let Some(list) = env("TACK_PUSHPIN") {
             self.pushpin = comma_list(&list);
         }
+        if let Some(list) = env("TACK_PUSHPIN_STATS") {
+            self.pushpin_stats = comma_list(&list);
+        }
+        parse(
+            &env,
+            "TACK_PUSHPIN_STATS_OPEN",
+            &mut self.pushpin_stats_open,
+        )?;
         if let Some(list) = env("TACK_REDIS_URL") {
             self.redis = list
                 .split(',')
@@ -374,6 +392,11 @@ impl ServerConfig {
         if signed && self.access_token.is_some() {
             return Err(ServerError::Unsafe(
                 "access_token and a signed-identity key (auth_key, auth_public_key) both claim Authorization: Bearer: use one".into(),
+            ));
+        }
+        if signed && self.pushpin_stats_open {
+            return Err(ServerError::Unsafe(
+                "pushpin_stats_open would show Pushpin's statistics to every client, but this server signs identities: leave it off and name \"$pushpin*\" in the tack.watch list of the tokens that may watch them".into(),
             ));
         }
         if !self.control_listen.ip().is_loopback() && self.publish_token.is_none() {

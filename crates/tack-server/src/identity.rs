@@ -34,6 +34,9 @@ pub struct Identity {
     enter: Option<Vec<GlobMatcher>>,
     watch: Option<Vec<GlobMatcher>>,
     write: Option<Vec<GlobMatcher>>,
+    /// The globs of `watch` that start with `$`: the only ones that let a client watch the
+    /// server's own channels (see [`crate::server_channels`]), so `*` never does.
+    watch_server: Vec<GlobMatcher>,
 }
 
 /// Why a token was not accepted.
@@ -118,6 +121,13 @@ impl Verifier {
                 .transpose()
                 .map_err(|e| IdentityError::Invalid(e.to_string()))
         };
+        let server_globs: Vec<String> = permissions
+            .watch
+            .iter()
+            .flatten()
+            .filter(|p| p.starts_with('$'))
+            .cloned()
+            .collect();
         let identity = Identity {
             nick: claims.name.unwrap_or_else(|| claims.sub.clone()),
             user: claims.sub,
@@ -125,6 +135,7 @@ impl Verifier {
             enter: list("tack.enter", permissions.enter)?,
             watch: list("tack.watch", permissions.watch)?,
             write: list("tack.write", permissions.write)?,
+            watch_server: list("tack.watch", Some(server_globs))?.unwrap_or_default(),
         };
         if identity.expired() {
             return Err(IdentityError::Expired);
@@ -164,6 +175,12 @@ impl Identity {
 
     pub fn may_watch(&self, channel: &str) -> bool {
         allows(&self.watch, channel)
+    }
+
+    /// Whether the token names `channel`, one of the server's own, by a `$` glob of its
+    /// `tack.watch` list: leaving the list out allows everything else, never these.
+    pub fn names_server_channel(&self, channel: &str) -> bool {
+        self.watch_server.iter().any(|g| g.is_match(channel))
     }
 
     pub fn may_write(&self, room: &str) -> bool {

@@ -20,7 +20,8 @@
 //! - [`http`] and [`sessions`] — what the HTTP transports share: the query, resume points,
 //!   sessions that outlive a request.
 //! - The built-in front door: [`ws`], [`stream`] (SSE), [`poll`] (long-poll and `/send`).
-//! - The GRIP front door, behind Pushpin: [`origin`].
+//! - The GRIP front door, behind Pushpin: [`origin`]; Pushpin's own statistics republished
+//!   as the server's `$pushpin` channels: [`origin::stats`], [`server_channels`].
 //! - [`publish`] — `POST /publish/`, the body and error texts from `tack_protocol::publish`.
 //! - [`server`] — one skeleton for both doors: the routers, [`run`], [`spawn`], the reaper and
 //!   graceful shutdown; [`listener`] — accepting connections under the cap, with timeouts; [`config`] — every limit; [`metrics`] — `GET /metrics`.
@@ -47,6 +48,7 @@ pub mod publish;
 #[cfg(feature = "redis")]
 pub mod redis_hub;
 pub mod server;
+pub mod server_channels;
 pub mod session;
 pub mod sessions;
 pub mod state;

@@ -62,6 +62,11 @@ fn refusal(state: &AppState, body: &PublishBody) -> Option<Response> {
                     .into_response(),
             );
         }
+        if let Some(message) = crate::server_channels::publish_refusal(&item.channel) {
+            return Some(
+                (StatusCode::BAD_REQUEST, format!("item {n}: {message}\n")).into_response(),
+            );
+        }
         if let Some(message) = crate::client_frame::over_channel_cap(state, &item.channel) {
             return Some(
                 (

@@ -30,6 +30,25 @@ pub struct PushpinConfig {
     pub message_rate: u32,
     /// Per-connection outgoing buffer; the shipped 8192 silently drops bigger bursts.
     pub client_buffer_size: u32,
+    /// How its stats socket ([`Pushpin::stats_spec`]) writes messages.
+    pub stats_format: StatsFormat,
+}
+
+/// Pushpin's `stats_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsFormat {
+    /// The shipped default.
+    Tnetstring,
+    Json,
+}
+
+impl StatsFormat {
+    fn setting(self) -> &'static str {
+        match self {
+            StatsFormat::Tnetstring => "tnetstring",
+            StatsFormat::Json => "json",
+        }
+    }
 }
 
 impl PushpinConfig {
@@ -39,6 +58,7 @@ impl PushpinConfig {
             sig_key: sig_key.into(),
             message_rate: 0,
             client_buffer_size: 65536,
+            stats_format: StatsFormat::Tnetstring,
         }
     }
 }
@@ -142,6 +162,15 @@ impl Pushpin {
 
     pub fn publish_port(&self) -> u16 {
         PUBLISH_PORT + self.offset
+    }
+
+    /// Its stats socket, a ZeroMQ PUB in the run dir (`stats_spec`): what the origin's
+    /// `pushpin_stats` names.
+    pub fn stats_spec(&self) -> String {
+        format!(
+            "ipc://{}",
+            self.dir.path().join("run/pushpin-stats").display()
+        )
     }
 
     /// Pushpin's merged log, for a failing test to print.
@@ -278,7 +307,7 @@ connection_subscription_max=20
 subscription_linger=60
 stats_subscription_ttl=60
 stats_report_interval=10
-stats_format=tnetstring
+stats_format={stats_format}
 "#,
         libdir = libdir.display(),
         run = run.display(),
@@ -288,6 +317,7 @@ stats_format=tnetstring
         key = config.sig_key,
         rate = config.message_rate,
         log_level = log_level(),
+        stats_format = config.stats_format.setting(),
     );
     std::fs::write(dir.join("pushpin.conf"), conf).expect("write pushpin.conf");
     // `over_http`: WebSocket clients reach the origin as WebSocket-over-HTTP requests. The

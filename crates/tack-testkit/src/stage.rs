@@ -4,7 +4,7 @@
 
 use crate::clients::Front;
 use crate::late_holds::LateHolds;
-use crate::pushpin::{Pushpin, PushpinConfig};
+use crate::pushpin::{Pushpin, PushpinConfig, StatsFormat};
 use tack_server::origin::OriginConfig;
 use tack_server::{Listeners, Server, ServerConfig, ServerHandle};
 use tokio::net::TcpListener;
@@ -36,19 +36,49 @@ impl Stage {
         published: usize,
         tune: impl FnOnce(&mut ServerConfig),
     ) -> Stage {
+        let formats = vec![StatsFormat::Tnetstring; instances];
+        Stage::start_inner(&formats, published, false, tune).await
+    }
+
+    /// One Pushpin per entry of `formats`, each writing its stats socket in that format, and
+    /// an origin (configured by `tune`) that reads them all: `--pushpin-stats`.
+    pub async fn start_with_stats(
+        formats: &[StatsFormat],
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> Stage {
+        Stage::start_inner(formats, formats.len(), true, tune).await
+    }
+
+    async fn start_inner(
+        formats: &[StatsFormat],
+        published: usize,
+        read_stats: bool,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> Stage {
+        let instances = formats.len();
+        let formats = formats.to_vec();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port for the origin");
         let target = listener.local_addr().expect("bound").to_string();
         // Starting Pushpin waits (blocking) until it proxies.
         let pushpins = tokio::task::spawn_blocking(move || {
-            (0..instances)
-                .map(|_| Pushpin::start(&PushpinConfig::new(target.clone(), GRIP_KEY)))
+            formats
+                .into_iter()
+                .map(|stats_format| {
+                    Pushpin::start(&PushpinConfig {
+                        stats_format,
+                        ..PushpinConfig::new(target.clone(), GRIP_KEY)
+                    })
+                })
                 .collect::<Vec<_>>()
         })
         .await
         .expect("pushpins start");
         let mut config = ServerConfig::default();
+        if read_stats {
+            config.pushpin_stats = pushpins.iter().map(Pushpin::stats_spec).collect();
+        }
         tune(&mut config);
         let publish_to = pushpins[instances - published..]
             .iter()
@@ -113,6 +143,7 @@ pub async fn spawn_origin(
 ) -> ServerHandle {
     let mut origin_config = OriginConfig::new(publish_to, GRIP_KEY);
     origin_config.websocket_keepalive_secs = config.ws_keepalive_interval_secs;
+    origin_config.stats = config.pushpin_stats.clone();
     let control = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a control listener");

@@ -12,6 +12,8 @@
 //! - [`channels`] — Pushpin channel names and the publish formats of an item.
 //! - [`connections`] — the WebSockets Pushpin holds, expiring unless Pushpin asks about them.
 //! - [`signature`] — `Grip-Sig`: nothing bypasses Pushpin.
+//! - [`stats`] — each instance's own statistics, read from its stats socket and republished
+//!   as the `$pushpin` channels.
 //!
 //! Sessions, frames and the hub are the built-in server's own ([`crate::client_frame`]); HTTP
 //! sessions are kept in the same registry ([`crate::sessions`]).
@@ -25,6 +27,7 @@ pub mod hold;
 pub mod publisher;
 pub mod pushpin_sink;
 pub mod signature;
+pub mod stats;
 pub mod websocket_over_http;
 
 use crate::config::ServerConfig;
@@ -35,6 +38,7 @@ use axum::Router;
 use connections::Connections;
 use publisher::{PublishItem, Publisher};
 use pushpin_sink::PushpinSink;
+use stats::PushpinStats;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +61,9 @@ pub struct OriginConfig {
     /// Pushpin's minimum is 20). A connection unheard of for 2.5 times this is gone.
     /// From `ws_keepalive_interval_secs` of the server's config.
     pub websocket_keepalive_secs: u32,
+    /// Each instance's stats socket (`stats_spec`), in the order of `pushpin`; empty: none
+    /// read. From `pushpin_stats` of the server's config.
+    pub stats: Vec<String>,
 }
 
 impl OriginConfig {
@@ -65,6 +72,7 @@ impl OriginConfig {
             pushpin,
             grip_key: grip_key.into(),
             websocket_keepalive_secs: 20,
+            stats: Vec::new(),
         }
     }
 
@@ -83,10 +91,21 @@ impl OriginConfig {
                 ),
             ));
         }
+        if !config.pushpin_stats.is_empty() && config.pushpin_stats.len() != config.pushpin.len() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "pushpin_stats names {} stats sockets for {} Pushpin instances: give one --pushpin-stats per --pushpin, in the same order (TACK_PUSHPIN_STATS, comma-separated)",
+                    config.pushpin_stats.len(),
+                    config.pushpin.len()
+                ),
+            ));
+        }
         match &config.grip_key {
             Some(key) if !key.is_empty() => {
                 let mut origin = OriginConfig::new(config.pushpin.clone(), key);
                 origin.websocket_keepalive_secs = config.ws_keepalive_interval_secs;
+                origin.stats = config.pushpin_stats.clone();
                 Ok(Some(origin))
             }
             _ => Err(std::io::Error::new(
@@ -123,7 +142,9 @@ pub struct Origin {
     /// Requests Pushpin made for a WebSocket with nothing in them: its keep-alives. A watch,
     /// so a test can await the next one.
     pub websocket_keepalives: Arc<tokio::sync::watch::Sender<u64>>,
-    /// Stops the publisher tasks.
+    /// Each instance's statistics, when their sockets are configured.
+    pub stats: Option<PushpinStats>,
+    /// Stops the publisher tasks and the statistics.
     stop: CancellationToken,
 }
 
@@ -142,8 +163,12 @@ impl Origin {
         let publisher = Publisher::start(&origin.pushpin, stop.clone());
         let sink = Arc::new(PushpinSink::new(publisher.clone()));
         let hub = crate::state::hub_for(&config, Some(sink));
+        let stats = (!origin.stats.is_empty()).then(|| {
+            PushpinStats::start(&origin.pushpin, &origin.stats, hub.clone(), stop.clone())
+        });
         let app = AppState::with_hub(config, hub);
         Origin {
+            stats,
             app,
             config: Arc::new(origin),
             publisher,
@@ -226,6 +251,9 @@ impl Origin {
                 s.published, s.failures, s.dropped, s.rejected, s.queued, s.queued_bytes
             );
         }
+        if let Some(stats) = &self.stats {
+            stats.render_metrics(text);
+        }
     }
 }
 
@@ -283,6 +311,35 @@ mod tests {
             "Pushpin's own minimum by default"
         );
         assert_eq!(origin.websocket_ttl(), Duration::from_secs(50));
+    }
+
+    #[test]
+    fn stats_sockets_come_one_per_pushpin_and_opening_them_to_all_needs_an_unsigned_server() {
+        let mut config = ServerConfig::default();
+        config
+            .apply_env(|name| match name {
+                "TACK_PUSHPIN" => Some("http://127.0.0.1:5561,http://127.0.0.1:6561".into()),
+                "TACK_PUSHPIN_STATS" => Some("ipc:///run/a-stats".into()),
+                "TACK_PUSHPIN_STATS_OPEN" => Some("true".into()),
+                "TACK_GRIP_KEY" => Some("k".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(config.pushpin_stats_open);
+        let err = OriginConfig::from_server(&config).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("one --pushpin-stats per --pushpin"),
+            "{err}"
+        );
+        config.pushpin_stats.push("tcp://127.0.0.1:6564".into());
+        let origin = OriginConfig::from_server(&config).unwrap().unwrap();
+        assert_eq!(origin.stats, ["ipc:///run/a-stats", "tcp://127.0.0.1:6564"]);
+
+        config.check().unwrap();
+        config.auth_key = Some("secret".into());
+        let err = config.check().unwrap_err();
+        assert!(err.to_string().contains("tack.watch"), "{err}");
     }
 
     #[test]
