@@ -1045,3 +1045,75 @@ async fn wait_monitor_lines_containing(app: &mut Desktop, text: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Issue 18: an operator opens the deployment view of a server behind a real Pushpin (its
+/// statistics opened with `pushpin_stats_open`) and watches the people connect, enter and
+/// leave, and a message go out to them, as Pushpin itself counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployment_view_shows_a_real_pushpin_s_connections_rise_and_fall() {
+    let _window = ONE_WINDOW.lock().await;
+    let stage = tack_testkit::stage::Stage::start_with_stats(
+        &[tack_testkit::pushpin::StatsFormat::Tnetstring],
+        |config| config.pushpin_stats_open = true,
+    )
+    .await;
+    let url = stage.url(0);
+    let mut app = Desktop::launch("deployment", &["--connect", &url]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("deployment").await;
+
+    // The window itself is Pushpin's one client, in the lobby.
+    app.wait_text("subscribers-0-lobby", "the window in the lobby", |t| {
+        t == "1"
+    })
+    .await;
+    app.wait_text("connections-0", "one connection", |t| t == "1")
+        .await;
+
+    // Three people connect through Pushpin and enter the lobby.
+    let mut people = Vec::new();
+    for nick in ["ann", "bob", "cid"] {
+        people.push(OtherClient::join(&url, nick, "lobby").await);
+    }
+    app.wait_text("subscribers-0-lobby", "four in the lobby", |t| t == "4")
+        .await;
+    app.wait_text("connections-0", "four connections", |t| t == "4")
+        .await;
+
+    // One of them says something: Pushpin sends it to the four members.
+    let before = leading_count(
+        &app.wait_text("sent-total-0", "a total", |t| leading_count(t).is_some())
+            .await,
+    )
+    .unwrap();
+    people[0]
+        .session
+        .send("lobby", "hello, operators")
+        .expect("ann sends");
+    app.wait_text("sent-total-0", "four more sent", |t| {
+        leading_count(t).is_some_and(|n| n >= before + 4)
+    })
+    .await;
+    app.screenshot("four-connected").await;
+
+    // They leave: the count falls back to the window alone.
+    for person in people {
+        person.session.close().await;
+    }
+    app.wait_text("connections-0", "the window alone again", |t| t == "1")
+        .await;
+    app.wait_text(
+        "subscribers-0-lobby",
+        "the window alone in the lobby",
+        |t| t == "1",
+    )
+    .await;
+    app.screenshot("alone-again").await;
+    app.quit().await;
+}
+
+/// The number a text such as "1,024 in all" starts with.
+fn leading_count(text: &str) -> Option<u64> {
+    text.split(' ').next()?.replace(',', "").parse().ok()
+}

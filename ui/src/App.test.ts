@@ -479,3 +479,41 @@ describe('server profiles', () => {
     expect(text('conn-status')).toBe('Offline');
   });
 });
+
+describe('the deployment view', () => {
+  const snapshot = (connections: number, lobby: number) =>
+    JSON.stringify({
+      instance: '0', at_ms: Date.now(), connections, connections_by_type: { ws: connections, http: 0 },
+      channels: [{ channel: 'lobby', subscribers: lobby }], channels_truncated: false,
+      messages_per_second: { received: 0, sent: 0 }, messages_total: { received: 0, sent: 0 }, stale: false,
+    });
+  const item = (payload: string): ClientEvent => ({
+    kind: 'raw', channel: '$pushpin', id: 1, ts: Date.now(), payload, binary: false, size: payload.length, received: Date.now(),
+  });
+
+  test("watches the server's $pushpin channel and shows each instance's figures, not in the monitor", async () => {
+    const { shell } = await startedApp();
+    await fireEvent.click(screen.getByTestId('deployment'));
+    expect(shell.called('watch')).toEqual([['$pushpin']]);
+    shell.push(item(snapshot(4, 3)));
+    expect(await screen.findByTestId('connections-0')).toBeTruthy();
+    expect(text('connections-0')).toBe('4');
+    expect(text('subscribers-0-lobby')).toBe('3');
+    // The monitor has no $pushpin channel: the figures are the view's own.
+    expect(screen.queryByTestId('channel-$pushpin')).toBeNull();
+    // Opening it again does not ask twice.
+    await fireEvent.click(screen.getByTestId('deployment'));
+    expect(shell.called('watch')).toHaveLength(1);
+  });
+
+  test("says why when the server keeps its figures closed", async () => {
+    const { shell } = await startedApp();
+    await fireEvent.click(screen.getByTestId('deployment'));
+    shell.push({
+      kind: 'error', code: 'forbidden', room: null, suggestion: null,
+      message: '`$pushpin` (Pushpin\'s statistics) is closed on this server: the operator opens it with pushpin_stats_open',
+    });
+    expect(await screen.findByText(/does not share Pushpin's statistics/)).toBeTruthy();
+    expect(screen.getByText(/pushpin_stats_open/)).toBeTruthy();
+  });
+});
