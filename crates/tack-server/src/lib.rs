@@ -41,6 +41,7 @@ pub mod item;
 pub mod listener;
 pub mod memory_hub;
 pub mod metrics;
+#[cfg(feature = "pushpin")]
 pub mod origin;
 pub mod outbox;
 pub mod poll;
@@ -58,6 +59,7 @@ pub mod ws;
 pub use config::ServerConfig;
 pub use error::{HubError, ServerError};
 pub use hub::Hub;
+#[cfg(feature = "pushpin")]
 pub use origin::{Origin, OriginConfig};
 pub use server::{app, run, spawn, spawn_on, Door, Listeners, Server, ServerHandle};
 pub use state::AppState;

@@ -7,6 +7,7 @@
 //! the HTTP sessions, the reaper and the shutdown sequence — is this one skeleton.
 
 use crate::config::ServerConfig;
+#[cfg(feature = "pushpin")]
 use crate::origin::{Origin, OriginConfig};
 use crate::state::AppState;
 use crate::{access, listener};
@@ -33,6 +34,7 @@ pub enum Door {
     /// Clients connect here: WebSocket, SSE and long-polling.
     Direct,
     /// Clients connect to Pushpin, which forwards their requests here (GRIP).
+    #[cfg(feature = "pushpin")]
     Grip(Origin),
 }
 
@@ -52,16 +54,26 @@ impl Server {
             .check()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         crate::state::check_redis(&config)?;
-        Ok(match OriginConfig::from_server(&config)? {
-            Some(origin) => Server::behind_pushpin(config, origin),
-            None => Server {
-                state: AppState::new(config),
-                door: Door::Direct,
-            },
+        #[cfg(feature = "pushpin")]
+        if let Some(origin) = OriginConfig::from_server(&config)? {
+            return Ok(Server::behind_pushpin(config, origin));
+        }
+        #[cfg(not(feature = "pushpin"))]
+        if !config.pushpin.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "--pushpin: this build has no origin mode (built without tack-server's \
+                 `pushpin` feature); `tack serve` has it",
+            ));
+        }
+        Ok(Server {
+            state: AppState::new(config),
+            door: Door::Direct,
         })
     }
 
     /// A GRIP origin for the Pushpin instances `origin` names (none: it only answers).
+    #[cfg(feature = "pushpin")]
     pub fn behind_pushpin(config: ServerConfig, origin: OriginConfig) -> Server {
         let origin = Origin::new(config, origin);
         Server {
@@ -75,6 +87,7 @@ impl Server {
         let config = &self.state.config;
         let (routes, gate) = match &self.door {
             Door::Direct => (app(self.state.clone()), config.client_gate(false)),
+            #[cfg(feature = "pushpin")]
             Door::Grip(origin) => (crate::origin::app(origin.clone()), config.client_gate(true)),
         };
         // Checked when the server was made (`ServerConfig::check`).
@@ -86,6 +99,7 @@ impl Server {
     }
 
     /// The origin behind Pushpin, if this server is one.
+    #[cfg(feature = "pushpin")]
     pub fn origin(&self) -> Option<&Origin> {
         match &self.door {
             Door::Grip(origin) => Some(origin),
@@ -112,6 +126,7 @@ impl Server {
         }
         match &self.door {
             Door::Direct => tracing::info!(%addr, %control, "tack server listening"),
+            #[cfg(feature = "pushpin")]
             Door::Grip(origin) => {
                 tracing::info!(%addr, %control, pushpin = ?origin.config.pushpin, "tack origin listening (clients connect through pushpin)")
             }
@@ -141,6 +156,7 @@ impl Server {
         shutdown.await;
         tracing::info!("shutting down: telling clients to reconnect");
         state.begin_shutdown();
+        #[cfg(feature = "pushpin")]
         if let Door::Grip(origin) = &self.door {
             origin.tell_everyone_to_reconnect();
         }
@@ -159,6 +175,7 @@ impl Server {
         for http in state.sessions.take_all() {
             state.end_session(&http.session).await;
         }
+        #[cfg(feature = "pushpin")]
         if let Door::Grip(origin) = &self.door {
             origin.stop(grace).await;
         }
@@ -199,6 +216,7 @@ async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Publishing and metrics: what backends and operators use, never clients.
 fn control_router(server: Server) -> Router {
+    #[cfg(feature = "pushpin")]
     let origin = server.origin().cloned();
     let state = server.state.clone();
     let gate = state
@@ -217,8 +235,21 @@ fn control_router(server: Server) -> Router {
         .route(
             "/metrics",
             get(move |State(state): State<AppState>| {
+                #[cfg(feature = "pushpin")]
                 let origin = origin.clone();
-                async move { metrics_response(&state, origin.as_ref()) }
+                async move {
+                    let text = metrics_text(&state);
+                    #[cfg(feature = "pushpin")]
+                    let text = match &origin {
+                        Some(origin) => {
+                            let mut text = text;
+                            origin.render_metrics(&mut text);
+                            text
+                        }
+                        None => text,
+                    };
+                    metrics_answer(text)
+                }
             }),
         )
         .with_state(state)
@@ -244,16 +275,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /metrics` in Prometheus' text format, on either front door.
-pub fn metrics_response(state: &AppState, origin: Option<&Origin>) -> impl IntoResponse {
+/// The server's own `/metrics` lines (the hub's included); origin mode adds its own.
+pub fn metrics_text(state: &AppState) -> String {
     let stats = state.hub.stats();
     let mut text = state
         .metrics
         .render(stats.rooms, stats.channels, state.sessions.len());
     state.hub.render_metrics(&mut text);
-    if let Some(origin) = origin {
-        origin.render_metrics(&mut text);
-    }
+    text
+}
+
+fn metrics_answer(text: String) -> impl IntoResponse {
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         text,
@@ -280,11 +312,13 @@ async fn reap(server: Server) {
         ticker.tick().await;
         for http in state.sessions.take_expired() {
             tracing::debug!(session = %http.session.id, "http session expired");
+            #[cfg(feature = "pushpin")]
             if let Door::Grip(origin) = &server.door {
                 origin.close_session(&http.session.id);
             }
             state.end_session(&http.session).await;
         }
+        #[cfg(feature = "pushpin")]
         if let Door::Grip(origin) = &server.door {
             origin.reap_websockets().await;
         }
@@ -352,6 +386,7 @@ impl ServerHandle {
     }
 
     /// Behind Pushpin: the origin's own parts (publisher, counters).
+    #[cfg(feature = "pushpin")]
     pub fn origin(&self) -> Option<&Origin> {
         self.server.origin()
     }
