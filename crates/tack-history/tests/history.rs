@@ -91,7 +91,7 @@ async fn a_session_kept_is_there_after_reopening_searchable_and_resumable() {
     assert_eq!((point.epoch.as_str(), point.id), ("e1", 2));
     assert_eq!(
         history.open_places("http://chat.example").unwrap(),
-        [lobby.clone()],
+        vec![lobby.clone()],
         "ops was left"
     );
 
