@@ -1092,6 +1092,8 @@ async fn reopened_the_window_shows_what_it_kept_before_reconnecting_then_what_wa
     let env = [("TACK_HISTORY", history.to_str().unwrap())];
 
     let mut app = Desktop::launch_with_env("reopen-1", &["--connect", &url], &env).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1'))
+        .await;
     let mut bob = OtherClient::join(&server.url(), "bob", "lobby").await;
     for line in ["before 1", "before 2"] {
         bob.session.send("lobby", line).expect("bob sends");
@@ -1168,6 +1170,8 @@ async fn search_finds_a_message_in_another_room_and_enter_jumps_to_it() {
 
     app.click("add-room").await;
     app.type_into("join-input", &format!("ops{}", enter_key()))
+        .await;
+    app.wait_text("room-viewers", "1 viewer in #ops", |t| t.contains('1'))
         .await;
     let bob = OtherClient::join(&url, "bob", "ops").await;
     bob.session
