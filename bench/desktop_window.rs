@@ -230,11 +230,18 @@ async fn main() {
         // The engine compiled it and it is in force (a refused one would show its error).
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let applied = app.find("monitor-jq").await.attr("data-applied-filter").await;
+            let applied = app
+                .find("monitor-jq")
+                .await
+                .attr("data-applied-filter")
+                .await;
             if applied.ok().flatten().as_deref() == Some(expression.as_str()) {
                 break;
             }
-            assert!(Instant::now() < deadline, "the jq filter {expression:?} was not applied");
+            assert!(
+                Instant::now() < deadline,
+                "the jq filter {expression:?} was not applied"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
