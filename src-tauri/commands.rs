@@ -31,12 +31,14 @@ commands! {
         Ok(())
     }
 
+    /// Enters a room, resuming after the last event stored of it (what was said meanwhile
+    /// arrives once; a gap marks what the server no longer holds).
     fn enter(state: tauri::State<'_, crate::state::AppState>; room: String) -> () {
-        state.with_session(|s| s.enter(&room)).await
+        state.follow(tack_client::Target::Room(room)).await
     }
 
     fn leave(state: tauri::State<'_, crate::state::AppState>; room: String) -> () {
-        state.with_session(|s| s.leave(&room)).await
+        state.unfollow(tack_client::Target::Room(room)).await
     }
 
     /// Queues a chat message; returns its client id. `send` events follow: pending → sent |
@@ -49,12 +51,56 @@ commands! {
         state.with_session(|s| s.retry_send(&cid)).await
     }
 
+    /// Watches a channel, resuming after the last item stored of it.
     fn watch(state: tauri::State<'_, crate::state::AppState>; channel: String) -> () {
-        state.with_session(|s| s.watch(&channel)).await
+        state.follow(tack_client::Target::Channel(channel)).await
     }
 
     fn unwatch(state: tauri::State<'_, crate::state::AppState>; channel: String) -> () {
-        state.with_session(|s| s.unwatch(&channel)).await
+        state.unfollow(tack_client::Target::Channel(channel)).await
+    }
+
+    /// The rooms and channels that were open on this connection's server when the app last
+    /// closed, rooms first: the window opens them again.
+    fn open_places(state: tauri::State<'_, crate::state::AppState>;) -> Vec<tack_client::Target> {
+        state.history.open_places().await
+    }
+
+    /// The newest `limit` stored events of a room or channel on this connection's server,
+    /// oldest first, gaps where they fall: shown at once, before the server answers.
+    fn history(
+        state: tauri::State<'_, crate::state::AppState>;
+        target: tack_client::Target,
+        limit: usize
+    ) -> Vec<tack_history::HistoryEvent> {
+        state.history.recent(target, limit).await
+    }
+
+    /// Searches everything stored, every server: words, "phrases", prefix*, -word, from:,
+    /// in:, server:, after:, before:. A mistake in the query is refused with what to change.
+    fn search(state: tauri::State<'_, crate::state::AppState>; query: String, limit: usize) -> Vec<tack_history::SearchHit> {
+        state.history.search(query, limit).await
+    }
+
+    /// A search hit (its `key`) with up to `before` stored events before it and `after`
+    /// after it in its room or channel.
+    fn search_context(
+        state: tauri::State<'_, crate::state::AppState>;
+        key: i64,
+        before: usize,
+        after: usize
+    ) -> Vec<tack_history::HistoryEvent> {
+        state.history.context(key, before, after).await
+    }
+
+    /// The history file's size and its cap.
+    fn store_info(state: tauri::State<'_, crate::state::AppState>;) -> tack_history::StoreInfo {
+        state.history.info().await
+    }
+
+    /// Removes everything stored, on every server.
+    fn forget_history(state: tauri::State<'_, crate::state::AppState>;) -> () {
+        state.history.forget().await
     }
 
     fn set_nick(state: tauri::State<'_, crate::state::AppState>; nick: String) -> () {

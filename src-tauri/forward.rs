@@ -25,8 +25,14 @@ pub const FRAME: Duration = Duration::from_millis(16);
 pub const RAW_PER_FRAME: usize = 50;
 
 /// Sends `events` (a session's, or a replay's) to the window, at most one batch a frame,
-/// until either end goes away.
-pub async fn pump(mut events: mpsc::Receiver<EventBatch>, channel: Channel<EventBatch>) {
+/// until either end goes away. Every batch also goes whole to `keep` (the history's feed),
+/// before the window's sampling: the history keeps every item. Its channel is bounded, so a
+/// history that falls behind slows this pump (and the engine) instead of dropping anything.
+pub async fn pump(
+    mut events: mpsc::Receiver<EventBatch>,
+    channel: Channel<EventBatch>,
+    mut keep: Option<mpsc::Sender<EventBatch>>,
+) {
     let mut pending = Coalescer::new(RAW_PER_FRAME);
     let mut frame = tokio::time::interval(FRAME);
     // After a quiet spell the next event goes out at once, then at most one per frame.
@@ -34,7 +40,15 @@ pub async fn pump(mut events: mpsc::Receiver<EventBatch>, channel: Channel<Event
     loop {
         tokio::select! {
             batch = events.recv() => match batch {
-                Some(batch) => pending.push(batch),
+                Some(batch) => {
+                    if let Some(feed) = &keep {
+                        if feed.send(batch.clone()).await.is_err() {
+                            // The history stopped (its writer failed); the window goes on.
+                            keep = None;
+                        }
+                    }
+                    pending.push(batch);
+                }
                 None => {
                     let _ = channel.send(pending.take());
                     break;

@@ -62,7 +62,12 @@ ts_type! {
     () => "void",
     String => "string",
     usize => "number",
+    i64 => "number",
+    Vec<tack_history::HistoryEvent> => "Array<HistoryEvent>",
+    Vec<tack_history::SearchHit> => "Array<SearchHit>",
+    tack_history::StoreInfo => "StoreInfo",
     u64 => "number",
+    tack_client::Target => "Target",
     Vec<tack_client::Target> => "Array<Target>",
     tack_client::player::Steer => "Steer",
     tack_client::query::QueryApplied => "QueryApplied",
@@ -106,7 +111,8 @@ fn camel(snake: &str) -> String {
 pub fn typescript(commands: &[Command]) -> String {
     let mut out = String::from(
         "// Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.\n\n\
-         import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied, Steer, Target } from './bindings';\n\n\
+         import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied, Steer, Target } from './bindings';\n\
+         import type { HistoryEvent, SearchHit, StoreInfo } from './history';\n\n\
          /** The desktop shell's commands, as the UI calls them. */\n\
          export interface Commands {\n",
     );

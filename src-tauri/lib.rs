@@ -6,7 +6,8 @@
 //! - [`commands`]: what the UI may call, one table read by `ipc` (the Tauri commands and the
 //!   UI's TypeScript) and by `build.rs` (their permissions).
 //! - `notify`: desktop notifications whose text shows as typed.
-//! - [`forward`]: engine events to the window, one batch per frame.
+//! - [`forward`]: engine events to the window, one batch per frame (and to the history).
+//! - `history`: the history file, kept in the app's data directory.
 //! - [`render_env`]: how GTK and WebKit are told to draw (set before anything starts).
 //!
 //! No protocol logic lives here: the engine (`tack-client`) owns connections, resume and the
@@ -18,6 +19,7 @@ mod ipc;
 /// table `commands!` reads; see `ipc`.)
 pub mod commands;
 mod forward;
+mod history;
 mod notify;
 #[cfg(target_os = "linux")]
 pub mod render_env;
@@ -36,7 +38,23 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .manage(AppState::new(initial))
+        .setup(|app| {
+            use tauri::Manager;
+            let file = history::file(
+                app.path().app_data_dir().ok(),
+                std::env::var("TACK_HISTORY").ok(),
+            );
+            app.state::<AppState>().history.open(file);
+            Ok(())
+        })
         .invoke_handler(commands::handler())
-        .run(tauri::generate_context!())
-        .expect("Tack could not start its window");
+        .build(tauri::generate_context!())
+        .expect("Tack could not start its window")
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                use tauri::Manager;
+                // What the writer still holds is stored before the process ends.
+                app.state::<AppState>().history.flush();
+            }
+        });
 }

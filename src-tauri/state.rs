@@ -28,6 +28,8 @@ pub struct AppState {
     window: Mutex<Option<Channel<EventBatch>>>,
     /// The open recording's replay.
     player: Mutex<Option<Player>>,
+    /// Everything the window's sessions receive, kept and searchable.
+    pub history: crate::history::AppHistory,
 }
 
 /// Items a recording opened in the window may hold: a million-item recording (the design
@@ -78,6 +80,7 @@ impl AppState {
             session: Mutex::new(None),
             window: Mutex::new(None),
             player: Mutex::new(None),
+            history: Default::default(),
         }
     }
 
@@ -106,6 +109,9 @@ impl AppState {
         profile: Profile,
         channel: Channel<EventBatch>,
     ) -> Result<(), String> {
+        // Keyed before `builtin:` is resolved: the built-in server's port changes each launch.
+        let key = tack_history::server_key(&profile);
+        let name = profile.name.clone();
         let profile = self.resolve(profile).await?;
         let old = self.session.lock().await.take();
         if let Some(old) = old {
@@ -118,7 +124,8 @@ impl AppState {
         // A replay belongs to the window's monitor, which a new connection starts afresh.
         self.player.lock().await.take();
         *self.window.lock().await = Some(channel.clone());
-        tauri::async_runtime::spawn(crate::forward::pump(events, channel));
+        let keep = self.history.connected(key, &name).await;
+        tauri::async_runtime::spawn(crate::forward::pump(events, channel, keep));
         Ok(())
     }
 
@@ -180,7 +187,8 @@ impl AppState {
         let items = records.len() as u64;
         let (player, events) = session.replay(records);
         *self.player.lock().await = Some(player);
-        tauri::async_runtime::spawn(crate::forward::pump(events, window));
+        // A replay is not history: it was kept when it was live.
+        tauri::async_runtime::spawn(crate::forward::pump(events, window, None));
         Ok(items)
     }
 
@@ -223,6 +231,22 @@ impl AppState {
             .await
             .map_err(|e| format!("the query stopped: {e}"))?
             .map_err(|e| serde_json::to_string(&e).unwrap_or_else(|_| e.to_string()))
+    }
+
+    /// Enters a room or watches a channel from where its stored history ends.
+    pub async fn follow(&self, target: Target) -> Result<(), String> {
+        let session = self.current().await?;
+        self.history.follow(&session, target).await
+    }
+
+    /// Leaves a room or stops watching a channel; it is not reopened at the next start.
+    pub async fn unfollow(&self, target: Target) -> Result<(), String> {
+        self.with_session(|s| match &target {
+            Target::Room(room) => s.leave(room),
+            Target::Channel(channel) => s.unwatch(channel),
+        })
+        .await?;
+        self.history.unfollowed(target).await
     }
 
     /// Runs `f` on the active session, or says plainly that there is none.

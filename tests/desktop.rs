@@ -1116,4 +1116,184 @@ async fn the_deployment_view_shows_a_real_pushpin_s_connections_rise_and_fall() 
 /// The number a text such as "1,024 in all" starts with.
 fn leading_count(text: &str) -> Option<u64> {
     text.split(' ').next()?.replace(',', "").parse().ok()
+
+/// The comments stored of `room` in the history file at `path`, oldest first (the window's
+/// server is keyed by its URL).
+fn stored_comments(path: &std::path::Path, server: &str, room: &str) -> Vec<String> {
+    let Ok(store) = tack_store::Store::open(path, tack_store::StoreOptions::default()) else {
+        return Vec::new();
+    };
+    store
+        .recent(server, &tack_store::Place::Room(room.into()), 100)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| match s.entry.body {
+            tack_store::Body::Message { comment, .. } => Some(comment),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits until the history file holds `comment` in `room` (the writer stores in batches).
+async fn wait_stored(path: &std::path::Path, server: &str, room: &str, comment: &str) {
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    while !stored_comments(path, server, room)
+        .iter()
+        .any(|c| c == comment)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{comment:?} was never stored in #{room}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopened_the_window_shows_what_it_kept_before_reconnecting_then_what_was_said_meanwhile_once(
+) {
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    // The window reaches the server through a proxy the story can take down; the history file
+    // is the story's own, kept across the two launches.
+    let proxy = tack_testkit::fault_proxy::FaultProxy::start(server.local_addr()).await;
+    let url = proxy.url();
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history.sqlite");
+    let env = [("TACK_HISTORY", history.to_str().unwrap())];
+
+    let mut app = Desktop::launch_with_env("reopen-1", &["--connect", &url], &env).await;
+    app.wait_text("room-viewers", "1 viewer", |t| t.contains('1'))
+        .await;
+    let mut bob = OtherClient::join(&server.url(), "bob", "lobby").await;
+    for line in ["before 1", "before 2"] {
+        bob.session.send("lobby", line).expect("bob sends");
+    }
+    app.wait_texts("chat-line", "what bob said", |t| {
+        count_containing(t, "before 2") == 1
+    })
+    .await;
+    wait_stored(&history, &url, "lobby", "before 2").await;
+    app.quit().await;
+
+    for line in ["while closed 1", "while closed 2"] {
+        bob.session.send("lobby", line).expect("bob sends");
+    }
+    bob.wait_for(
+        |e| matches!(e, ClientEvent::Message { comment, .. } if comment == "while closed 2"),
+    )
+    .await;
+    proxy.set_down(true);
+
+    let mut app = Desktop::launch_with_env("reopen-2", &["--connect", &url], &env).await;
+    let kept = app
+        .wait_texts("chat-line", "the lines kept from the last run", |t| {
+            count_containing(t, "before 2") == 1
+        })
+        .await;
+    assert_eq!(count_containing(&kept, "while closed"), 0);
+    let status = app.find("conn-status").await.text().await.unwrap();
+    assert!(
+        !status.contains("Connected"),
+        "shown before connecting: {status}"
+    );
+    app.screenshot("kept-before-reconnecting").await;
+
+    proxy.set_down(false);
+    app.click("retry-now").await;
+    let lines = app
+        .wait_texts("chat-line", "what was said while closed", |t| {
+            count_containing(t, "while closed 2") == 1
+        })
+        .await;
+    for line in ["before 1", "before 2", "while closed 1", "while closed 2"] {
+        assert_eq!(
+            count_containing(&lines, line),
+            1,
+            "{line:?} once: {lines:?}"
+        );
+    }
+    let order: Vec<usize> = ["before 1", "before 2", "while closed 1", "while closed 2"]
+        .iter()
+        .map(|l| lines.iter().position(|t| t.contains(l)).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.screenshot("caught-up").await;
+
+    bob.session.close().await;
+    app.quit().await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_a_message_in_another_room_and_enter_jumps_to_it() {
+    let _window = ONE_WINDOW.lock().await;
+    let server = start_server(loopback_any_port()).await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history.sqlite");
+    let env = [("TACK_HISTORY", history.to_str().unwrap())];
+    let mut app = Desktop::launch_with_env("search", &["--connect", &url], &env).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+
+    app.click("add-room").await;
+    app.type_into("join-input", &format!("ops{}", enter_key()))
+        .await;
+    app.wait_text("room-viewers", "1 viewer in #ops", |t| t.contains('1'))
+        .await;
+    let bob = OtherClient::join(&url, "bob", "ops").await;
+    bob.session
+        .send("ops", "the lamp in the hall is red")
+        .expect("bob sends");
+    bob.session
+        .send("ops", "and the bike is blue")
+        .expect("bob sends");
+    app.wait_texts("chat-line", "bob's lines in #ops", |t| {
+        count_containing(t, "bike") == 1
+    })
+    .await;
+    wait_stored(&history, &url, "ops", "the lamp in the hall is red").await;
+    app.click("room-lobby").await;
+
+    app.type_into(
+        "composer",
+        &format!("{}{}f{}", Key::Control, Key::Shift, Key::Null),
+    )
+    .await;
+    app.type_into("search-input", "lamp").await;
+    app.wait_texts("search-hit", "the hit in #ops", |t| {
+        t.len() == 1 && t[0].contains("#ops") && t[0].contains("bob")
+    })
+    .await;
+    app.screenshot("search-results").await;
+    app.type_into("search-input", &enter_key()).await;
+    let highlighted = app
+        .client
+        .wait()
+        .at_most(support::desktop::UI_TIMEOUT)
+        .for_element(Locator::Css(".line.highlighted"))
+        .await
+        .expect("the hit is highlighted in its room");
+    assert!(highlighted
+        .text()
+        .await
+        .unwrap()
+        .contains("the lamp in the hall is red"));
+    let room = app
+        .client
+        .execute(
+            "return document.querySelector('[role=log]').getAttribute('aria-label')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(room.as_str(), Some("Messages in #ops"));
+    app.screenshot("jumped-to-the-hit").await;
+
+    bob.session.close().await;
+    app.quit().await;
+    server.shutdown().await;
 }

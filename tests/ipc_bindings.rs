@@ -17,6 +17,11 @@ fn committed_typescript_bindings_match_the_rust_contract() {
 }
 
 #[test]
+fn committed_typescript_history_types_match_the_rust_contract() {
+    assert_fresh("history.ts", tack_history::show::typescript_bindings());
+}
+
+#[test]
 fn committed_typescript_commands_match_the_shells_command_table() {
     assert_fresh("commands.ts", tack_desktop::commands::typescript());
 }

@@ -15,7 +15,7 @@ async function startedApp(options: FakeOptions = {}) {
   await session.start();
   shell.push(
     connected(),
-    { kind: 'server', nick: 'bob', server: 'tack/0.1.0', resume: true, acks: true },
+    { kind: 'server', nick: 'bob', server: 'tack/0.1.0', resume: true, acks: true, epoch: 'demo' },
     { kind: 'joined', room: 'lobby' },
     { kind: 'presence', room: 'lobby', viewers: 1, users: ['bob'] },
   );

@@ -75,6 +75,9 @@ pub(crate) struct Engine {
     ever_connected: bool,
     /// The server's numbering epoch at the last welcome (see `Welcome::epoch`).
     epoch: Option<String>,
+    /// Positions seeded before the first welcome, with the epoch each belongs to: checked
+    /// against the server's when it says hello.
+    seeded: std::collections::HashMap<crate::events::Target, (String, u64)>,
     /// The session of the last link, whatever its transport: the next connection takes it over
     /// (`hello.takeover`), so the server moves its rooms and its nick instead of showing a
     /// leave and an enter (or refusing the nick to a reconnect it has not noticed yet).
@@ -126,6 +129,7 @@ impl Engine {
             rtt: None,
             ever_connected: false,
             epoch: None,
+            seeded: Default::default(),
             previous_session: None,
             reported: None,
             outbox_retry: None,

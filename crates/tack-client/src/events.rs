@@ -94,6 +94,9 @@ pub struct ServerInfo {
     pub resume: bool,
     /// False on original-system servers: sends are "sent" once written, never acknowledged.
     pub acks: bool,
+    /// The server's numbering epoch: ids count within it, and a restarted server counts from 1
+    /// again under a new one. `None` on servers that do not say (original-system ones).
+    pub epoch: Option<String>,
 }
 
 /// Per room or channel monitoring figures, emitted about once a second while traffic flows.

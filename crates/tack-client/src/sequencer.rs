@@ -66,6 +66,28 @@ impl<T> Sequencer<T> {
         *self.followed.entry(target.clone()).or_insert(None)
     }
 
+    /// Sets where a room or channel just followed resumes from, when it was kept elsewhere
+    /// (the app's stored history). Only a fresh one: ids seen here are newer than any seed.
+    pub(crate) fn seed(&mut self, target: &Target, last_id: u64) {
+        if let Some(last @ None) = self.followed.get_mut(target) {
+            *last = Some(last_id);
+        }
+    }
+
+    /// A seed turned out to be from another numbering: resume from the server's start.
+    pub(crate) fn reseed_from_start(&mut self, target: &Target) {
+        if let Some(last) = self.followed.get_mut(target) {
+            *last = Some(0);
+        }
+    }
+
+    /// Forgets a seed: the server turned out not to number events at all.
+    pub(crate) fn unseed(&mut self, target: &Target) {
+        if let Some(last) = self.followed.get_mut(target) {
+            *last = None;
+        }
+    }
+
     /// Stops following; false when it was not followed. A hole being fetched and a resume
     /// still waiting for its first event are forgotten, so coming back later starts clean.
     pub(crate) fn unfollow(&mut self, target: &Target) -> bool {
@@ -311,6 +333,20 @@ mod tests {
             seq.accept(&room("lobby"), 40),
             Accept::Deliver { gap_after: None }
         );
+    }
+
+    #[test]
+    fn a_seed_sets_where_a_fresh_room_resumes_but_never_rewinds_one_already_seen() {
+        let mut seq = Sequencer::<()>::default();
+        seq.follow(&room("lobby"));
+        seq.seed(&room("lobby"), 42);
+        assert_eq!(seq.resume_points(), [(room("lobby"), Some(42))]);
+        assert_eq!(seq.order(&room("lobby"), 42), Order::Seen, "stored already");
+        seq.accept(&room("lobby"), 43);
+        seq.seed(&room("lobby"), 10);
+        assert_eq!(seq.last_seen(&room("lobby")), Some(43));
+        seq.reseed_from_start(&room("lobby"));
+        assert_eq!(seq.last_seen(&room("lobby")), Some(0));
     }
 
     #[test]

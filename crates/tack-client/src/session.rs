@@ -99,6 +99,12 @@ impl Default for SessionOptions {
 pub(crate) enum Command {
     /// Enter a room or watch a channel.
     Follow(Target),
+    /// The same, resuming after `last_id` of numbering `epoch` (kept by the app).
+    FollowFrom {
+        target: Target,
+        epoch: String,
+        last_id: u64,
+    },
     /// Leave a room or stop watching a channel.
     Unfollow(Target),
     /// A message was queued in the outbox.
@@ -200,6 +206,20 @@ impl Session {
         self.command(Command::Follow(Target::Room(room.to_owned())))
     }
 
+    /// Enters a room resuming after `last_id` of the server's numbering `epoch`, a position
+    /// the app kept (its stored history): what was said since arrives once, and a `Gap` marks
+    /// what the server no longer holds. Under another epoch (the server restarted) the room
+    /// resumes from the start of what the server has, after a `Gap` at `last_id`. A room
+    /// already entered keeps its own position.
+    pub fn enter_from(&self, room: &str, epoch: &str, last_id: u64) -> Result<(), ClientError> {
+        Self::checked_name("chatRoomEnter", "room", room)?;
+        self.command(Command::FollowFrom {
+            target: Target::Room(room.to_owned()),
+            epoch: epoch.to_owned(),
+            last_id,
+        })
+    }
+
     pub fn leave(&self, room: &str) -> Result<(), ClientError> {
         Self::checked_name("chatRoomLeave", "room", room)?;
         self.command(Command::Unfollow(Target::Room(room.to_owned())))
@@ -229,6 +249,17 @@ impl Session {
     pub fn watch(&self, channel: &str) -> Result<(), ClientError> {
         Self::checked_name("watch", "channel", channel)?;
         self.command(Command::Follow(Target::Channel(channel.to_owned())))
+    }
+
+    /// Watches a channel resuming after `last_id` of numbering `epoch` (see
+    /// [`Session::enter_from`]).
+    pub fn watch_from(&self, channel: &str, epoch: &str, last_id: u64) -> Result<(), ClientError> {
+        Self::checked_name("watch", "channel", channel)?;
+        self.command(Command::FollowFrom {
+            target: Target::Channel(channel.to_owned()),
+            epoch: epoch.to_owned(),
+            last_id,
+        })
     }
 
     pub fn unwatch(&self, channel: &str) -> Result<(), ClientError> {

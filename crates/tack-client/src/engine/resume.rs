@@ -18,9 +18,7 @@ impl Engine {
         self.seq.connection_changed();
         self.reported = None;
         self.shared.outbox.lock().connection_changed();
-        if let Some(epoch) = conn.link.welcome.as_ref().and_then(|w| w.epoch.clone()) {
-            self.renumbered(epoch).await;
-        }
+        let epoch = conn.link.welcome.as_ref().and_then(|w| w.epoch.clone());
         if let (None, Some(w)) = (&self.profile.nick, &conn.link.welcome) {
             // Keep the nick the server picked for us: after a reconnect (or a server restart)
             // we say hello with it, so the user stays the same person in every room.
@@ -32,15 +30,23 @@ impl Engine {
                 server: w.server.clone(),
                 resume: true,
                 acks: true,
+                epoch: epoch.clone(),
             },
             None => ServerInfo {
                 nick: self.profile.nick.clone().unwrap_or_default(),
                 server: "legacy".into(),
                 resume: false,
                 acks: false,
+                epoch: None,
             },
         };
+        // The server (and its epoch) first: a consumer keeping history files the gaps below
+        // under the numbering they belong to.
         self.out.push(ClientEvent::Server(info)).await;
+        self.seeds_checked(epoch.as_deref()).await;
+        if let Some(epoch) = epoch {
+            self.renumbered(epoch).await;
+        }
         self.resume(conn).await;
         let transport = conn.link.transport;
         if self.profile.transport == TransportChoice::Auto
@@ -85,6 +91,31 @@ impl Engine {
                     after_id: Some(seen),
                 })
                 .await;
+        }
+    }
+
+    /// The first welcome after [`Session::enter_from`](crate::Session::enter_from) (and
+    /// `watch_from`) seeded positions: a seed from another epoch says nothing about this
+    /// numbering, so that room resumes from the start of what the server has, after a `Gap`
+    /// where the stored history ended. A server without epochs never resumes: seeds go.
+    async fn seeds_checked(&mut self, epoch: Option<&str>) {
+        for (target, (seed_epoch, last_id)) in std::mem::take(&mut self.seeded) {
+            if !self.seq.follows(&target) {
+                continue;
+            }
+            match epoch {
+                Some(now) if now == seed_epoch => {}
+                Some(_) => {
+                    self.seq.reseed_from_start(&target);
+                    self.out
+                        .push(ClientEvent::Gap {
+                            target,
+                            after_id: Some(last_id),
+                        })
+                        .await;
+                }
+                None => self.seq.unseed(&target),
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! of engine event batches to the stores. User actions come here and go out through the
 //! backend it was given; errors come back as plain-language notices.
 
-import type { Backend, BinaryView, BuiltinServer, ClientEvent, EventBatch, Profile, QueryError, Steer } from '../backend';
+import type { Backend, BinaryView, BuiltinServer, ClientEvent, EventBatch, HistoryEvent, Profile, QueryError, SearchHit, Steer, StoreInfo, Target } from '../backend';
 import { Connection } from '../connection/connection.svelte';
 import { Rooms } from '../rooms/rooms.svelte';
 import { Monitor } from '../monitor/monitor.svelte';
@@ -18,6 +18,12 @@ const isStatsChannel = (name: string) => name === STATS_CHANNEL || name.startsWi
 
 /** The room everyone starts in. */
 export const LOBBY = 'lobby';
+
+/** Stored events shown at once when a room or channel opens. */
+export const STORED_ON_OPEN = 200;
+
+/** Stored events loaded on each side of a search hit that the room does not show. */
+const HIT_CONTEXT = 30;
 
 const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -106,7 +112,23 @@ export class Session {
       await this.#backend.connect(profile, (batch) => {
         if (generation === this.#generation) this.handle(batch);
       });
-      await this.#backend.enter(LOBBY);
+      // The lobby, then whatever was open on this server when the app last closed: each shows
+      // what was stored of it at once, then resumes from there.
+      const places = await this.#backend.openPlaces().catch(() => [] as Target[]);
+      const rooms = [LOBBY, ...places.filter((p) => p.type === 'room' && p.name !== LOBBY).map((p) => p.name)];
+      for (const room of rooms) {
+        this.rooms.ensure(room);
+        await this.#restore({ type: 'room', name: room });
+        if (generation !== this.#generation) return;
+        await this.#backend.enter(room);
+      }
+      for (const p of places) {
+        if (p.type !== 'channel' || isStatsChannel(p.name)) continue;
+        this.monitor.addChannel(p.name);
+        await this.#restore(p);
+        if (generation !== this.#generation) return;
+        await this.#backend.watch(p.name);
+      }
     });
     if (!ok) this.connection.apply({ ...this.connection.state, status: 'offline' });
   }
@@ -121,7 +143,8 @@ export class Session {
         this.connection.apply(e);
         return;
       case 'server':
-        this.connection.server = { nick: e.nick, server: e.server, resume: e.resume, acks: e.acks };
+        this.connection.server = { nick: e.nick, server: e.server, resume: e.resume, acks: e.acks, epoch: e.epoch };
+        this.rooms.epoch = e.epoch;
         return;
       case 'raw':
         if (isStatsChannel(e.channel)) this.deployment.apply(e.payload, e.binary);
@@ -205,7 +228,73 @@ export class Session {
     if (!room) return;
     this.rooms.ensure(room);
     this.open({ kind: 'room', name: room });
+    await this.#restore({ type: 'room', name: room });
     if (!(await this.#do(`Could not join #${room}`, () => this.#backend.enter(room)))) this.rooms.remove(room);
+  }
+
+  /** Shows what the app stored of a room or channel (a failure only leaves it unshown). */
+  async #restore(target: Target): Promise<void> {
+    let stored: HistoryEvent[];
+    try {
+      stored = await this.#backend.history(target, STORED_ON_OPEN);
+    } catch {
+      return;
+    }
+    this.#show(target, stored);
+  }
+
+  #show(target: Target, stored: HistoryEvent[]): void {
+    if (target.type === 'room') this.rooms.get(target.name)?.restore(stored);
+    else this.monitor.restore(stored.map((s) => s.event));
+  }
+
+  /** Searches everything stored; a mistake in the query is thrown with what to change. */
+  search(query: string, limit = 50): Promise<SearchHit[]> {
+    return this.#backend.search(query, limit);
+  }
+
+  /**
+   * Opens the room or channel of a search hit and shows the hit there, highlighted; when the
+   * room does not show it (it is older), what was stored around it is loaded first.
+   */
+  async jumpTo(hit: SearchHit): Promise<void> {
+    const { target } = hit;
+    if (target.type === 'channel') {
+      if (!this.monitor.find(target.name)) await this.watch(target.name);
+      else this.open({ kind: 'channel', name: target.name });
+      if (!this.monitor.selectById(target.name, hit.id)) {
+        this.monitor.restore((await this.#backend.searchContext(hit.key, 0, 0).catch(() => [])).map((s) => s.event));
+        this.monitor.selectById(target.name, hit.id);
+      }
+      return;
+    }
+    if (!this.rooms.get(target.name)) await this.joinRoom(target.name);
+    else this.open({ kind: 'room', name: target.name });
+    const room = this.rooms.get(target.name);
+    if (!room) return;
+    let line = room.find(hit.id);
+    if (!line) {
+      try {
+        room.restore(await this.#backend.searchContext(hit.key, HIT_CONTEXT, HIT_CONTEXT));
+      } catch (e) {
+        this.notices.show(`Could not show that message: ${reason(e)}`, 'error');
+        return;
+      }
+      line = room.find(hit.id);
+    }
+    room.highlighted = line?.key ?? null;
+  }
+
+  storeInfo(): Promise<StoreInfo> {
+    return this.#backend.storeInfo();
+  }
+
+  /** Removes everything stored; true once done. */
+  forgetHistory(): Promise<boolean> {
+    return this.#do('Could not forget the history', async () => {
+      await this.#backend.forgetHistory();
+      this.notices.show('History forgotten', 'info', 3_000);
+    });
   }
 
   async leaveRoom(name: string): Promise<void> {
@@ -232,6 +321,7 @@ export class Session {
     if (!channel) return;
     this.monitor.addChannel(channel);
     this.open({ kind: 'channel', name: channel });
+    if (!isStatsChannel(channel)) await this.#restore({ type: 'channel', name: channel });
     if (!(await this.#do(`Could not watch ${channel}`, () => this.#backend.watch(channel)))) this.monitor.removeChannel(channel);
   }
 

@@ -88,7 +88,12 @@ resume: boolean,
 /**
  * False on original-system servers: sends are "sent" once written, never acknowledged.
  */
-acks: boolean, };
+acks: boolean, 
+/**
+ * The server's numbering epoch: ids count within it, and a restarted server counts from 1
+ * again under a new one. `None` on servers that do not say (original-system ones).
+ */
+epoch: string | null, };
 
 export type ChannelStats = { target: Target, messages: number, bytes: number, 
 /**

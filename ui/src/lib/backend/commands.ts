@@ -1,6 +1,7 @@
 // Generated from src-tauri/commands.rs. Do not edit: run `scripts/gen-bindings.sh`.
 
 import type { BinaryView, BuiltinServer, EventBatch, Profile, QueryApplied, Steer, Target } from './bindings';
+import type { HistoryEvent, SearchHit, StoreInfo } from './history';
 
 /** The desktop shell's commands, as the UI calls them. */
 export interface Commands {
@@ -20,6 +21,10 @@ export interface Commands {
    */
   connect(profile: Profile, onEvent: (batch: EventBatch) => void): Promise<void>;
   disconnect(): Promise<void>;
+  /**
+   * Enters a room, resuming after the last event stored of it (what was said meanwhile
+   * arrives once; a gap marks what the server no longer holds).
+   */
   enter(room: string): Promise<void>;
   leave(room: string): Promise<void>;
   /**
@@ -28,8 +33,39 @@ export interface Commands {
    */
   send(room: string, comment: string): Promise<string>;
   retrySend(cid: string): Promise<void>;
+  /**
+   * Watches a channel, resuming after the last item stored of it.
+   */
   watch(channel: string): Promise<void>;
   unwatch(channel: string): Promise<void>;
+  /**
+   * The rooms and channels that were open on this connection's server when the app last
+   * closed, rooms first: the window opens them again.
+   */
+  openPlaces(): Promise<Array<Target>>;
+  /**
+   * The newest `limit` stored events of a room or channel on this connection's server,
+   * oldest first, gaps where they fall: shown at once, before the server answers.
+   */
+  history(target: Target, limit: number): Promise<Array<HistoryEvent>>;
+  /**
+   * Searches everything stored, every server: words, "phrases", prefix*, -word, from:,
+   * in:, server:, after:, before:. A mistake in the query is refused with what to change.
+   */
+  search(query: string, limit: number): Promise<Array<SearchHit>>;
+  /**
+   * A search hit (its `key`) with up to `before` stored events before it and `after`
+   * after it in its room or channel.
+   */
+  searchContext(key: number, before: number, after: number): Promise<Array<HistoryEvent>>;
+  /**
+   * The history file's size and its cap.
+   */
+  storeInfo(): Promise<StoreInfo>;
+  /**
+   * Removes everything stored, on every server.
+   */
+  forgetHistory(): Promise<void>;
   setNick(nick: string): Promise<void>;
   /**
    * Skips the reconnect back-off and tries now.
@@ -93,6 +129,12 @@ export const COMMANDS = {
   retrySend: { cmd: 'retry_send', args: ['cid'] },
   watch: { cmd: 'watch', args: ['channel'] },
   unwatch: { cmd: 'unwatch', args: ['channel'] },
+  openPlaces: { cmd: 'open_places', args: [] },
+  history: { cmd: 'history', args: ['target', 'limit'] },
+  search: { cmd: 'search', args: ['query', 'limit'] },
+  searchContext: { cmd: 'search_context', args: ['key', 'before', 'after'] },
+  storeInfo: { cmd: 'store_info', args: [] },
+  forgetHistory: { cmd: 'forget_history', args: [] },
   setNick: { cmd: 'set_nick', args: ['nick'] },
   retryNow: { cmd: 'retry_now', args: [] },
   setMonitorQuery: { cmd: 'set_monitor_query', args: ['filter', 'map'] },

@@ -134,7 +134,7 @@ export function demoBackend(params: URLSearchParams): Backend {
           return;
         }
         emit(state({}));
-        emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
+        emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true, epoch: 'demo' });
       }, 300);
       if (params.get('watch') !== '0') setTimeout(() => watchChannel('orders'), 400);
       startChatter();
@@ -176,7 +176,7 @@ export function demoBackend(params: URLSearchParams): Backend {
     },
     async setNick(chosen) {
       nick = chosen;
-      emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true });
+      emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true, epoch: 'demo' });
     },
     async retryNow() {
       emit(state({}));
@@ -199,6 +199,13 @@ export function demoBackend(params: URLSearchParams): Backend {
     },
     decodeBinary: async (payload) => ({ size: 0, hex: payload, hex_omitted: 0, decoded: [] }),
     notify: ok,
+    // The demo keeps no history: every room opens empty, and search finds nothing.
+    openPlaces: async () => [],
+    history: async () => [],
+    search: async () => [],
+    searchContext: async () => [],
+    storeInfo: async () => ({ size_bytes: 0, max_bytes: 1 << 30 }),
+    forgetHistory: ok,
     loadSavedProfiles: async () => saved,
     async saveProfiles(profiles) {
       saved = profiles;

@@ -10,6 +10,7 @@ import type { Commands } from './commands';
 import type { Profile } from './bindings';
 
 export type * from './bindings';
+export type * from './history';
 export type { Commands } from './commands';
 
 /** The url of the built-in server ("This computer"). */

@@ -70,6 +70,12 @@ export function fakeBackend(options: FakeOptions = {}) {
     setMonitorQuery: async () => ({ generation: ++queries, rejudged: [] }),
     decodeBinary: async (payload) => ({ size: 0, hex: `hex of ${payload}`, hex_omitted: 0, decoded: [] }),
     notify: ok,
+    openPlaces: async () => [],
+    history: async () => [],
+    search: async () => [],
+    searchContext: async () => [],
+    storeInfo: async () => ({ size_bytes: 3 * 1024 * 1024, max_bytes: 1024 * 1024 * 1024 }),
+    forgetHistory: ok,
     loadSavedProfiles: async () => structuredClone(saved),
     saveProfiles: async (profiles) => {
       saved = structuredClone(profiles);

@@ -233,6 +233,32 @@ export class Monitor {
     this.#dirty = true;
   }
 
+  /**
+   * Items the app stored, shown when a channel opens (before the server resumes after them):
+   * in the log, not counted in the channel's figures, which are about traffic now.
+   */
+  restore(stored: ClientEvent[]): void {
+    for (const e of stored) {
+      if (e.kind === 'raw') {
+        const item = { ...e, seq: ++this.#seq } as LogItem;
+        this.#log(item);
+      } else if (e.kind === 'gap' && e.target.type === 'channel') this.#gap(e.target.name, e.after_id);
+    }
+    this.#dirty = true;
+  }
+
+  /** Selects the newest logged item of `channel` with id `id` (a search hit); false if none. */
+  selectById(channel: string, id: number): boolean {
+    for (let i = this.#all.length - 1; i >= 0; i--) {
+      const item = this.#all.at(i);
+      if (item && item.kind === 'raw' && item.channel === channel && item.id === id) {
+        this.selected = item as LogItem;
+        return true;
+      }
+    }
+    return false;
+  }
+
   #log(item: LogEntry): void {
     this.#all.push(item);
     if (this.#shown !== this.#all && this.filter.matches(item)) this.#shown.push(item);

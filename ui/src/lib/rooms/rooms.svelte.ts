@@ -13,6 +13,17 @@ export interface ChatOutcome {
 
 export class Rooms {
   list = $state<Room[]>([]);
+  /** The server's numbering of live events (from its welcome): every room counts in it. */
+  #epoch: string | null = null;
+
+  get epoch(): string | null {
+    return this.#epoch;
+  }
+
+  set epoch(epoch: string | null) {
+    this.#epoch = epoch;
+    for (const room of this.list) room.epoch = epoch;
+  }
 
   get(name: string): Room | undefined {
     return this.list.find((r) => r.name === name);
@@ -23,6 +34,7 @@ export class Rooms {
     let room = this.get(name);
     if (!room) {
       room = new Room(name);
+      room.epoch = this.#epoch;
       this.list.push(room);
       // The pushed value is wrapped by the list's state; hand out the stored one.
       room = this.list[this.list.length - 1];
