@@ -1116,6 +1116,7 @@ async fn the_deployment_view_shows_a_real_pushpin_s_connections_rise_and_fall() 
 /// The number a text such as "1,024 in all" starts with.
 fn leading_count(text: &str) -> Option<u64> {
     text.split(' ').next()?.replace(',', "").parse().ok()
+}
 
 /// The comments stored of `room` in the history file at `path`, oldest first (the window's
 /// server is keyed by its URL).
