@@ -16,64 +16,75 @@ commands! {
         state.builtin().await
     }
 
-    /// (Re)connects the one active session. Engine events arrive in batches on `onEvent` until
-    /// the next `connect` or `disconnect`.
+    /// Connects `profile` beside the servers already connected (a session already on this
+    /// server is replaced). `server` is its key — the profile's URL without a trailing `/`,
+    /// as the history and search name it — which every per-server command below takes first.
+    /// This server's engine events arrive in batches on `onEvent` until the next `connect` or
+    /// `disconnect` of it.
     fn connect(
         state: tauri::State<'_, crate::state::AppState>;
+        server: String,
         profile: tack_client::Profile,
         on_event: tauri::ipc::Channel<tack_client::EventBatch>
     ) -> () {
-        state.connect(profile, on_event).await
+        state.connect(server, profile, on_event).await
     }
 
-    fn disconnect(state: tauri::State<'_, crate::state::AppState>;) -> () {
-        state.disconnect().await;
+    /// Closes the connection to `server`; the other servers' stay.
+    fn disconnect(state: tauri::State<'_, crate::state::AppState>; server: String) -> () {
+        state.disconnect(&server).await;
         Ok(())
     }
 
     /// Enters a room, resuming after the last event stored of it (what was said meanwhile
     /// arrives once; a gap marks what the server no longer holds).
-    fn enter(state: tauri::State<'_, crate::state::AppState>; room: String) -> () {
-        state.follow(tack_client::Target::Room(room)).await
+    fn enter(state: tauri::State<'_, crate::state::AppState>; server: String, room: String) -> () {
+        state.follow(&server, tack_client::Target::Room(room)).await
     }
 
-    fn leave(state: tauri::State<'_, crate::state::AppState>; room: String) -> () {
-        state.unfollow(tack_client::Target::Room(room)).await
+    fn leave(state: tauri::State<'_, crate::state::AppState>; server: String, room: String) -> () {
+        state.unfollow(&server, tack_client::Target::Room(room)).await
     }
 
     /// Queues a chat message; returns its client id. `send` events follow: pending → sent |
     /// failed.
-    fn send(state: tauri::State<'_, crate::state::AppState>; room: String, comment: String) -> String {
-        state.with_session(|s| s.send(&room, &comment)).await
+    fn send(
+        state: tauri::State<'_, crate::state::AppState>;
+        server: String,
+        room: String,
+        comment: String
+    ) -> String {
+        state.with_session(&server, |s| s.send(&room, &comment)).await
     }
 
-    fn retry_send(state: tauri::State<'_, crate::state::AppState>; cid: String) -> () {
-        state.with_session(|s| s.retry_send(&cid)).await
+    fn retry_send(state: tauri::State<'_, crate::state::AppState>; server: String, cid: String) -> () {
+        state.with_session(&server, |s| s.retry_send(&cid)).await
     }
 
     /// Watches a channel, resuming after the last item stored of it.
-    fn watch(state: tauri::State<'_, crate::state::AppState>; channel: String) -> () {
-        state.follow(tack_client::Target::Channel(channel)).await
+    fn watch(state: tauri::State<'_, crate::state::AppState>; server: String, channel: String) -> () {
+        state.follow(&server, tack_client::Target::Channel(channel)).await
     }
 
-    fn unwatch(state: tauri::State<'_, crate::state::AppState>; channel: String) -> () {
-        state.unfollow(tack_client::Target::Channel(channel)).await
+    fn unwatch(state: tauri::State<'_, crate::state::AppState>; server: String, channel: String) -> () {
+        state.unfollow(&server, tack_client::Target::Channel(channel)).await
     }
 
-    /// The rooms and channels that were open on this connection's server when the app last
-    /// closed, rooms first: the window opens them again.
-    fn open_places(state: tauri::State<'_, crate::state::AppState>;) -> Vec<tack_client::Target> {
-        state.history.open_places().await
+    /// The rooms and channels that were open on `server` when the app last closed, rooms
+    /// first: the window opens them again.
+    fn open_places(state: tauri::State<'_, crate::state::AppState>; server: String) -> Vec<tack_client::Target> {
+        state.history.open_places(&server).await
     }
 
-    /// The newest `limit` stored events of a room or channel on this connection's server,
-    /// oldest first, gaps where they fall: shown at once, before the server answers.
+    /// The newest `limit` stored events of a room or channel on `server`, oldest first, gaps
+    /// where they fall: shown at once, before the server answers.
     fn history(
         state: tauri::State<'_, crate::state::AppState>;
+        server: String,
         target: tack_client::Target,
         limit: usize
     ) -> Vec<tack_history::HistoryEvent> {
-        state.history.recent(target, limit).await
+        state.history.recent(&server, target, limit).await
     }
 
     /// Searches everything stored, every server: words, "phrases", prefix*, -word, from:,
@@ -103,14 +114,14 @@ commands! {
         state.history.forget().await
     }
 
-    fn set_nick(state: tauri::State<'_, crate::state::AppState>; nick: String) -> () {
-        state.with_session(|s| s.set_nick(&nick)).await
+    fn set_nick(state: tauri::State<'_, crate::state::AppState>; server: String, nick: String) -> () {
+        state.with_session(&server, |s| s.set_nick(&nick)).await
     }
 
     /// Skips the reconnect back-off and tries now.
-    fn retry_now(state: tauri::State<'_, crate::state::AppState>;) -> () {
+    fn retry_now(state: tauri::State<'_, crate::state::AppState>; server: String) -> () {
         state
-            .with_session(|s| {
+            .with_session(&server, |s| {
                 s.retry_now();
                 Ok(())
             })
@@ -123,10 +134,11 @@ commands! {
     /// and column, and the query in force stays.
     fn set_monitor_query(
         state: tauri::State<'_, crate::state::AppState>;
+        server: String,
         filter: String,
         map: String
     ) -> tack_client::query::QueryApplied {
-        state.set_monitor_query(filter, map).await
+        state.set_monitor_query(&server, filter, map).await
     }
 
     /// A binary item (as the engine carries it, base64) as hex, and as MessagePack or CBOR
@@ -139,42 +151,48 @@ commands! {
     /// in the save dialog); answers how many lines were written.
     fn export_jsonl(
         state: tauri::State<'_, crate::state::AppState>;
+        server: String,
         path: String,
         channels: Vec<String>
     ) -> usize {
-        state.export_jsonl(&path, &channels).await
+        state.export_jsonl(&server, &path, &channels).await
     }
 
     /// Starts recording the items of `targets` to `path` (chosen in the save dialog) as they
     /// arrive, in the export's format; `recording` events count what is written.
     fn start_recording(
         state: tauri::State<'_, crate::state::AppState>;
+        server: String,
         path: String,
         targets: Vec<tack_client::Target>
     ) -> () {
-        state.start_recording(path, targets).await
+        state.start_recording(&server, path, targets).await
     }
 
     /// Stops the recording; answers how many items the file holds.
-    fn stop_recording(state: tauri::State<'_, crate::state::AppState>;) -> u64 {
-        state.stop_recording().await
+    fn stop_recording(state: tauri::State<'_, crate::state::AppState>; server: String) -> u64 {
+        state.stop_recording(&server).await
     }
 
     /// Opens a recording (read by the engine; a bad line is refused with its line and column)
-    /// for replay, paused at its start; answers how many items it holds. Its items and
-    /// `replay` events arrive on the connection's `onEvent`.
-    fn open_recording(state: tauri::State<'_, crate::state::AppState>; path: String) -> u64 {
-        state.open_recording(path).await
+    /// for replay in `server`'s monitor, paused at its start; answers how many items it
+    /// holds. Its items and `replay` events arrive on that server's `onEvent`.
+    fn open_recording(state: tauri::State<'_, crate::state::AppState>; server: String, path: String) -> u64 {
+        state.open_recording(&server, path).await
     }
 
     /// Plays, pauses, steps, seeks or changes the speed of the open recording's replay.
-    fn steer_replay(state: tauri::State<'_, crate::state::AppState>; steer: tack_client::player::Steer) -> () {
-        state.steer_replay(steer).await
+    fn steer_replay(
+        state: tauri::State<'_, crate::state::AppState>;
+        server: String,
+        steer: tack_client::player::Steer
+    ) -> () {
+        state.steer_replay(&server, steer).await
     }
 
     /// Ends the replay.
-    fn close_replay(state: tauri::State<'_, crate::state::AppState>;) -> () {
-        state.close_replay().await;
+    fn close_replay(state: tauri::State<'_, crate::state::AppState>; server: String) -> () {
+        state.close_replay(&server).await;
         Ok(())
     }
 

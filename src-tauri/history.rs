@@ -1,6 +1,7 @@
 //! The app's history file (`tack-history`) as the shell holds it: opened once in the app's
-//! data directory, the server the window is on, and each call moved to a blocking thread (they
-//! read or wait for the disk, and must hold neither the window nor the engines' runtime).
+//! data directory and shared by every connected server (each call names its server key), each
+//! call moved to a blocking thread (they read or wait for the disk, and must hold neither the
+//! window nor the engines' runtime).
 //!
 //! `TACK_HISTORY` overrides the file (tests and launches that keep their own); `off` runs
 //! without one (the window then starts empty every time, as it did before history was kept).
@@ -11,7 +12,7 @@ use tack_client::events::{EventBatch, Target};
 use tack_client::Session;
 use tack_history::{HistoryEvent, SearchHit, StoreInfo};
 use tack_store::StoreOptions;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
 
 /// The file's name in the app's data directory.
 pub const FILE: &str = "history.sqlite";
@@ -20,8 +21,6 @@ pub const FILE: &str = "history.sqlite";
 pub struct AppHistory {
     /// Set once at start; absent when turned off or the file could not be opened.
     history: OnceLock<Arc<tack_history::History>>,
-    /// The server key of the window's session (see `tack_history::server_key`).
-    server: Mutex<Option<String>>,
 }
 
 /// The file to open: `TACK_HISTORY`, else `history.sqlite` in `data_dir`; `None` when off.
@@ -65,27 +64,23 @@ impl AppHistory {
             .map_err(|e| format!("the history stopped: {e}"))?
     }
 
-    async fn server(&self) -> Result<String, String> {
-        self.server
-            .lock()
-            .await
-            .clone()
-            .ok_or_else(|| "not connected to a server".to_owned())
-    }
-
     /// A new session on the server `key`: its events are kept through the answer.
-    pub async fn connected(&self, key: String, name: &str) -> Option<mpsc::Sender<EventBatch>> {
-        let feed = self.history.get().map(|h| h.keep(&key, name));
-        *self.server.lock().await = Some(key);
-        feed
+    pub fn connected(&self, key: &str, name: &str) -> Option<mpsc::Sender<EventBatch>> {
+        self.history.get().map(|h| h.keep(key, name))
     }
 
     /// Enters a room or watches a channel from where its stored history ends, and remembers
     /// that it is open.
-    pub async fn follow(&self, session: &Session, target: Target) -> Result<(), String> {
-        let point = match (self.server().await, self.history.get()) {
-            (Ok(server), Some(_)) => {
+    pub async fn follow(
+        &self,
+        session: &Session,
+        server: &str,
+        target: Target,
+    ) -> Result<(), String> {
+        let point = match self.history.get() {
+            Some(_) => {
                 let target = target.clone();
+                let server = server.to_owned();
                 self.blocking(move |h| {
                     h.set_open(&server, &target, true).map_err(said)?;
                     h.resume_point(&server, &target).map_err(said)
@@ -104,32 +99,35 @@ impl AppHistory {
     }
 
     /// The user left a room or stopped watching a channel: it is not reopened at the next start.
-    pub async fn unfollowed(&self, target: Target) -> Result<(), String> {
-        let Ok(server) = self.server().await else {
-            return Ok(());
-        };
+    pub async fn unfollowed(&self, server: &str, target: Target) -> Result<(), String> {
         if self.history.get().is_none() {
             return Ok(());
         }
+        let server = server.to_owned();
         self.blocking(move |h| h.set_open(&server, &target, false).map_err(said))
             .await
     }
 
-    /// The places open at the last close on the window's server.
-    pub async fn open_places(&self) -> Result<Vec<Target>, String> {
+    /// The places open at the last close on `server`.
+    pub async fn open_places(&self, server: &str) -> Result<Vec<Target>, String> {
         if self.history.get().is_none() {
             return Ok(Vec::new());
         }
-        let server = self.server().await?;
+        let server = server.to_owned();
         self.blocking(move |h| h.open_places(&server).map_err(said))
             .await
     }
 
-    pub async fn recent(&self, target: Target, limit: usize) -> Result<Vec<HistoryEvent>, String> {
+    pub async fn recent(
+        &self,
+        server: &str,
+        target: Target,
+        limit: usize,
+    ) -> Result<Vec<HistoryEvent>, String> {
         if self.history.get().is_none() {
             return Ok(Vec::new());
         }
-        let server = self.server().await?;
+        let server = server.to_owned();
         self.blocking(move |h| h.recent(&server, &target, limit).map_err(said))
             .await
     }

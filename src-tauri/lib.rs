@@ -2,7 +2,7 @@
 //!
 //! - [`startup`]: which server the window opens on (`--connect URL`, `TACK_CONNECT`, or the
 //!   built-in one).
-//! - [`state`]: the one active engine session and the in-process built-in server.
+//! - [`state`]: one engine session per connected server, and the in-process built-in server.
 //! - [`commands`]: what the UI may call, one table read by `ipc` (the Tauri commands and the
 //!   UI's TypeScript) and by `build.rs` (their permissions).
 //! - `notify`: desktop notifications whose text shows as typed.

@@ -1,4 +1,6 @@
-//! The app's state: the one active engine session, and the built-in server when it runs.
+//! The app's state: one engine session per connected server (keyed by the server key the
+//! history uses, so a search hit names the session it came from), and the built-in server
+//! when it runs.
 //!
 //! The built-in server listens on loopback, where every other program of the machine — and
 //! every web page the user opens — can reach it. So it accepts nothing without a secret made at
@@ -6,6 +8,7 @@
 //! server list ("let your own scripts publish here").
 
 use crate::startup::BUILTIN_URL;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -23,11 +26,9 @@ pub struct AppState {
     /// Started on first use and kept for the app's lifetime: switching away and back to
     /// "This computer" finds the same rooms and history.
     builtin: Mutex<Option<Builtin>>,
-    session: Mutex<Option<Session>>,
-    /// The window's event channel: a replay's items reach the window the way live ones do.
-    window: Mutex<Option<Channel<EventBatch>>>,
-    /// The open recording's replay.
-    player: Mutex<Option<Player>>,
+    /// Server key (`tack_history::server_key`) → its session. One connection per server: a
+    /// second `connect` with the same key replaces the first.
+    servers: Mutex<HashMap<String, Connected>>,
     /// Everything the window's sessions receive, kept and searchable.
     pub history: crate::history::AppHistory,
 }
@@ -35,6 +36,19 @@ pub struct AppState {
 /// Items a recording opened in the window may hold: a million-item recording (the design
 /// point) and room to spare, at a few hundred bytes of memory each.
 pub const REPLAY_MAX_ITEMS: usize = 2_000_000;
+
+/// One connected server: its engine session, the window's event channel for it (a replay's
+/// items reach the window the way live ones do), and the replay opened in its monitor.
+struct Connected {
+    session: Session,
+    window: Channel<EventBatch>,
+    player: Option<Player>,
+}
+
+/// The refusal of a command naming a server the window has not connected.
+fn not_connected(server: &str) -> String {
+    format!("not connected to {server}")
+}
 
 /// The running built-in server and the secret it was started with.
 struct Builtin {
@@ -77,9 +91,7 @@ impl AppState {
         AppState {
             initial,
             builtin: Mutex::new(None),
-            session: Mutex::new(None),
-            window: Mutex::new(None),
-            player: Mutex::new(None),
+            servers: Mutex::new(HashMap::new()),
             history: Default::default(),
         }
     }
@@ -103,45 +115,63 @@ impl AppState {
         Ok(profile)
     }
 
-    /// Replaces the active session with one on `profile`, streaming its events to `channel`.
+    /// Connects `profile` beside the servers already connected (replacing only a session on
+    /// the same server), streaming its events to `channel`. `server` is the key every other
+    /// command names it by; the UI computes it, so a key that is not the profile's is refused
+    /// here rather than routing commands to a server nobody connected.
     pub async fn connect(
         &self,
+        server: String,
         profile: Profile,
         channel: Channel<EventBatch>,
     ) -> Result<(), String> {
         // Keyed before `builtin:` is resolved: the built-in server's port changes each launch.
         let key = tack_history::server_key(&profile);
+        if key != server {
+            return Err(format!(
+                "the server key {server:?} is not {name:?}'s ({key:?})",
+                name = profile.name
+            ));
+        }
         let name = profile.name.clone();
         let profile = self.resolve(profile).await?;
-        let old = self.session.lock().await.take();
-        if let Some(old) = old {
-            old.close().await;
-        }
+        self.disconnect(&key).await;
         // The window's log may be a sample at extreme rates (see `forward`); the export writes
         // what the engine kept, every item of the last 64 MB (its default budget).
         let (session, events) = Session::connect(profile, SessionOptions::default());
-        *self.session.lock().await = Some(session);
-        // A replay belongs to the window's monitor, which a new connection starts afresh.
-        self.player.lock().await.take();
-        *self.window.lock().await = Some(channel.clone());
-        let keep = self.history.connected(key, &name).await;
+        let keep = self.history.connected(&key, &name);
+        self.servers.lock().await.insert(
+            key,
+            Connected {
+                session,
+                window: channel.clone(),
+                player: None,
+            },
+        );
         tauri::async_runtime::spawn(crate::forward::pump(events, channel, keep));
         Ok(())
     }
 
-    pub async fn disconnect(&self) {
-        if let Some(old) = self.session.lock().await.take() {
-            old.close().await;
+    /// Closes the session on `server`, if there is one; the others go on.
+    pub async fn disconnect(&self, server: &str) {
+        let old = self.servers.lock().await.remove(server);
+        if let Some(old) = old {
+            old.session.close().await;
         }
     }
 
     /// Writes the engine's kept items for `channels` as JSON Lines to `path`; answers how many
     /// lines were written.
-    pub async fn export_jsonl(&self, path: &str, channels: &[String]) -> Result<usize, String> {
+    pub async fn export_jsonl(
+        &self,
+        server: &str,
+        path: &str,
+        channels: &[String],
+    ) -> Result<usize, String> {
         let file = File::create(path).map_err(|e| format!("can't write {path}: {e}"))?;
         let mut out = BufWriter::new(file);
         let lines = self
-            .with_session(|s| Ok(s.export_jsonl(channels, &mut out)))
+            .with_session(server, |s| Ok(s.export_jsonl(channels, &mut out)))
             .await?
             .map_err(|e| format!("can't write {path}: {e}"))?;
         out.flush()
@@ -150,16 +180,21 @@ impl AppState {
     }
 
     /// Starts recording `targets`' items to `path` as they arrive.
-    pub async fn start_recording(&self, path: String, targets: Vec<Target>) -> Result<(), String> {
-        self.current()
+    pub async fn start_recording(
+        &self,
+        server: &str,
+        path: String,
+        targets: Vec<Target>,
+    ) -> Result<(), String> {
+        self.session(server)
             .await?
             .start_recording(&PathBuf::from(path), targets)
     }
 
     /// Stops the recording; answers how many items it holds. The last items are written on
     /// a blocking thread.
-    pub async fn stop_recording(&self) -> Result<u64, String> {
-        let session = self.current().await?;
+    pub async fn stop_recording(&self, server: &str) -> Result<u64, String> {
+        let session = self.session(server).await?;
         tokio::task::spawn_blocking(move || session.stop_recording())
             .await
             .map_err(|e| format!("the recording stopped: {e}"))?
@@ -167,16 +202,15 @@ impl AppState {
     }
 
     /// Reads the recording at `path` (on a blocking thread; a bad line is refused with its
-    /// line and column) and replaces any replay with one of it, paused at its start; its
-    /// events reach the window through the same frame pump as live ones. Answers the items.
-    pub async fn open_recording(&self, path: String) -> Result<u64, String> {
-        let session = self.current().await?;
-        let window = self
-            .window
-            .lock()
-            .await
-            .clone()
-            .ok_or("not connected to a server")?;
+    /// line and column) and replaces any replay of `server`'s monitor with one of it, paused
+    /// at its start; its events reach the window through the same frame pump as that
+    /// server's live ones. Answers the items.
+    pub async fn open_recording(&self, server: &str, path: String) -> Result<u64, String> {
+        let (session, window) = {
+            let servers = self.servers.lock().await;
+            let connected = servers.get(server).ok_or_else(|| not_connected(server))?;
+            (connected.session.clone(), connected.window.clone())
+        };
         let file = PathBuf::from(&path);
         let records = tokio::task::spawn_blocking(move || {
             tack_client::recording::read_file(&file, REPLAY_MAX_ITEMS)
@@ -186,76 +220,80 @@ impl AppState {
         .map_err(|e| format!("{path}: {e}"))?;
         let items = records.len() as u64;
         let (player, events) = session.replay(records);
-        *self.player.lock().await = Some(player);
+        match self.servers.lock().await.get_mut(server) {
+            Some(connected) => connected.player = Some(player),
+            // Disconnected while the file was read: the replay has no window to go to.
+            None => return Err(not_connected(server)),
+        }
         // A replay is not history: it was kept when it was live.
         tauri::async_runtime::spawn(crate::forward::pump(events, window, None));
         Ok(items)
     }
 
-    pub async fn steer_replay(&self, steer: Steer) -> Result<(), String> {
-        let player = self.player.lock().await;
-        match player.as_ref() {
+    pub async fn steer_replay(&self, server: &str, steer: Steer) -> Result<(), String> {
+        let servers = self.servers.lock().await;
+        match servers.get(server).and_then(|c| c.player.as_ref()) {
             Some(p) if p.steer(steer) => Ok(()),
             _ => Err("no recording is open".into()),
         }
     }
 
-    pub async fn close_replay(&self) {
-        self.player.lock().await.take();
+    pub async fn close_replay(&self, server: &str) {
+        if let Some(connected) = self.servers.lock().await.get_mut(server) {
+            connected.player = None;
+        }
     }
 
-    async fn current(&self) -> Result<Session, String> {
-        self.session
+    /// The session on `server` (a handle: the lock is not held while it works).
+    async fn session(&self, server: &str) -> Result<Session, String> {
+        self.servers
             .lock()
             .await
-            .clone()
-            .ok_or_else(|| "not connected to a server".to_owned())
+            .get(server)
+            .map(|c| c.session.clone())
+            .ok_or_else(|| not_connected(server))
     }
 
-    /// Sets the active session's monitor query; a refusal is its JSON (`QueryError`), so the
-    /// window can show it in the field it belongs to. jq runs on a blocking thread: judging the
-    /// newest items again takes milliseconds, and a filter that never ends must hold neither
-    /// the window nor the runtime the engines run on.
+    /// Sets `server`'s monitor query; a refusal is its JSON (`QueryError`), so the window can
+    /// show it in the field it belongs to. jq runs on a blocking thread: judging the newest
+    /// items again takes milliseconds, and a filter that never ends must hold neither the
+    /// window nor the runtime the engines run on.
     pub async fn set_monitor_query(
         &self,
+        server: &str,
         filter: String,
         map: String,
     ) -> Result<QueryApplied, String> {
-        let session = self
-            .session
-            .lock()
-            .await
-            .clone()
-            .ok_or("not connected to a server")?;
+        let session = self.session(server).await?;
         tokio::task::spawn_blocking(move || session.set_monitor_query(&filter, &map))
             .await
             .map_err(|e| format!("the query stopped: {e}"))?
             .map_err(|e| serde_json::to_string(&e).unwrap_or_else(|_| e.to_string()))
     }
 
-    /// Enters a room or watches a channel from where its stored history ends.
-    pub async fn follow(&self, target: Target) -> Result<(), String> {
-        let session = self.current().await?;
-        self.history.follow(&session, target).await
+    /// Enters a room or watches a channel on `server` from where its stored history ends.
+    pub async fn follow(&self, server: &str, target: Target) -> Result<(), String> {
+        let session = self.session(server).await?;
+        self.history.follow(&session, server, target).await
     }
 
     /// Leaves a room or stops watching a channel; it is not reopened at the next start.
-    pub async fn unfollow(&self, target: Target) -> Result<(), String> {
-        self.with_session(|s| match &target {
+    pub async fn unfollow(&self, server: &str, target: Target) -> Result<(), String> {
+        self.with_session(server, |s| match &target {
             Target::Room(room) => s.leave(room),
             Target::Channel(channel) => s.unwatch(channel),
         })
         .await?;
-        self.history.unfollowed(target).await
+        self.history.unfollowed(server, target).await
     }
 
-    /// Runs `f` on the active session, or says plainly that there is none.
+    /// Runs `f` on `server`'s session, or says plainly that it is not connected.
     pub async fn with_session<T>(
         &self,
+        server: &str,
         f: impl FnOnce(&Session) -> Result<T, tack_client::ClientError>,
     ) -> Result<T, String> {
-        let guard = self.session.lock().await;
-        let session = guard.as_ref().ok_or("not connected to a server")?;
-        f(session).map_err(|e| e.to_string())
+        let session = self.session(server).await?;
+        f(&session).map_err(|e| e.to_string())
     }
 }
