@@ -1,18 +1,22 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import App from './App.svelte';
-import { Session } from './lib/app/session.svelte';
+import { Workspace } from './lib/app/workspace.svelte';
 import { builtinProfile, connected, fakeBackend, type FakeOptions } from './lib/backend/testing';
 import type { ClientEvent, Verdict } from './lib/backend';
 
 afterEach(() => cleanup());
 
+/** The built-in server's key, which every per-server command names first. */
+const BUILTIN = 'builtin:';
+
 /** The app started against a fake backend, connected, in the lobby with just us. */
 async function startedApp(options: FakeOptions = {}) {
   const shell = fakeBackend(options);
-  const session = new Session(shell.backend);
-  render(App, { props: { session } });
-  await session.start();
+  const workspace = new Workspace(shell.backend);
+  render(App, { props: { workspace } });
+  await workspace.start();
+  const session = workspace.focused!;
   shell.push(
     connected(),
     { kind: 'server', nick: 'bob', server: 'tack/0.1.0', resume: true, acks: true, epoch: 'demo' },
@@ -20,7 +24,7 @@ async function startedApp(options: FakeOptions = {}) {
     { kind: 'presence', room: 'lobby', viewers: 1, users: ['bob'] },
   );
   await screen.findByText('Connected');
-  return { shell, session };
+  return { shell, workspace, session };
 }
 
 const text = (testid: string) => screen.getByTestId(testid).textContent?.trim();
@@ -31,8 +35,8 @@ const msg = (id: number, user: string, comment: string): ClientEvent => ({
 describe('first start', () => {
   test('connects to the initial profile, enters the lobby and shows who I am', async () => {
     const { shell } = await startedApp();
-    expect(shell.called('connect')[0][0]).toEqual(builtinProfile);
-    expect(shell.called('enter')).toEqual([['lobby']]);
+    expect(shell.called('connect')[0]).toEqual([BUILTIN, builtinProfile, expect.any(Function)]);
+    expect(shell.called('enter')).toEqual([[BUILTIN, 'lobby']]);
     expect(text('conn-status')).toBe('Connected');
     expect(text('conn-transport')).toBe('WebSocket');
     expect(text('my-nick')).toBe('bob');
@@ -54,7 +58,7 @@ describe('first start', () => {
     const input = screen.getByTestId('nick-input') as HTMLInputElement;
     await fireEvent.input(input, { target: { value: 'robert' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    expect(shell.called('setNick')).toEqual([['robert']]);
+    expect(shell.called('setNick')).toEqual([[BUILTIN, 'robert']]);
   });
 });
 
@@ -64,7 +68,7 @@ describe('chatting in a room', () => {
     const composer = screen.getByTestId('composer') as HTMLTextAreaElement;
     await fireEvent.input(composer, { target: { value: 'hello all' } });
     await fireEvent.keyDown(composer, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('send')).toEqual([['lobby', 'hello all']]));
+    await waitFor(() => expect(shell.called('send')).toEqual([[BUILTIN, 'lobby', 'hello all']]));
     shell.push({ kind: 'send', cid: 'c-1', room: 'lobby', comment: 'hello all', state: 'pending' });
     await waitFor(() => expect(screen.getByTestId('chat-line').dataset.state).toBe('pending'));
     expect(composer.value).toBe('');
@@ -84,7 +88,7 @@ describe('chatting in a room', () => {
     );
     await waitFor(() => expect(screen.getByTestId('chat-line').dataset.state).toBe('failed'));
     await fireEvent.click(screen.getByTestId('retry-send'));
-    expect(shell.called('retrySend')).toEqual([['c-9']]);
+    expect(shell.called('retrySend')).toEqual([[BUILTIN, 'c-9']]);
   });
 
   test('message text is only text: markup shows literally and runs nothing', async () => {
@@ -123,14 +127,14 @@ describe('chatting in a room', () => {
     const input = screen.getByTestId('join-input');
     await fireEvent.input(input, { target: { value: 'ops' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('enter')).toContainEqual(['ops']));
+    await waitFor(() => expect(shell.called('enter')).toContainEqual([BUILTIN, 'ops']));
     expect(screen.getByTestId('room-ops')).toBeTruthy();
   });
 
   test('a mention while the window is not focused raises a desktop notification with the text as typed', async () => {
-    const { shell, session } = await startedApp();
+    const { shell, workspace } = await startedApp();
     shell.push(msg(1, 'ann', 'bob: seen while I look'));
-    session.focused = false;
+    workspace.windowFocused = false;
     shell.push(msg(2, 'ann', 'bob: <b>can</b> you look? &amp; soon'));
     await waitFor(() => expect(shell.called('notify')).toEqual([['ann in #lobby', 'bob: <b>can</b> you look? &amp; soon']]));
   });
@@ -171,7 +175,7 @@ describe('the monitor', () => {
     const input = screen.getByTestId('watch-input');
     await fireEvent.input(input, { target: { value: 'orders' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('watch')).toEqual([['orders']]));
+    await waitFor(() => expect(shell.called('watch')).toEqual([[BUILTIN, 'orders']]));
     expect(await screen.findByText(/Nothing on this channel yet/)).toBeTruthy();
     shell.push(raw('{"status":"paid"}'), raw('{"status":"refunded"}'), raw('{"status":"paid","n":2}'));
     await waitFor(() => expect(screen.getAllByTestId('monitor-row')).toHaveLength(3));
@@ -223,7 +227,7 @@ describe('the monitor', () => {
     await fireEvent.input(input, { target: { value: 'orders' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
     await fireEvent.click(await screen.findByTestId('monitor-export'));
-    await waitFor(() => expect(shell.called('exportJsonl')).toEqual([['/tmp/orders.jsonl', ['orders']]]));
+    await waitFor(() => expect(shell.called('exportJsonl')).toEqual([[BUILTIN, '/tmp/orders.jsonl', ['orders']]]));
     expect(await screen.findByText('Exported 42 lines to /tmp/orders.jsonl')).toBeTruthy();
   });
 });
@@ -250,6 +254,7 @@ describe('recording and replay in the monitor', () => {
     await waitFor(() =>
       expect(shell.called('startRecording')).toEqual([
         [
+          BUILTIN,
           '/tmp/orders.jsonl',
           [
             { type: 'channel', name: 'orders' },
@@ -273,13 +278,13 @@ describe('recording and replay in the monitor', () => {
     const { shell, session } = await startedApp({ answers: { chooseRecordingToOpen: async () => '/tmp/orders.jsonl' } });
     await session.watch('orders');
     await fireEvent.click(await screen.findByTestId('monitor-open'));
-    await waitFor(() => expect(shell.called('openRecording')).toEqual([['/tmp/orders.jsonl']]));
+    await waitFor(() => expect(shell.called('openRecording')).toEqual([[BUILTIN, '/tmp/orders.jsonl']]));
     await screen.findByTestId('replay-bar');
     shell.push(status());
     await waitFor(() => expect(text('replay-progress')).toBe('0 / 3 · 0:00.000 of 1:00.000'));
     await fireEvent.click(screen.getByTestId('replay-speed-10'));
     await fireEvent.click(screen.getByTestId('replay-play'));
-    expect(shell.called('steerReplay')).toEqual([[{ do: 'speed', times: 10 }], [{ do: 'play' }]]);
+    expect(shell.called('steerReplay')).toEqual([[BUILTIN, { do: 'speed', times: 10 }], [BUILTIN, { do: 'play' }]]);
     shell.push(raw('one', 5_000), raw('two', 35_000), status({ position: 2, playing: true, speed: 10, at: 35_000 }));
     await waitFor(() => expect(screen.getAllByTestId('monitor-row')).toHaveLength(2));
     await waitFor(() => expect(text('replay-progress')).toBe('2 / 3 · 0:30.000 of 1:00.000'));
@@ -290,7 +295,7 @@ describe('recording and replay in the monitor', () => {
     expect(screen.getByTestId('replay-seek').getAttribute('aria-invalid')).toBe('true');
     await fireEvent.input(screen.getByTestId('replay-seek'), { target: { value: '0:10' } });
     await fireEvent.submit(screen.getByTestId('replay-seek'));
-    await waitFor(() => expect(shell.called('steerReplay').at(-1)).toEqual([{ do: 'seek', at: 15_000 }]));
+    await waitFor(() => expect(shell.called('steerReplay').at(-1)).toEqual([BUILTIN, { do: 'seek', at: 15_000 }]));
     await waitFor(() => expect(screen.queryAllByTestId('monitor-row')).toHaveLength(0));
     await fireEvent.click(screen.getByTestId('replay-close'));
     await waitFor(() => expect(screen.queryByTestId('replay-bar')).toBeNull());
@@ -328,7 +333,7 @@ describe('the monitor, queried with jq', () => {
     const started = await startedApp({
       answers: {
         // As the engine answers: a query with an open parenthesis is refused where it ends.
-        setMonitorQuery: async (filter: string) => {
+        setMonitorQuery: async (_server: string, filter: string) => {
           if (filter.includes('(') && !filter.includes(')')) {
             throw JSON.stringify({ field: 'filter', column: filter.length + 1, message: `jq expression, column ${filter.length + 1}: expected \`)\` to match the \`(\` at column 7 but found the end of the expression` });
           }
@@ -349,7 +354,7 @@ describe('the monitor, queried with jq', () => {
     await fireEvent.input(screen.getByTestId('monitor-jq-filter'), { target: { value: '.type == "ticker"' } });
     await fireEvent.input(screen.getByTestId('monitor-jq-map'), { target: { value: '.price' } });
     await fireEvent.keyDown(screen.getByTestId('monitor-jq-map'), { key: 'Enter' });
-    await waitFor(() => expect(shell.called('setMonitorQuery').at(-1)).toEqual(['.type == "ticker"', '.price']));
+    await waitFor(() => expect(shell.called('setMonitorQuery').at(-1)).toEqual([BUILTIN, '.type == "ticker"', '.price']));
     // Judged before the query was set: not shown under it.
     await waitFor(() => expect(screen.getByText(/Nothing matches the query yet/)).toBeTruthy());
     shell.push(
@@ -360,7 +365,7 @@ describe('the monitor, queried with jq', () => {
     await waitFor(() => expect(rows()).toEqual(['101.5', 'no output']));
     // Back to text: the engine stops judging, and the whole log shows again.
     await fireEvent.click(screen.getByTestId('monitor-mode-text'));
-    await waitFor(() => expect(shell.called('setMonitorQuery').at(-1)).toEqual(['', '']));
+    await waitFor(() => expect(shell.called('setMonitorQuery').at(-1)).toEqual([BUILTIN, '', '']));
     await waitFor(() => expect(rows()).toHaveLength(4));
   });
 
@@ -437,7 +442,7 @@ describe('keyboard', () => {
     const input = await screen.findByTestId('switcher-input');
     await fireEvent.input(input, { target: { value: 'deploys' } });
     await fireEvent.keyDown(input, { key: 'Enter' });
-    await waitFor(() => expect(shell.called('enter')).toContainEqual(['deploys']));
+    await waitFor(() => expect(shell.called('enter')).toContainEqual([BUILTIN, 'deploys']));
   });
 });
 
@@ -456,7 +461,8 @@ describe('server profiles', () => {
     expect(shell.saved().map((p) => [p.name, p.url])).toEqual([['staging', 'http://127.0.0.1:7999']]);
     await fireEvent.click(screen.getByTestId('profile-connect'));
     await waitFor(() => expect(shell.called('connect')).toHaveLength(2));
-    expect((shell.called('connect')[1][0] as { url: string }).url).toBe('http://127.0.0.1:7999');
+    expect(shell.called('connect')[1][0]).toBe('http://127.0.0.1:7999');
+    expect((shell.called('connect')[1][1] as { url: string }).url).toBe('http://127.0.0.1:7999');
     expect((screen.getByTestId('server-switch') as HTMLSelectElement).value).toBe('staging');
   });
 
@@ -472,9 +478,9 @@ describe('server profiles', () => {
 
   test('a server that cannot be reached says so in words', async () => {
     const shell = fakeBackend({ answers: { connect: () => Promise.reject(new Error("Can't reach 10.0.0.5:7999 — the server may be down.")) } });
-    const session = new Session(shell.backend);
-    render(App, { props: { session } });
-    await session.start();
+    const workspace = new Workspace(shell.backend);
+    render(App, { props: { workspace } });
+    await workspace.start();
     expect((await screen.findByTestId('notice')).textContent).toContain("Can't reach 10.0.0.5:7999");
     expect(text('conn-status')).toBe('Offline');
   });
@@ -494,7 +500,7 @@ describe('the deployment view', () => {
   test("watches the server's $pushpin channel and shows each instance's figures, not in the monitor", async () => {
     const { shell } = await startedApp();
     await fireEvent.click(screen.getByTestId('deployment'));
-    expect(shell.called('watch')).toEqual([['$pushpin']]);
+    expect(shell.called('watch')).toEqual([[BUILTIN, '$pushpin']]);
     shell.push(item(snapshot(4, 3)));
     expect(await screen.findByTestId('connections-0')).toBeTruthy();
     expect(text('connections-0')).toBe('4');

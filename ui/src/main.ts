@@ -1,7 +1,7 @@
-import { mount } from 'svelte';
+import { mount, tick } from 'svelte';
 import './app.css';
 import App from './App.svelte';
-import { Session } from './lib/app/session.svelte';
+import { Workspace } from './lib/app/workspace.svelte';
 import { installPerfProbe, markInteractiveAfterPaint } from './lib/app/frames';
 import { inShell, tauriBackend } from './lib/backend/tauri';
 
@@ -11,12 +11,15 @@ const backend =
   import.meta.env.DEV && !inShell()
     ? (await import('./lib/backend/demo')).demoBackend(new URLSearchParams(location.search))
     : tauriBackend();
-const session = new Session(backend);
-installPerfProbe(() => session.monitor.buffered);
-const started = session.start();
-mount(App, { target: document.getElementById('app')!, props: { session } });
+const workspace = new Workspace(backend);
+installPerfProbe(() => workspace.focused?.monitor.buffered ?? {});
+const started = workspace.start();
+mount(App, { target: document.getElementById('app')!, props: { workspace } });
+// The first server's lobby is shown once the shell has said which server that is.
+await workspace.shown;
+await tick();
 if (document.querySelector('[data-testid="composer"]')) markInteractiveAfterPaint();
 await started;
 // Dev screenshots: `?view=orders` opens that channel's monitor.
 const devView = import.meta.env.DEV ? new URLSearchParams(location.search).get('view') : null;
-if (devView) session.open({ kind: 'channel', name: devView });
+if (devView) workspace.focused?.open({ kind: 'channel', name: devView });

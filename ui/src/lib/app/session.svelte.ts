@@ -1,14 +1,17 @@
-//! The app's one session: which server we are on, what the user is looking at, and the routing
-//! of engine event batches to the stores. User actions come here and go out through the
-//! backend it was given; errors come back as plain-language notices.
+//! One connected server's session: its connection, rooms, monitor and deployment, what the user
+//! looks at on it, and the routing of its engine event batches (its own channel: a batch of
+//! another server never reaches these stores). User actions come here and go out through the
+//! backend, naming this server; errors come back as plain-language notices. What is shared by
+//! every server (profiles, notices, search, which server is focused) is the `Workspace`'s.
 
-import type { Backend, BinaryView, BuiltinServer, ClientEvent, EventBatch, HistoryEvent, Profile, QueryError, SearchHit, Steer, StoreInfo, Target } from '../backend';
+import type { Backend, BinaryView, ClientEvent, EventBatch, HistoryEvent, Profile, QueryError, SearchHit, Steer, Target } from '../backend';
 import { Connection } from '../connection/connection.svelte';
 import { Rooms } from '../rooms/rooms.svelte';
+import type { ChatOutcome } from '../rooms/rooms.svelte';
 import { Monitor } from '../monitor/monitor.svelte';
 import { Replay, seekTo } from '../monitor/replay.svelte';
-import { Profiles } from '../profiles/profiles.svelte';
-import { Notices } from './notices.svelte';
+import { serverKey } from '../profiles/profiles.svelte';
+import type { Notices } from './notices.svelte';
 import { Deployment, STATS_CHANNEL } from '../deployment/deployment.svelte';
 
 export type View = { kind: 'room'; name: string } | { kind: 'channel'; name: string } | { kind: 'deployment' } | null;
@@ -25,7 +28,18 @@ export const STORED_ON_OPEN = 200;
 /** Stored events loaded on each side of a search hit that the room does not show. */
 const HIT_CONTEXT = 30;
 
-const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
+export const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** What a server's session needs of the window around it. */
+export interface SessionHost {
+  readonly notices: Notices;
+  /** Is `session` the server the window shows? */
+  isFocused(session: Session): boolean;
+  /** The user turned to `session` (opened one of its rooms or channels). */
+  focus(session: Session): void;
+  /** Someone mentioned us on `session`. */
+  mentioned(session: Session, mention: NonNullable<ChatOutcome['mention']>): void;
+}
 
 /** The shell refuses a query with its `QueryError` as JSON; anything else is a plain reason. */
 function queryError(e: unknown): QueryError {
@@ -39,98 +53,85 @@ function queryError(e: unknown): QueryError {
 }
 
 export class Session {
+  /** The server's key (`serverKey`): what every command and the history name it by. */
+  readonly key: string;
+  readonly profile: Profile;
   readonly connection = new Connection();
   readonly rooms = new Rooms();
   readonly monitor = new Monitor();
   readonly replay = new Replay();
-  readonly profiles: Profiles;
-  readonly notices = new Notices();
   readonly deployment = new Deployment();
   readonly #backend: Backend;
+  readonly #host: SessionHost;
   view = $state<View>(null);
-  /** Is the window focused? (Mentions notify only when it is not.) */
-  focused = true;
-  #generation = 0;
+  /** Disconnected: nothing more goes out in this server's name from this object. */
+  #closed = false;
   /** Queries asked of the engine: only the last one's answer counts. */
   #queryAsked = 0;
 
-  constructor(backend: Backend) {
+  constructor(backend: Backend, host: SessionHost, profile: Profile) {
     this.#backend = backend;
-    this.profiles = new Profiles(backend);
-  }
-
-  /** The built-in server's address and launch secret, for the user's own scripts. */
-  builtinServer(): Promise<BuiltinServer> {
-    return this.#backend.builtinServer();
-  }
-
-  /** Puts `text` on the clipboard; says so, or why not. */
-  async copy(text: string, what: string): Promise<void> {
-    try {
-      await this.#backend.copyText(text);
-      this.notices.show(`${what} copied`, 'info', 3_000);
-    } catch (e) {
-      this.notices.show(`Could not copy: ${reason(e)}`, 'error');
-    }
-  }
-
-  get activeRoom(): string | null {
-    return this.view?.kind === 'room' ? this.view.name : null;
-  }
-
-  /** First start: the initial profile, connected, in the lobby. */
-  async start(): Promise<void> {
+    this.#host = host;
+    this.profile = profile;
+    this.key = serverKey(profile);
+    this.connection.reset(profile.name);
     // The lobby and its composer show at once; the connection catches up (typing works
     // meanwhile, and the connection bar says what is going on).
     this.view = { kind: 'room', name: LOBBY };
     this.rooms.ensure(LOBBY);
-    try {
-      const initial = await this.#backend.initialProfile();
-      await this.profiles.load(initial);
-      await this.connectTo(this.profiles.active);
-    } catch (e) {
-      this.notices.show(`Could not start: ${reason(e)}`, 'error', 15_000);
-    }
   }
 
-  /** Switches the one session to `profile`: a fresh window onto that server, in the lobby. */
-  async connectTo(profile: Profile): Promise<void> {
-    const generation = ++this.#generation;
-    this.profiles.activeName = profile.name;
-    this.rooms.clear();
-    this.monitor.reset();
-    this.deployment.reset();
-    // The engine of a new connection has no recording and no replay.
-    this.replay.recording = null;
-    this.replay.closed();
-    this.monitor.replaying = false;
-    this.connection.reset(profile.name);
-    this.view = { kind: 'room', name: LOBBY };
-    this.rooms.ensure(LOBBY);
-    // Batches of a previous connection still in flight must not leak into this one.
-    const ok = await this.#do(`Could not connect to ${profile.name}`, async () => {
-      await this.#backend.connect(profile, (batch) => {
-        if (generation === this.#generation) this.handle(batch);
+  /** The server's name as the user gave it. */
+  get name(): string {
+    return this.profile.name;
+  }
+
+  get notices(): Notices {
+    return this.#host.notices;
+  }
+
+  /** Is this the server the window shows? */
+  get focused(): boolean {
+    return this.#host.isFocused(this);
+  }
+
+  /** The room the user is reading: none on a server the window does not show. */
+  get activeRoom(): string | null {
+    return this.focused && this.view?.kind === 'room' ? this.view.name : null;
+  }
+
+  /** Connects this server, in the lobby, and reopens what was open on it at the last close. */
+  async connect(): Promise<void> {
+    const ok = await this.#do(`Could not connect to ${this.name}`, async () => {
+      await this.#backend.connect(this.key, this.profile, (batch) => {
+        // A batch still in flight after a disconnect belongs to no window.
+        if (!this.#closed) this.handle(batch);
       });
       // The lobby, then whatever was open on this server when the app last closed: each shows
       // what was stored of it at once, then resumes from there.
-      const places = await this.#backend.openPlaces().catch(() => [] as Target[]);
+      const places = await this.#backend.openPlaces(this.key).catch(() => [] as Target[]);
       const rooms = [LOBBY, ...places.filter((p) => p.type === 'room' && p.name !== LOBBY).map((p) => p.name)];
       for (const room of rooms) {
         this.rooms.ensure(room);
         await this.#restore({ type: 'room', name: room });
-        if (generation !== this.#generation) return;
-        await this.#backend.enter(room);
+        if (this.#closed) return;
+        await this.#backend.enter(this.key, room);
       }
       for (const p of places) {
         if (p.type !== 'channel' || isStatsChannel(p.name)) continue;
         this.monitor.addChannel(p.name);
         await this.#restore(p);
-        if (generation !== this.#generation) return;
-        await this.#backend.watch(p.name);
+        if (this.#closed) return;
+        await this.#backend.watch(this.key, p.name);
       }
     });
     if (!ok) this.connection.apply({ ...this.connection.state, status: 'offline' });
+  }
+
+  /** Closes this server's connection; a session on the same server later is a new object. */
+  async disconnect(): Promise<void> {
+    this.#closed = true;
+    await this.#do(`Could not disconnect from ${this.name}`, () => this.#backend.disconnect(this.key));
   }
 
   handle(batch: EventBatch): void {
@@ -188,15 +189,15 @@ export class Session {
         return;
       default: {
         const { mention } = this.rooms.apply(e, this.activeRoom, this.connection.nick);
-        if (mention && !this.focused) {
-          void this.#backend.notify(`${mention.user} in #${mention.room}`, mention.comment).catch(() => {});
-        }
+        if (mention) this.#host.mentioned(this, mention);
       }
     }
   }
 
+  /** Shows `view` of this server (turning the window to it). */
   open(view: View): void {
     this.view = view;
+    this.#host.focus(this);
     if (view?.kind === 'room') {
       const room = this.rooms.get(view.name);
       if (room) room.unread = 0;
@@ -210,7 +211,7 @@ export class Session {
     if (this.deployment.watching) return;
     this.deployment.watching = true;
     this.deployment.refused = null;
-    if (!(await this.#do('Could not show the deployment', () => this.#backend.watch(STATS_CHANNEL)))) this.deployment.watching = false;
+    if (!(await this.#do('Could not show the deployment', () => this.#backend.watch(this.key, STATS_CHANNEL)))) this.deployment.watching = false;
   }
 
   async #do(what: string, action: () => Promise<unknown>): Promise<boolean> {
@@ -229,14 +230,14 @@ export class Session {
     this.rooms.ensure(room);
     this.open({ kind: 'room', name: room });
     await this.#restore({ type: 'room', name: room });
-    if (!(await this.#do(`Could not join #${room}`, () => this.#backend.enter(room)))) this.rooms.remove(room);
+    if (!(await this.#do(`Could not join #${room}`, () => this.#backend.enter(this.key, room)))) this.rooms.remove(room);
   }
 
   /** Shows what the app stored of a room or channel (a failure only leaves it unshown). */
   async #restore(target: Target): Promise<void> {
     let stored: HistoryEvent[];
     try {
-      stored = await this.#backend.history(target, STORED_ON_OPEN);
+      stored = await this.#backend.history(this.key, target, STORED_ON_OPEN);
     } catch {
       return;
     }
@@ -248,13 +249,8 @@ export class Session {
     else this.monitor.restore(stored.map((s) => s.event));
   }
 
-  /** Searches everything stored; a mistake in the query is thrown with what to change. */
-  search(query: string, limit = 50): Promise<SearchHit[]> {
-    return this.#backend.search(query, limit);
-  }
-
   /**
-   * Opens the room or channel of a search hit and shows the hit there, highlighted; when the
+   * Opens the room or channel of a search hit (one of this server's) and shows the hit there, highlighted; when the
    * room does not show it (it is older), what was stored around it is loaded first.
    */
   async jumpTo(hit: SearchHit): Promise<void> {
@@ -285,20 +281,8 @@ export class Session {
     room.highlighted = line?.key ?? null;
   }
 
-  storeInfo(): Promise<StoreInfo> {
-    return this.#backend.storeInfo();
-  }
-
-  /** Removes everything stored; true once done. */
-  forgetHistory(): Promise<boolean> {
-    return this.#do('Could not forget the history', async () => {
-      await this.#backend.forgetHistory();
-      this.notices.show('History forgotten', 'info', 3_000);
-    });
-  }
-
   async leaveRoom(name: string): Promise<void> {
-    await this.#do(`Could not leave #${name}`, () => this.#backend.leave(name));
+    await this.#do(`Could not leave #${name}`, () => this.#backend.leave(this.key, name));
     this.rooms.remove(name);
     if (this.activeRoom === name) this.open(this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null);
   }
@@ -306,14 +290,14 @@ export class Session {
   async send(room: string, comment: string): Promise<void> {
     if (!comment.trim()) return;
     await this.#do('Message not sent', async () => {
-      const cid = await this.#backend.send(room, comment);
+      const cid = await this.#backend.send(this.key, room, comment);
       // Normally the engine's `pending` event got here first; if not, show it now.
       this.rooms.ensure(room).outbox(cid, comment, 'pending', this.connection.nick ?? 'you');
     });
   }
 
   retrySend(cid: string): Promise<boolean> {
-    return this.#do('Could not retry', () => this.#backend.retrySend(cid));
+    return this.#do('Could not retry', () => this.#backend.retrySend(this.key, cid));
   }
 
   async watch(name: string): Promise<void> {
@@ -322,21 +306,21 @@ export class Session {
     this.monitor.addChannel(channel);
     this.open({ kind: 'channel', name: channel });
     if (!isStatsChannel(channel)) await this.#restore({ type: 'channel', name: channel });
-    if (!(await this.#do(`Could not watch ${channel}`, () => this.#backend.watch(channel)))) this.monitor.removeChannel(channel);
+    if (!(await this.#do(`Could not watch ${channel}`, () => this.#backend.watch(this.key, channel)))) this.monitor.removeChannel(channel);
   }
 
   async unwatch(name: string): Promise<void> {
-    await this.#do(`Could not stop watching ${name}`, () => this.#backend.unwatch(name));
+    await this.#do(`Could not stop watching ${name}`, () => this.#backend.unwatch(this.key, name));
     this.monitor.removeChannel(name);
     if (this.view?.kind === 'channel' && this.view.name === name) this.open(this.rooms.list[0] ? { kind: 'room', name: this.rooms.list[0].name } : null);
   }
 
   setNick(nick: string): Promise<boolean> {
-    return this.#do('Could not change your nickname', () => this.#backend.setNick(nick.trim()));
+    return this.#do('Could not change your nickname', () => this.#backend.setNick(this.key, nick.trim()));
   }
 
   retryNow(): Promise<boolean> {
-    return this.#do('Could not retry', () => this.#backend.retryNow());
+    return this.#do('Could not retry', () => this.#backend.retryNow(this.key));
   }
 
   /**
@@ -347,7 +331,7 @@ export class Session {
   async setQuery(filter: string, map: string): Promise<void> {
     const asked = ++this.#queryAsked;
     try {
-      const applied = await this.#backend.setMonitorQuery(filter, map);
+      const applied = await this.#backend.setMonitorQuery(this.key, filter, map);
       if (asked === this.#queryAsked) this.monitor.queryApplied(filter, map, applied);
     } catch (e) {
       if (asked === this.#queryAsked) {
@@ -385,6 +369,7 @@ export class Session {
       const path = await this.#backend.chooseRecordingPath(`${channels.length === 1 ? channels[0] : 'channels'}-recording.jsonl`);
       if (!path) return;
       await this.#backend.startRecording(
+        this.key,
         path,
         channels.map((name) => ({ type: 'channel', name })),
       );
@@ -397,7 +382,7 @@ export class Session {
   async stopRecording(): Promise<void> {
     const path = this.replay.recording?.path;
     await this.#do('Could not stop recording', async () => {
-      const items = await this.#backend.stopRecording();
+      const items = await this.#backend.stopRecording(this.key);
       this.notices.show(`Recorded ${items.toLocaleString('en-US')} items to ${path}`);
     });
     this.replay.recording = null;
@@ -412,7 +397,7 @@ export class Session {
     try {
       path = await this.#backend.chooseRecordingToOpen();
       if (!path) return;
-      const total = await this.#backend.openRecording(path);
+      const total = await this.#backend.openRecording(this.key, path);
       this.monitor.clear();
       this.monitor.replaying = true;
       // Whatever channel was shown, the recording's items show.
@@ -425,7 +410,7 @@ export class Session {
   }
 
   steerReplay(steer: Steer): Promise<boolean> {
-    return this.#do('Replay', () => this.#backend.steerReplay(steer));
+    return this.#do('Replay', () => this.#backend.steerReplay(this.key, steer));
   }
 
   /** Moves the replay to `ms` into the recording; the log starts again from there. */
@@ -437,7 +422,7 @@ export class Session {
   }
 
   async closeReplay(): Promise<void> {
-    await this.#do('Could not close the recording', () => this.#backend.closeReplay());
+    await this.#do('Could not close the recording', () => this.#backend.closeReplay(this.key));
     this.replay.closed();
     this.monitor.replaying = false;
   }
@@ -449,7 +434,7 @@ export class Session {
     await this.#do('Export failed', async () => {
       const path = await this.#backend.chooseExportPath(`${channels.length === 1 ? channels[0] : 'channels'}.jsonl`);
       if (!path) return;
-      const lines = await this.#backend.exportJsonl(path, channels);
+      const lines = await this.#backend.exportJsonl(this.key, path, channels);
       this.notices.show(`Exported ${lines.toLocaleString()} lines to ${path}`);
     });
   }

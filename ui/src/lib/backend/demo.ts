@@ -4,7 +4,8 @@
 //!
 //! Query parameters: `?rate=N` items/s on the demo channel `orders` (default 25), `?watch=0` to
 //! start without watching it, `?state=reconnecting|offline` to show those bar states,
-//! `?view=orders` to open that channel's monitor.
+//! `?view=orders` to open that channel's monitor. It simulates one server: whichever profile
+//! connects gets the same one (the server key each command names is ignored).
 
 import type { Backend, ClientEvent, ConnectionState, EventBatch, Profile } from './index';
 
@@ -118,7 +119,7 @@ export function demoBackend(params: URLSearchParams): Backend {
   const ok = async () => {};
   return {
     initialProfile: async () => ({ name: 'This computer', url: 'builtin:', transport: 'auto', token: null, headers: [], nick: null, insecure_tls: false }),
-    async connect(chosen, onEvent) {
+    async connect(_server, chosen, onEvent) {
       sink = onEvent;
       profile = chosen;
       if (profile.nick) nick = profile.nick;
@@ -143,17 +144,17 @@ export function demoBackend(params: URLSearchParams): Backend {
     async disconnect() {
       emit(state({ status: 'offline', transport: null, rtt_ms: null }));
     },
-    async enter(room) {
+    async enter(_server, room) {
       rooms.add(room);
       emit({ kind: 'joined', room });
       const users = room === 'lobby' ? ['ann', 'carol', nick] : [nick];
       emit({ kind: 'presence', room, viewers: users.length, users });
     },
-    async leave(room) {
+    async leave(_server, room) {
       rooms.delete(room);
       emit({ kind: 'parted', room });
     },
-    async send(room, comment) {
+    async send(_server, room, comment) {
       const cid = `c-${++cidSeq}`;
       emit({ kind: 'send', cid, room, comment, state: 'pending' });
       setTimeout(() => {
@@ -168,20 +169,20 @@ export function demoBackend(params: URLSearchParams): Backend {
       return cid;
     },
     retrySend: ok,
-    async watch(channel) {
+    async watch(_server, channel) {
       watchChannel(channel);
     },
-    async unwatch(channel) {
+    async unwatch(_server, channel) {
       watched.delete(channel);
     },
-    async setNick(chosen) {
+    async setNick(_server, chosen) {
       nick = chosen;
       emit({ kind: 'server', nick, server: 'tack/0.1.0', resume: true, acks: true, epoch: 'demo' });
     },
     async retryNow() {
       emit(state({}));
     },
-    exportJsonl: async (_path, channels) => ids.get(channels[0]) ?? 0,
+    exportJsonl: async (_server, _path, channels) => ids.get(channels[0]) ?? 0,
     // Recording and replay are the desktop app's engine's; the plain dev page has none.
     startRecording: async () => {
       throw new Error('recording runs in the desktop app’s engine; this page has none');
@@ -193,7 +194,7 @@ export function demoBackend(params: URLSearchParams): Backend {
     steerReplay: ok,
     closeReplay: ok,
     // jq runs in the desktop app's engine only; the plain dev page has none.
-    setMonitorQuery: async (filter, map) => {
+    setMonitorQuery: async (_server, filter, map) => {
       if (!filter.trim() && !map.trim()) return { generation: 0, rejudged: [] };
       throw JSON.stringify({ field: 'filter', column: null, message: 'jq filters run in the desktop app’s engine; this page has none' });
     },

@@ -1,6 +1,6 @@
 //! TEST ONLY: a fake backend. It implements the same `Backend` interface as the real shell,
 //! records every call, answers like the shell would (or as a test says), and streams engine
-//! event batches to whoever connected.
+//! event batches to each connected server's listener, as the shell does (one per server).
 
 import type { Backend, ClientEvent, ConnectionState, EventBatch, Profile } from './index';
 
@@ -42,17 +42,22 @@ export interface FakeOptions {
 
 export function fakeBackend(options: FakeOptions = {}) {
   const calls: Call[] = [];
-  let onEvent: ((batch: EventBatch) => void) | null = null;
+  /** Server key → its connection's listener; the last connected is where `push` goes. */
+  const listeners = new Map<string, (batch: EventBatch) => void>();
+  let last: string | null = null;
   let saved = options.saved ?? [];
   let cid = 0;
   let queries = 0;
   const ok = async () => {};
   const answers: Backend = {
     initialProfile: async () => options.initial ?? builtinProfile,
-    connect: async (_profile, listener) => {
-      onEvent = listener;
+    connect: async (server, _profile, listener) => {
+      listeners.set(server, listener);
+      last = server;
     },
-    disconnect: ok,
+    disconnect: async (server) => {
+      listeners.delete(server);
+    },
     enter: ok,
     leave: ok,
     send: async () => `c-${++cid}`,
@@ -108,10 +113,16 @@ export function fakeBackend(options: FakeOptions = {}) {
     called: (method: keyof Backend) => calls.filter((c) => c.method === method).map((c) => c.args),
     /** What the store holds now. */
     saved: () => saved,
-    /** Streams one batch of engine events to the UI. */
+    /** Streams one batch of engine events from the server connected last. */
     push(...events: ClientEvent[]) {
-      if (!onEvent) throw new Error('the UI has not connected yet');
-      onEvent(events);
+      if (!last) throw new Error('the UI has not connected yet');
+      this.pushTo(last, ...events);
+    },
+    /** Streams one batch of engine events from the server `server` (its key). */
+    pushTo(server: string, ...events: ClientEvent[]) {
+      const listener = listeners.get(server);
+      if (!listener) throw new Error(`the UI has not connected ${server}`);
+      listener(events);
     },
   };
 }

@@ -15,6 +15,14 @@ export const THIS_COMPUTER: Profile = {
 
 export const isBuiltin = (p: Profile) => p.url === BUILTIN_URL;
 
+/**
+ * The key a server goes by in every command, event stream and the history: the profile's
+ * address without a trailing `/`, as the shell's `tack_history::server_key` makes it (the shell
+ * refuses a `connect` whose key is not the profile's, so the two cannot drift unnoticed).
+ * "This computer" is `builtin:`, whatever port the built-in server has this launch.
+ */
+export const serverKey = (p: Profile) => p.url.trim().replace(/\/+$/, '');
+
 /** A blank profile for the "Add server" form. */
 export const blankProfile = (): Profile => ({ ...THIS_COMPUTER, name: '', url: 'http://', headers: [] });
 
@@ -50,6 +58,7 @@ export class Profiles {
   builtin = $state<Profile>({ ...THIS_COMPUTER });
   /** Opened with `--connect URL`: shown until the user saves or leaves it. */
   opened = $state<Profile | null>(null);
+  /** The focused server's profile (the one the app opened on, before any is connected). */
   activeName = $state(THIS_COMPUTER.name);
 
   all = $derived([

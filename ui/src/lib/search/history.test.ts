@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import App from '../../App.svelte';
-import { Session } from '../app/session.svelte';
+import { Workspace } from '../app/workspace.svelte';
 import { connected, fakeBackend } from '../backend/testing';
 import type { ClientEvent, HistoryEvent, SearchHit } from '../backend';
 import type { ChatMessage } from '../rooms/room.svelte';
@@ -61,17 +61,18 @@ describe('the app reopened', () => {
           { type: 'room', name: 'ops' },
           { type: 'channel', name: 'orders' },
         ],
-        history: async (target) =>
+        history: async (_server, target) =>
           target.type === 'room' && target.name === 'ops' ? [stored('e1', said('ops', 7, 'ann', 'deploy is green'))] : [],
       },
     });
-    const session = new Session(shell.backend);
-    await session.start();
-    expect(shell.called('enter')).toEqual([['lobby'], ['ops']]);
-    expect(shell.called('watch')).toEqual([['orders']]);
+    const workspace = new Workspace(shell.backend);
+    await workspace.start();
+    const session = workspace.focused!;
+    expect(shell.called('enter')).toEqual([['builtin:', 'lobby'], ['builtin:', 'ops']]);
+    expect(shell.called('watch')).toEqual([['builtin:', 'orders']]);
     expect(comments(session.rooms, 'ops')).toEqual(['deploy is green']);
     // Shown before the server said anything, and entered only after it was shown.
-    const order = shell.calls.map((c) => `${c.method}:${JSON.stringify(c.args[0])}`);
+    const order = shell.calls.map((c) => `${c.method}:${JSON.stringify(c.args[1])}`);
     expect(order.indexOf('history:{"type":"room","name":"ops"}')).toBeLessThan(order.indexOf('enter:"ops"'));
   });
 });
@@ -107,9 +108,10 @@ describe('search', () => {
         searchContext: async () => [stored('e1', said('ops', 6, 'bob', 'before')), stored('e1', said('ops', 7, 'ann', 'the lamp is red'), 41)],
       },
     });
-    const session = new Session(shell.backend);
-    render(App, { props: { session } });
-    await session.start();
+    const workspace = new Workspace(shell.backend);
+    render(App, { props: { workspace } });
+    await workspace.start();
+    const session = workspace.focused!;
     shell.push(connected(), { kind: 'server', nick: 'me', server: 'tack/0.1.0', resume: true, acks: true, epoch: 'e1' });
     await fireEvent.keyDown(window, { key: 'F', ctrlKey: true, shiftKey: true });
     const input = await screen.findByTestId('search-input');
@@ -130,9 +132,9 @@ describe('search', () => {
 describe('settings', () => {
   test('the profiles dialog shows the store’s size and forgets everything only once confirmed', async () => {
     const shell = fakeBackend();
-    const session = new Session(shell.backend);
-    render(App, { props: { session } });
-    await session.start();
+    const workspace = new Workspace(shell.backend);
+    render(App, { props: { workspace } });
+    await workspace.start();
     await fireEvent.click(screen.getByTestId('open-profiles'));
     await waitFor(() => expect(screen.getByTestId('store-size').textContent).toContain('3 MB of 1,024 MB'));
     await fireEvent.click(screen.getByTestId('forget-history'));
