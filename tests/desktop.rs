@@ -1298,3 +1298,157 @@ async fn search_finds_a_message_in_another_room_and_enter_jumps_to_it() {
     app.quit().await;
     server.shutdown().await;
 }
+
+/// `[data-testid=id]` inside the sidebar's group of the server named `server`.
+fn in_server(server: &str, id: &str) -> String {
+    format!("[data-testid=\"server-group-{server}\"] [data-testid=\"{id}\"]")
+}
+
+/// Waits until the bar's compact state of the (unfocused) server `server` is `status`.
+async fn wait_other_server_state(app: &mut Desktop, server: &str, status: &str) {
+    let css = format!("[data-testid=\"server-state-{server}\"]");
+    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
+    let mut last = None;
+    loop {
+        if let Ok(el) = app.client.find(Locator::Css(&css)).await {
+            last = el.attr("data-status").await.unwrap_or_default();
+            if last.as_deref() == Some(status) {
+                return;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            app.screenshot("timeout-server-state").await;
+            panic!("{server} never showed {status} in the bar; last: {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Issue 17: the built-in server and a remote one open together, each room getting only its own
+/// server's messages, each server's state shown apart; one server going down leaves the other
+/// connected and chatting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_open_together_and_one_going_down_leaves_the_other_chatting() {
+    let _window = ONE_WINDOW.lock().await;
+    let remote = start_server(loopback_any_port()).await;
+    let remote_url = remote.url();
+    // A profile opened with `--connect` is named by its address.
+    let remote_name = remote_url.clone();
+    let mut app = Desktop::launch("two-servers", &["--connect", &remote_url]).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+
+    // "This computer" is connected beside it from the server list, which also says how the
+    // user's own scripts reach it.
+    app.click("open-profiles").await;
+    app.click("profile-This computer").await;
+    let builtin_url = app
+        .wait_text("builtin-url", "the address", |t| {
+            t.starts_with("http://127.0.0.1:")
+        })
+        .await;
+    let token = app
+        .wait_text("builtin-token", "the secret", |t| t.len() == 32)
+        .await;
+    app.click("profile-toggle-This computer").await;
+    app.wait_text("profile-toggle-This computer", "Disconnect", |t| {
+        t.contains("Disconnect")
+    })
+    .await;
+    app.screenshot("servers-dialog").await;
+    app.client
+        .find(Locator::Css("button[aria-label=\"Close\"]"))
+        .await
+        .expect("the dialog's close button")
+        .click()
+        .await
+        .expect("closing the dialog");
+
+    // The window turned to the server it connected last; the other shows as a dot in the bar.
+    app.wait_text("conn-server", "This computer", |t| t == "This computer")
+        .await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    wait_other_server_state(&mut app, &remote_name, "connected").await;
+
+    // Someone in the lobby of each server.
+    let ann = OtherClient::join_with_token(&builtin_url, Some(&token), "ann", "lobby").await;
+    let bob = OtherClient::join(&remote_url, "bob", "lobby").await;
+    ann.session
+        .send("lobby", "ann on this computer")
+        .expect("ann sends");
+    bob.session
+        .send("lobby", "bob on the remote server")
+        .expect("bob sends");
+    app.wait_texts("chat-line", "ann's line", |t| {
+        count_containing(t, "ann on this computer") == 1
+    })
+    .await;
+    // The remote lobby's line waits unread under its own server, not in this lobby.
+    let unread = app
+        .client
+        .wait()
+        .at_most(support::desktop::UI_TIMEOUT)
+        .for_element(Locator::Css(&in_server(&remote_name, "unread-lobby")))
+        .await
+        .expect("the remote lobby counts its unread line");
+    assert_eq!(unread.text().await.unwrap(), "1");
+    assert_eq!(
+        count_containing(&app.texts("chat-line").await, "bob on the remote server"),
+        0
+    );
+    app.screenshot("two-servers-this-computer").await;
+
+    app.client
+        .find(Locator::Css(&in_server(&remote_name, "room-lobby")))
+        .await
+        .expect("the remote lobby in the sidebar")
+        .click()
+        .await
+        .expect("clicking works");
+    app.wait_text("conn-server", "the remote server", |t| t != "This computer")
+        .await;
+    let lines = app
+        .wait_texts("chat-line", "bob's line", |t| {
+            count_containing(t, "bob on the remote server") == 1
+        })
+        .await;
+    assert_eq!(count_containing(&lines, "ann on this computer"), 0);
+    wait_other_server_state(&mut app, "This computer", "connected").await;
+    app.screenshot("two-servers-remote").await;
+
+    // The remote server goes down: it reconnects in the bar; "This computer" stays connected.
+    remote.shutdown().await;
+    app.wait_text("conn-status", "Reconnecting", |t| {
+        t.contains("Reconnecting")
+    })
+    .await;
+    wait_other_server_state(&mut app, "This computer", "connected").await;
+    app.screenshot("remote-down").await;
+    app.client
+        .find(Locator::Css("[data-testid=\"server-state-This computer\"]"))
+        .await
+        .expect("the other server's state in the bar")
+        .click()
+        .await
+        .expect("clicking works");
+    app.wait_text("conn-server", "This computer", |t| t == "This computer")
+        .await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    wait_other_server_state(&mut app, &remote_name, "reconnecting").await;
+    ann.session
+        .send("lobby", "ann while the remote is down")
+        .expect("ann sends");
+    app.wait_texts("chat-line", "ann's line while the remote is down", |t| {
+        count_containing(t, "ann while the remote is down") == 1
+    })
+    .await;
+    say(&app, "still here on this computer").await;
+    wait_own_line(&mut app, "still here on this computer", "sent").await;
+    app.screenshot("this-computer-unaffected").await;
+
+    ann.session.close().await;
+    bob.session.close().await;
+    app.quit().await;
+}
