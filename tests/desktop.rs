@@ -1452,3 +1452,91 @@ async fn two_servers_open_together_and_one_going_down_leaves_the_other_chatting(
     bob.session.close().await;
     app.quit().await;
 }
+
+/// Issue 17: search spans every server; a hit in a room of the server the window is not showing
+/// turns the window to that server and its room, highlighted there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_a_message_on_the_other_server_and_enter_jumps_to_that_server() {
+    let _window = ONE_WINDOW.lock().await;
+    let remote = start_server(loopback_any_port()).await;
+    let remote_url = remote.url();
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history.sqlite");
+    let env = [("TACK_HISTORY", history.to_str().unwrap())];
+    let mut app =
+        Desktop::launch_with_env("search-servers", &["--connect", &remote_url], &env).await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+    app.click("add-room").await;
+    app.type_into("join-input", &format!("ops{}", enter_key()))
+        .await;
+    app.wait_text("room-viewers", "1 viewer in #ops", |t| t.contains('1'))
+        .await;
+    let bob = OtherClient::join(&remote_url, "bob", "ops").await;
+    bob.session
+        .send("ops", "the lamp on the remote server is red")
+        .expect("bob sends");
+    wait_stored(
+        &history,
+        &remote_url,
+        "ops",
+        "the lamp on the remote server is red",
+    )
+    .await;
+
+    // "This computer" connected beside it; the window turns to it.
+    app.click("open-profiles").await;
+    app.click("profile-toggle-This computer").await;
+    app.client
+        .find(Locator::Css("button[aria-label=\"Close\"]"))
+        .await
+        .expect("the dialog's close button")
+        .click()
+        .await
+        .expect("closing the dialog");
+    app.wait_text("conn-server", "This computer", |t| t == "This computer")
+        .await;
+    app.wait_text("conn-status", "Connected", |t| t.contains("Connected"))
+        .await;
+
+    app.type_into(
+        "composer",
+        &format!("{}{}f{}", Key::Control, Key::Shift, Key::Null),
+    )
+    .await;
+    app.type_into("search-input", "lamp").await;
+    app.wait_texts("search-hit", "the hit on the remote server", |t| {
+        t.len() == 1 && t[0].contains(&format!("{remote_url} · #ops"))
+    })
+    .await;
+    app.screenshot("search-results").await;
+    app.type_into("search-input", &enter_key()).await;
+    app.wait_text("conn-server", "the remote server", |t| t != "This computer")
+        .await;
+    let highlighted = app
+        .client
+        .wait()
+        .at_most(support::desktop::UI_TIMEOUT)
+        .for_element(Locator::Css(".line.highlighted"))
+        .await
+        .expect("the hit is highlighted in its room");
+    assert!(highlighted
+        .text()
+        .await
+        .unwrap()
+        .contains("the lamp on the remote server is red"));
+    let room = app
+        .client
+        .execute(
+            "return document.querySelector('[role=log]').getAttribute('aria-label')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(room.as_str(), Some("Messages in #ops"));
+    app.screenshot("jumped-to-the-other-server").await;
+
+    bob.session.close().await;
+    app.quit().await;
+    remote.shutdown().await;
+}
