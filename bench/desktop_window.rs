@@ -384,6 +384,7 @@ async fn main() {
         "tack_own_idle_pss_mb": floor.as_ref().map(|(total, _)| tenths(mb(idle_pss) - total)),
         "log_drawn": !args.hide_log,
         "jq_filter": args.jq,
+        "published": published,
         "published_per_s": (published as f64 / elapsed).round(),
         "fps_min": sorted.first(),
         "fps_median": sorted.get(sorted.len() / 2),

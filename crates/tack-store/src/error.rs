@@ -5,6 +5,8 @@
 pub enum StoreError {
     #[error("the history database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("this system's SQLite ({version}) was built without full-text search (FTS5), which the history needs; install a SQLite with FTS5 (Debian's libsqlite3-0 has it)")]
+    NoFullTextSearch { version: String },
     #[error(transparent)]
     Query(#[from] QueryError),
     #[error("the history database has schema version {found}, newer than this app knows ({known}); update the app or open another file")]

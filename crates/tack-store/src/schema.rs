@@ -95,9 +95,26 @@ const STEPS: &[&str] = &[STEP_1_TABLES, STEP_2_SEARCH];
 pub const VERSION: i64 = STEPS.len() as i64;
 
 /// Sets the connection up and brings the file to [`VERSION`].
+/// The store runs on the system's SQLite, which a distribution may build without FTS5: say so
+/// plainly rather than fail later with "no such module: fts5".
+fn require_fts5(conn: &Connection) -> Result<(), StoreError> {
+    let has_fts5: bool = conn.query_row(
+        "SELECT sqlite_compileoption_used('ENABLE_FTS5')",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_fts5 {
+        return Ok(());
+    }
+    Err(StoreError::NoFullTextSearch {
+        version: rusqlite::version().to_owned(),
+    })
+}
+
 pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     // The writer and a reader may briefly contend (opening, checkpoints, eviction).
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    require_fts5(conn)?;
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > VERSION {
         return Err(StoreError::TooNew {

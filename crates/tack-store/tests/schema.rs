@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use tack_store::{Store, StoreOptions};
 
 #[test]
-fn the_bundled_sqlite_has_fts5_with_the_unicode_tokenizer() {
+fn the_system_sqlite_has_fts5_with_the_unicode_tokenizer() {
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(
         "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2');
