@@ -1271,27 +1271,7 @@ async fn search_finds_a_message_in_another_room_and_enter_jumps_to_it() {
     .await;
     app.screenshot("search-results").await;
     app.type_into("search-input", &enter_key()).await;
-    let highlighted = app
-        .client
-        .wait()
-        .at_most(support::desktop::UI_TIMEOUT)
-        .for_element(Locator::Css(".line.highlighted"))
-        .await
-        .expect("the hit is highlighted in its room");
-    assert!(highlighted
-        .text()
-        .await
-        .unwrap()
-        .contains("the lamp in the hall is red"));
-    let room = app
-        .client
-        .execute(
-            "return document.querySelector('[role=log]').getAttribute('aria-label')",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(room.as_str(), Some("Messages in #ops"));
+    wait_jumped_to(&app, "ops", "the lamp in the hall is red").await;
     app.screenshot("jumped-to-the-hit").await;
 
     bob.session.close().await;
@@ -1513,6 +1493,17 @@ async fn search_finds_a_message_on_the_other_server_and_enter_jumps_to_that_serv
     app.type_into("search-input", &enter_key()).await;
     app.wait_text("conn-server", "the remote server", |t| t != "This computer")
         .await;
+    wait_jumped_to(&app, "ops", "the lamp on the remote server is red").await;
+    app.screenshot("jumped-to-the-other-server").await;
+
+    bob.session.close().await;
+    app.quit().await;
+    remote.shutdown().await;
+}
+
+/// Waits for the line holding `text` to show highlighted in room `room`, where a search hit's
+/// Enter jumps.
+async fn wait_jumped_to(app: &Desktop, room: &str, text: &str) {
     let highlighted = app
         .client
         .wait()
@@ -1520,12 +1511,9 @@ async fn search_finds_a_message_on_the_other_server_and_enter_jumps_to_that_serv
         .for_element(Locator::Css(".line.highlighted"))
         .await
         .expect("the hit is highlighted in its room");
-    assert!(highlighted
-        .text()
-        .await
-        .unwrap()
-        .contains("the lamp on the remote server is red"));
-    let room = app
+    let line = highlighted.text().await.unwrap();
+    assert!(line.contains(text), "the highlighted line is {line:?}");
+    let shown = app
         .client
         .execute(
             "return document.querySelector('[role=log]').getAttribute('aria-label')",
@@ -1533,10 +1521,8 @@ async fn search_finds_a_message_on_the_other_server_and_enter_jumps_to_that_serv
         )
         .await
         .unwrap();
-    assert_eq!(room.as_str(), Some("Messages in #ops"));
-    app.screenshot("jumped-to-the-other-server").await;
-
-    bob.session.close().await;
-    app.quit().await;
-    remote.shutdown().await;
+    assert_eq!(
+        shown.as_str(),
+        Some(format!("Messages in #{room}").as_str())
+    );
 }
