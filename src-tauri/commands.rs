@@ -109,6 +109,11 @@ commands! {
         state.history.info().await
     }
 
+    /// Sets the history's size cap (kept in the file); a lower one removes the oldest now.
+    fn set_history_cap(state: tauri::State<'_, crate::state::AppState>; max_bytes: u64) -> tack_history::StoreInfo {
+        state.history.set_cap(max_bytes).await
+    }
+
     /// Removes everything stored, on every server.
     fn forget_history(state: tauri::State<'_, crate::state::AppState>;) -> () {
         state.history.forget().await

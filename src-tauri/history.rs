@@ -151,6 +151,11 @@ impl AppHistory {
         self.blocking(|h| h.info().map_err(said)).await
     }
 
+    pub async fn set_cap(&self, max_bytes: u64) -> Result<StoreInfo, String> {
+        self.blocking(move |h| h.set_max_bytes(max_bytes).map_err(said))
+            .await
+    }
+
     pub async fn forget(&self) -> Result<(), String> {
         self.blocking(|h| h.forget_everything().map_err(said)).await
     }

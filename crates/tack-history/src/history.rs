@@ -10,6 +10,7 @@
 use crate::keep::{now_ms, place_of, target_of, Keeper};
 use crate::show::{shown, HistoryEvent, SearchHit, StoreInfo};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tack_client::events::{EventBatch, Target};
 use tack_client::Profile;
@@ -25,7 +26,8 @@ const FEED_BATCHES: usize = 64;
 pub struct History {
     writer: Arc<StoreWriter>,
     reader: Arc<Mutex<Store>>,
-    max_bytes: u64,
+    /// The cap in force: the file's own choice when it has one (see `Store::set_max_bytes`).
+    max_bytes: AtomicU64,
     /// Names this run's numbering of events that come without ids.
     launched: u64,
 }
@@ -45,7 +47,6 @@ impl History {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let max_bytes = options.max_bytes;
         let writer = StoreWriter::start(
             Store::open(path, options.clone())?,
             WriterOptions::default(),
@@ -53,8 +54,8 @@ impl History {
         let reader = Store::open(path, options)?;
         Ok(History {
             writer: Arc::new(writer),
+            max_bytes: AtomicU64::new(reader.options().max_bytes),
             reader: Arc::new(Mutex::new(reader)),
-            max_bytes,
             launched: now_ms(),
         })
     }
@@ -164,8 +165,16 @@ impl History {
     pub fn info(&self) -> Result<StoreInfo, StoreError> {
         Ok(StoreInfo {
             size_bytes: self.reader().size_bytes()?,
-            max_bytes: self.max_bytes,
+            max_bytes: self.max_bytes.load(Ordering::Relaxed),
         })
+    }
+
+    /// Sets the size cap the user chose (kept in the file); a lower one removes the oldest
+    /// entries at once. A cap out of range is refused, naming the range.
+    pub fn set_max_bytes(&self, bytes: u64) -> Result<StoreInfo, StoreError> {
+        self.writer.set_max_bytes(bytes)?;
+        self.max_bytes.store(bytes, Ordering::Relaxed);
+        self.info()
     }
 
     /// Waits until everything sent so far is stored.

@@ -32,5 +32,5 @@ pub use model::{
     Body, Entry, EntryKey, Hit, Payload, Place, PlaceInfo, ResumePoint, SnippetPiece, Stored,
 };
 pub use query::{parse_query, SearchQuery, Term};
-pub use store::{Store, StoreOptions, DEFAULT_MAX_BYTES};
+pub use store::{Store, StoreOptions, DEFAULT_MAX_BYTES, MAX_MAX_BYTES, MIN_MAX_BYTES};
 pub use writer::{StoreWriter, WriterOptions};

@@ -89,7 +89,16 @@ CREATE TABLE entry_hour (
 INSERT INTO entry_hour SELECT at / 3600000, min(rowid), max(rowid) FROM entry GROUP BY 1;
 ";
 
-const STEPS: &[&str] = &[STEP_1_TABLES, STEP_2_SEARCH];
+/// Step 3: the store's own settings (the size cap the user chose), kept in the file they are
+/// about. `forget_everything` keeps them.
+const STEP_3_SETTINGS: &str = "
+CREATE TABLE setting (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+";
+
+const STEPS: &[&str] = &[STEP_1_TABLES, STEP_2_SEARCH, STEP_3_SETTINGS];
 
 /// The schema version this code writes.
 pub const VERSION: i64 = STEPS.len() as i64;
@@ -157,7 +166,8 @@ pub fn drop_everything(conn: &mut Connection) -> Result<(), StoreError> {
          DROP TABLE IF EXISTS entry;
          DROP TABLE IF EXISTS place;
          DROP TABLE IF EXISTS epoch;
-         DROP TABLE IF EXISTS server;",
+         DROP TABLE IF EXISTS server;
+         DROP TABLE IF EXISTS setting;",
     )?;
     tx.pragma_update(None, "user_version", 0)?;
     tx.commit()?;

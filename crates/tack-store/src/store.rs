@@ -19,9 +19,19 @@ use std::path::Path;
 /// The size past which the oldest entries go, unless the app says otherwise.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
+/// The smallest cap: below a megabyte the file's own indexes leave no room for history.
+pub const MIN_MAX_BYTES: u64 = 1 << 20;
+
+/// The largest cap: 1 TiB, past any disk the app would sensibly fill.
+pub const MAX_MAX_BYTES: u64 = 1 << 40;
+
+/// The `setting` row of the cap the user chose.
+const CAP_SETTING: &str = "max_bytes";
+
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// The file's size cap in bytes ([`Store::enforce_cap`]).
+    /// The file's size cap in bytes ([`Store::enforce_cap`]), for a file whose user has not
+    /// chosen one ([`Store::set_max_bytes`] keeps a choice in the file, and it wins).
     pub max_bytes: u64,
 }
 
@@ -58,11 +68,35 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store, StoreError> {
         let mut conn = Connection::open(path)?;
         schema::prepare(&mut conn)?;
+        let mut options = options;
+        if let Some(chosen) = chosen_cap(&conn)? {
+            options.max_bytes = chosen;
+        }
         Ok(Store {
             conn,
             options,
             ids: RowIds::default(),
         })
+    }
+
+    /// Sets the size cap, keeps it in the file (it outlives restarts and `forget_everything`),
+    /// and applies it at once: a lower cap removes the oldest entries now. Returns how many
+    /// went.
+    pub fn set_max_bytes(&mut self, bytes: u64) -> Result<u64, StoreError> {
+        if !(MIN_MAX_BYTES..=MAX_MAX_BYTES).contains(&bytes) {
+            return Err(StoreError::CapOutOfRange {
+                bytes,
+                min: MIN_MAX_BYTES,
+                max: MAX_MAX_BYTES,
+            });
+        }
+        self.conn.execute(
+            "INSERT INTO setting (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![CAP_SETTING, bytes as i64],
+        )?;
+        self.options.max_bytes = bytes;
+        self.enforce_cap()
     }
 
     pub fn options(&self) -> &StoreOptions {
@@ -244,9 +278,14 @@ impl Store {
     /// Removes everything stored and gives the space back to the file system.
     pub fn forget_everything(&mut self) -> Result<(), StoreError> {
         self.ids = RowIds::default();
+        // The cap is the user's choice about the file, not history: it stays.
+        let chosen = chosen_cap(&self.conn)?;
         schema::drop_everything(&mut self.conn)?;
         self.conn.execute_batch("VACUUM")?;
         schema::prepare(&mut self.conn)?;
+        if let Some(bytes) = chosen {
+            self.set_max_bytes(bytes)?;
+        }
         cap::checkpoint(&self.conn)?;
         Ok(())
     }
@@ -412,4 +451,16 @@ pub(crate) fn stored_from_row(row: &Row) -> rusqlite::Result<Stored> {
 /// Limits as SQLite wants them, and no read asks for more than this many rows at once.
 pub(crate) fn clamp(limit: usize) -> i64 {
     limit.min(10_000) as i64
+}
+
+/// The cap the user chose for this file, if any.
+fn chosen_cap(conn: &Connection) -> Result<Option<u64>, StoreError> {
+    let value: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM setting WHERE key = ?1",
+            params![CAP_SETTING],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(value.and_then(|v| u64::try_from(v).ok()))
 }

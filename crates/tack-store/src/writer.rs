@@ -76,6 +76,7 @@ enum Job {
     },
     Flush(Reply),
     Forget(Reply),
+    SetCap(u64, Reply),
 }
 
 impl Job {
@@ -106,7 +107,7 @@ impl Job {
     }
 
     fn is_waited_for(&self) -> bool {
-        matches!(self, Job::Flush(_) | Job::Forget(_))
+        matches!(self, Job::Flush(_) | Job::Forget(_) | Job::SetCap(..))
     }
 }
 
@@ -159,6 +160,13 @@ impl StoreWriter {
     pub fn flush(&self) -> Result<(), StoreError> {
         let (reply, done) = mpsc::channel();
         self.push(Job::Flush(reply))?;
+        done.recv().map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Stores what was sent before, then sets the size cap (see [`Store::set_max_bytes`]).
+    pub fn set_max_bytes(&self, bytes: u64) -> Result<(), StoreError> {
+        let (reply, done) = mpsc::channel();
+        self.push(Job::SetCap(bytes, reply))?;
         done.recv().map_err(|_| StoreError::WriterStopped)?
     }
 
@@ -325,6 +333,12 @@ impl WriterThread {
                 self.store_pending();
                 self.unchecked = false;
                 let _ = reply.send(self.store.forget_everything());
+            }
+            Job::SetCap(bytes, reply) => {
+                self.store_pending();
+                let result = self.store.set_max_bytes(bytes);
+                self.unchecked &= result.is_err();
+                let _ = reply.send(result.map(|_| ()));
             }
         }
     }

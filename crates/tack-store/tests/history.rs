@@ -417,3 +417,76 @@ fn a_newer_file_is_refused_rather_than_misread() {
         other => panic!("expected TooNew, got {:?}", other.map(|_| ())),
     }
 }
+
+/// Fills `store`'s lobby with `total` lines of ~100 bytes, in order.
+fn fill(store: &mut Store, total: u64) {
+    for chunk in (1..=total).collect::<Vec<_>>().chunks(1_000) {
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|&id| {
+                let mut e = msg(
+                    "home",
+                    "lobby",
+                    id,
+                    "ana",
+                    &format!("line{id} with enough words in it to take some room on disk"),
+                );
+                e.at = 1_000 + id;
+                e
+            })
+            .collect();
+        store.insert(&batch).unwrap();
+    }
+}
+
+#[test]
+fn a_cap_the_user_lowers_applies_at_once_and_outlives_a_restart_and_forgetting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite3");
+    let mut store = Store::open(&path, StoreOptions::default()).unwrap();
+    fill(&mut store, 30_000);
+    let before = store.size_bytes().unwrap();
+    let cap = tack_store::MIN_MAX_BYTES;
+    assert!(before > cap, "the test needs a file past the cap: {before}");
+
+    // The user picks the smallest cap: the oldest go now, not at the next batch.
+    let removed = store.set_max_bytes(cap).unwrap();
+    assert!(removed > 0);
+    assert!(store.size_bytes().unwrap() <= cap);
+    let kept = ids(&store.recent("home", &room("lobby"), 100_000).unwrap());
+    assert_eq!(*kept.last().unwrap(), 30_000, "the newest stay");
+    drop(store);
+
+    // The choice is the file's: reopened with the app's default, the cap is still the user's.
+    let mut store = Store::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.options().max_bytes, cap);
+
+    // Forgetting everything forgets the history, not the choice.
+    store.forget_everything().unwrap();
+    drop(store);
+    let store = Store::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.options().max_bytes, cap);
+    assert!(store.recent("home", &room("lobby"), 10).unwrap().is_empty());
+}
+
+#[test]
+fn a_cap_out_of_range_is_refused_and_the_one_in_force_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("h.sqlite3"), StoreOptions::default()).unwrap();
+    for bytes in [
+        0,
+        tack_store::MIN_MAX_BYTES - 1,
+        tack_store::MAX_MAX_BYTES + 1,
+    ] {
+        let refused = store.set_max_bytes(bytes).unwrap_err();
+        assert!(
+            matches!(refused, StoreError::CapOutOfRange { bytes: b, .. } if b == bytes),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("outside what it may be"),
+            "{refused}"
+        );
+    }
+    assert_eq!(store.options().max_bytes, tack_store::DEFAULT_MAX_BYTES);
+}

@@ -34,7 +34,7 @@ fn a_new_file_gets_the_whole_schema_in_wal_mode() {
         .map(|v| format!("{v:?}"))
         .unwrap()
     };
-    assert_eq!(pragma("user_version"), "Integer(2)");
+    assert_eq!(pragma("user_version"), "Integer(3)");
     assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
     assert_eq!(pragma("auto_vacuum"), "Integer(2)", "incremental");
     let tables: Vec<String> = conn
@@ -52,7 +52,8 @@ fn a_new_file_gets_the_whole_schema_in_wal_mode() {
             "entry_text",
             "epoch",
             "place",
-            "server"
+            "server",
+            "setting"
         ]
     );
 }
@@ -110,5 +111,5 @@ fn a_file_from_before_search_is_migrated_and_its_history_found() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }

@@ -164,3 +164,27 @@ fn the_writer_keeps_the_file_under_its_cap() {
     assert_eq!(*kept.last().unwrap(), 5_000);
     assert!(kept[0] > 1, "the oldest went");
 }
+
+#[test]
+fn a_cap_set_through_the_writer_comes_after_what_was_sent_and_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("history.sqlite3"), StoreOptions::default()).unwrap();
+    let writer = StoreWriter::start(store, WriterOptions::default());
+    for id in 1..=20_000 {
+        writer.send(line(id)).unwrap();
+    }
+    writer.set_max_bytes(tack_store::MIN_MAX_BYTES).unwrap();
+    let reader = reopen(&dir);
+    assert_eq!(reader.options().max_bytes, tack_store::MIN_MAX_BYTES);
+    assert!(reader.size_bytes().unwrap() <= tack_store::MIN_MAX_BYTES);
+    let kept = ids(&reader.recent("home", &room("lobby"), 100_000).unwrap());
+    assert_eq!(
+        *kept.last().unwrap(),
+        20_000,
+        "everything sent was stored first"
+    );
+    assert!(
+        writer.set_max_bytes(0).is_err(),
+        "a refused cap is the caller's error"
+    );
+}

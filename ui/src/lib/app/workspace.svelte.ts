@@ -144,6 +144,16 @@ export class Workspace implements SessionHost {
     return this.#backend.storeInfo();
   }
 
+  /** Sets the history's size cap; the new size and cap, or why not (as a notice) and null. */
+  async setHistoryCap(maxBytes: number): Promise<StoreInfo | null> {
+    try {
+      return await this.#backend.setHistoryCap(maxBytes);
+    } catch (e) {
+      this.notices.show(`Could not change the history's size: ${e instanceof Error ? e.message : String(e)}`, 'error');
+      return null;
+    }
+  }
+
   /** Removes everything stored, on every server; true once done. */
   async forgetHistory(): Promise<boolean> {
     try {

@@ -69,6 +69,10 @@ export interface Commands {
    */
   storeInfo(): Promise<StoreInfo>;
   /**
+   * Sets the history's size cap (kept in the file); a lower one removes the oldest now.
+   */
+  setHistoryCap(maxBytes: number): Promise<StoreInfo>;
+  /**
    * Removes everything stored, on every server.
    */
   forgetHistory(): Promise<void>;
@@ -140,6 +144,7 @@ export const COMMANDS = {
   search: { cmd: 'search', args: ['query', 'limit'] },
   searchContext: { cmd: 'search_context', args: ['key', 'before', 'after'] },
   storeInfo: { cmd: 'store_info', args: [] },
+  setHistoryCap: { cmd: 'set_history_cap', args: ['maxBytes'] },
   forgetHistory: { cmd: 'forget_history', args: [] },
   setNick: { cmd: 'set_nick', args: ['server', 'nick'] },
   retryNow: { cmd: 'retry_now', args: ['server'] },

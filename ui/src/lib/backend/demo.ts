@@ -206,6 +206,7 @@ export function demoBackend(params: URLSearchParams): Backend {
     search: async () => [],
     searchContext: async () => [],
     storeInfo: async () => ({ size_bytes: 0, max_bytes: 1 << 30 }),
+    setHistoryCap: async (maxBytes) => ({ size_bytes: 0, max_bytes: maxBytes }),
     forgetHistory: ok,
     loadSavedProfiles: async () => saved,
     async saveProfiles(profiles) {

@@ -80,6 +80,7 @@ export function fakeBackend(options: FakeOptions = {}) {
     search: async () => [],
     searchContext: async () => [],
     storeInfo: async () => ({ size_bytes: 3 * 1024 * 1024, max_bytes: 1024 * 1024 * 1024 }),
+    setHistoryCap: async (maxBytes) => ({ size_bytes: 3 * 1024 * 1024, max_bytes: maxBytes }),
     forgetHistory: ok,
     loadSavedProfiles: async () => structuredClone(saved),
     saveProfiles: async (profiles) => {

@@ -142,4 +142,30 @@ describe('settings', () => {
     await fireEvent.click(screen.getByTestId('forget-confirm'));
     await waitFor(() => expect(shell.called('forgetHistory')).toEqual([[]]));
   });
+
+  test('the size cap is a choice: picking 256 MB asks the shell and shows the new cap', async () => {
+    const shell = fakeBackend();
+    const workspace = new Workspace(shell.backend);
+    render(App, { props: { workspace } });
+    await workspace.start();
+    await fireEvent.click(screen.getByTestId('open-profiles'));
+    const cap = (await screen.findByTestId('history-cap')) as HTMLSelectElement;
+    await waitFor(() => expect(cap.value).toBe(String(1024 * 1024 * 1024)));
+    await fireEvent.change(cap, { target: { value: String(256 * 1024 * 1024) } });
+    await waitFor(() => expect(shell.called('setHistoryCap')).toEqual([[256 * 1024 * 1024]]));
+    await waitFor(() => expect(screen.getByTestId('store-size').textContent).toContain('3 MB of 256 MB'));
+  });
+
+  test('a cap the shell refuses is said, and the one in force stays', async () => {
+    const shell = fakeBackend({ answers: { setHistoryCap: async () => Promise.reject(new Error('a history cap of 1 bytes is outside what it may be')) } });
+    const workspace = new Workspace(shell.backend);
+    render(App, { props: { workspace } });
+    await workspace.start();
+    await fireEvent.click(screen.getByTestId('open-profiles'));
+    const cap = (await screen.findByTestId('history-cap')) as HTMLSelectElement;
+    await fireEvent.change(cap, { target: { value: String(512 * 1024 * 1024) } });
+    await waitFor(() => expect(workspace.notices.list.map((n) => n.text).join()).toContain('outside what it may be'));
+    expect(screen.getByTestId('store-size').textContent).toContain('of 1,024 MB');
+    expect(cap.value).toBe(String(1024 * 1024 * 1024));
+  });
 });
