@@ -44,9 +44,7 @@ impl History {
     /// Opens (creating or migrating) the history file at `path`.
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<History, StoreError> {
         let path = path.as_ref();
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
+        private_file(path)?;
         let writer = StoreWriter::start(
             Store::open(path, options.clone())?,
             WriterOptions::default(),
@@ -186,4 +184,31 @@ impl History {
     pub fn forget_everything(&self) -> Result<(), StoreError> {
         self.writer.forget_everything()
     }
+}
+
+/// Every message the user saw is in this file: only the user may read it. Its directory is
+/// made `0700` when the history makes it, and the file is `0600` before SQLite opens it (SQLite
+/// gives its `-wal` and `-shm` files the database's mode), an older file included.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let io = |e: std::io::Error| StoreError::Io {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io)?;
+        }
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)
 }

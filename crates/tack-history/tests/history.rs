@@ -113,3 +113,30 @@ async fn a_session_kept_is_there_after_reopening_searchable_and_resumable() {
     assert!(history.search("lamp", 10).unwrap().is_empty());
     assert!(history.info().unwrap().size_bytes > 0);
 }
+
+/// Another user of the machine must not read what this one saw: the history's directory and
+/// file (and SQLite's files beside it) are the user's alone, an older, readable file included.
+#[test]
+fn only_the_user_can_read_the_history_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").join("dev.tack.desktop");
+    let path = data.join("history.sqlite");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    let history = History::open(&path, StoreOptions::default()).unwrap();
+    history.flush().unwrap();
+    assert_eq!(mode(&data), 0o700, "the directory it made");
+    for file in ["history.sqlite", "history.sqlite-wal", "history.sqlite-shm"] {
+        let file = data.join(file);
+        if file.exists() {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+    drop(history);
+
+    // A file left readable by an older version is closed up when opened.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _history = History::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(mode(&path), 0o600);
+}

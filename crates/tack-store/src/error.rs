@@ -5,6 +5,8 @@
 pub enum StoreError {
     #[error("the history database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("the history file {path}: {detail}")]
+    Io { path: String, detail: String },
     #[error("a history cap of {bytes} bytes is outside what it may be ({min} to {max} bytes)")]
     CapOutOfRange { bytes: u64, min: u64, max: u64 },
     #[error("this system's SQLite ({version}) was built without full-text search (FTS5), which the history needs; install a SQLite with FTS5 (Debian's libsqlite3-0 has it)")]
