@@ -180,9 +180,33 @@ impl History {
         self.writer.flush()
     }
 
-    /// Removes everything stored (what is still queued first).
+    /// Removes everything stored (what is still queued first). Which rooms and channels are
+    /// open, and the servers' names, are not history but what the window shows now: they stay,
+    /// so the next start still reopens them.
     pub fn forget_everything(&self) -> Result<(), StoreError> {
-        self.writer.forget_everything()
+        self.writer.flush()?;
+        let open = {
+            let store = self.reader();
+            let mut open = Vec::new();
+            for (key, name) in store.servers()? {
+                let places: Vec<Place> = store
+                    .places(&key)?
+                    .into_iter()
+                    .filter(|p| p.open)
+                    .map(|p| p.place)
+                    .collect();
+                open.push((key, name, places));
+            }
+            open
+        };
+        self.writer.forget_everything()?;
+        for (key, name, places) in open {
+            self.writer.name_server(&key, &name)?;
+            for place in places {
+                self.writer.set_open(&key, &place, true)?;
+            }
+        }
+        self.writer.flush()
     }
 }
 

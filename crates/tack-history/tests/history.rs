@@ -111,7 +111,16 @@ async fn a_session_kept_is_there_after_reopening_searchable_and_resumable() {
 
     history.forget_everything().unwrap();
     assert!(history.search("lamp", 10).unwrap().is_empty());
+    assert!(history
+        .recent("http://chat.example", &lobby, 10)
+        .unwrap()
+        .is_empty());
     assert!(history.info().unwrap().size_bytes > 0);
+    // What was said is gone; the lobby the window has open is not: the next start reopens it.
+    assert_eq!(
+        history.open_places("http://chat.example").unwrap(),
+        vec![lobby]
+    );
 }
 
 /// Another user of the machine must not read what this one saw: the history's directory and
