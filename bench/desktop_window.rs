@@ -228,22 +228,22 @@ async fn main() {
         )
         .await;
         // The engine compiled it and it is in force (a refused one would show its error).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        let what = format!("the jq filter {expression:?} applied");
+        app.eventually("jq-applied", &what, async |app| {
             let applied = app
                 .find("monitor-jq")
                 .await
                 .attr("data-applied-filter")
-                .await;
-            if applied.ok().flatten().as_deref() == Some(expression.as_str()) {
-                break;
+                .await
+                .ok()
+                .flatten();
+            if applied.as_deref() == Some(expression.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("{applied:?}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "the jq filter {expression:?} was not applied"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
     }
     if args.hide_log {
         app.click("room-lobby").await;

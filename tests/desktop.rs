@@ -89,8 +89,8 @@ async fn say(app: &Desktop, text: &str) {
 /// Waits until one of the window's own chat lines contains `text` and is in `state`.
 async fn wait_own_line(app: &mut Desktop, text: &str, state: &str) {
     let css = format!("[data-testid=\"chat-line\"][data-state=\"{state}\"]");
-    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
-    loop {
+    let what = format!("its own line {text:?} in state {state}");
+    app.eventually("own-line", &what, async |app| {
         for el in app
             .client
             .find_all(Locator::Css(&css))
@@ -98,15 +98,12 @@ async fn wait_own_line(app: &mut Desktop, text: &str, state: &str) {
             .unwrap_or_default()
         {
             if el.text().await.unwrap_or_default().contains(text) {
-                return;
+                return Ok(());
             }
         }
-        if std::time::Instant::now() > deadline {
-            app.screenshot("timeout-own-line").await;
-            panic!("no own chat line {text:?} in state {state}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Err(format!("no line in state {state} holds it"))
+    })
+    .await;
 }
 
 /// Publishes `text` to `channel` the way a backend does.
@@ -500,8 +497,7 @@ async fn a_burst_is_sampled_in_the_log_and_counted_in_full() {
     // The newest item is always in the log. (Row text via the DOM: WebDriver's visible text
     // leaves out the clipped columns.)
     let newest = r#""round":2,"n":999"#;
-    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
-    loop {
+    app.eventually("newest-row", "the newest item in the log", async |app| {
         let rows = app
             .client
             .execute(
@@ -510,15 +506,14 @@ async fn a_burst_is_sampled_in_the_log_and_counted_in_full() {
             )
             .await
             .expect("script runs");
-        if rows.as_str().unwrap_or_default().contains(newest) {
-            break;
+        let rows = rows.as_str().unwrap_or_default();
+        if rows.contains(newest) {
+            Ok(())
+        } else {
+            Err(rows.to_owned())
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the newest item never showed; rows: {rows}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     app.screenshot("sampled").await;
 
     app.quit().await;
@@ -667,15 +662,7 @@ async fn a_gap_on_a_watched_channel_shows_in_the_monitor_and_not_in_the_room_of_
     app.find("channel-news").await;
 
     publish(&server.control_url(), "news", "first item").await;
-    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
-    while monitor_lines(&app).await != ["first item"] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first item never showed: {:?}",
-            monitor_lines(&app).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_monitor_lines(&mut app, "the first item", &["first item"]).await;
 
     link.lose_frames_containing("lost on the way");
     publish(&server.control_url(), "news", "lost on the way").await;
@@ -685,18 +672,7 @@ async fn a_gap_on_a_watched_channel_shows_in_the_monitor_and_not_in_the_room_of_
         "gap in news: ┄┄ some items could not be recovered here ┄┄",
         "after the loss",
     ];
-    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
-    loop {
-        let lines = monitor_lines(&app).await;
-        if lines == want {
-            break;
-        }
-        if std::time::Instant::now() > deadline {
-            app.screenshot("timeout-monitor-gap").await;
-            panic!("the monitor never showed the gap in its place: {lines:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_monitor_lines(&mut app, "the gap in its place", &want).await;
     app.screenshot("monitor-gap").await;
 
     app.click("room-news").await;
@@ -715,18 +691,16 @@ async fn a_gap_on_a_watched_channel_shows_in_the_monitor_and_not_in_the_room_of_
 
 /// Waits until the monitor log's lines (see `monitor_lines`) are `want`.
 async fn wait_monitor_lines(app: &mut Desktop, what: &str, want: &[&str]) {
-    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
-    loop {
+    let what = format!("{what} in the monitor: {want:?}");
+    app.eventually("monitor-lines", &what, async |app| {
         let lines = monitor_lines(app).await;
         if lines == want {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{lines:?}"))
         }
-        if std::time::Instant::now() > deadline {
-            app.screenshot("timeout-monitor-lines").await;
-            panic!("the monitor never showed {what}: {lines:?}, not {want:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 /// Issue 18: someone watching a market feed narrows it with jq to tickers, then shows only
@@ -1036,14 +1010,16 @@ async fn live_traffic_recorded_from_the_monitor_replays_in_its_original_order() 
 
 /// Waits until a line of the monitor log contains `text`.
 async fn wait_monitor_lines_containing(app: &mut Desktop, text: &str) {
-    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
-    while !monitor_lines(app).await.iter().any(|l| l.contains(text)) {
-        if std::time::Instant::now() > deadline {
-            app.screenshot("timeout-monitor-line").await;
-            panic!("the monitor never showed {text:?}");
+    let what = format!("a monitor line containing {text:?}");
+    app.eventually("monitor-line", &what, async |app| {
+        let lines = monitor_lines(app).await;
+        if lines.iter().any(|l| l.contains(text)) {
+            Ok(())
+        } else {
+            Err(format!("{lines:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 /// Issue 18: an operator opens the deployment view of a server behind a real Pushpin (its
@@ -1287,21 +1263,21 @@ fn in_server(server: &str, id: &str) -> String {
 /// Waits until the bar's compact state of the (unfocused) server `server` is `status`.
 async fn wait_other_server_state(app: &mut Desktop, server: &str, status: &str) {
     let css = format!("[data-testid=\"server-state-{server}\"]");
-    let deadline = std::time::Instant::now() + support::desktop::UI_TIMEOUT;
-    let mut last = None;
-    loop {
-        if let Ok(el) = app.client.find(Locator::Css(&css)).await {
-            last = el.attr("data-status").await.unwrap_or_default();
-            if last.as_deref() == Some(status) {
-                return;
-            }
+    let what = format!("{server} as {status} in the bar");
+    app.eventually("server-state", &what, async |app| {
+        let el = app
+            .client
+            .find(Locator::Css(&css))
+            .await
+            .map_err(|_| "no state for it".to_owned())?;
+        let shown = el.attr("data-status").await.unwrap_or_default();
+        if shown.as_deref() == Some(status) {
+            Ok(())
+        } else {
+            Err(format!("{shown:?}"))
         }
-        if std::time::Instant::now() > deadline {
-            app.screenshot("timeout-server-state").await;
-            panic!("{server} never showed {status} in the bar; last: {last:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 /// Issue 17: the built-in server and a remote one open together, each room getting only its own

@@ -95,29 +95,45 @@ impl Desktop {
             .unwrap_or_else(|e| panic!("[data-testid={id}] never appeared: {e}"))
     }
 
+    /// Asks `probe` every 100 ms until it answers `Ok`, and returns that. Past [`UI_TIMEOUT`]
+    /// it saves a screenshot (`timeout-<shot>`) and panics saying the window never showed
+    /// `what`, with `probe`'s last answer. Every wait of a story on the window is this one.
+    pub async fn eventually<T>(
+        &mut self,
+        shot: &str,
+        what: &str,
+        mut probe: impl AsyncFnMut(&Desktop) -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + UI_TIMEOUT;
+        loop {
+            match probe(self).await {
+                Ok(found) => return found,
+                Err(last) if Instant::now() > deadline => {
+                    self.screenshot(&format!("timeout-{shot}")).await;
+                    panic!("the window never showed {what}; last: {last}");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// Waits until the text of `[data-testid=id]` satisfies `ok`; returns it.
     pub async fn wait_text(&mut self, id: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + UI_TIMEOUT;
-        let mut last = String::new();
-        loop {
-            if let Ok(el) = self
+        let css = format!("[data-testid=\"{id}\"]");
+        self.eventually(id, &format!("{what} in [data-testid={id}]"), async |app| {
+            let el = app
                 .client
-                .find(Locator::Css(&format!("[data-testid=\"{id}\"]")))
+                .find(Locator::Css(&css))
                 .await
-            {
-                if let Ok(text) = el.text().await {
-                    if ok(&text) {
-                        return text;
-                    }
-                    last = text;
-                }
+                .map_err(|_| "no such element".to_owned())?;
+            let text = el.text().await.map_err(|e| e.to_string())?;
+            if ok(&text) {
+                Ok(text)
+            } else {
+                Err(format!("{text:?}"))
             }
-            if Instant::now() > deadline {
-                self.screenshot(&format!("timeout-{id}")).await;
-                panic!("[data-testid={id}] never showed {what}; last text: {last:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// Texts of every element with `data-testid=id`, in document order.
@@ -141,18 +157,15 @@ impl Desktop {
         what: &str,
         ok: impl Fn(&[String]) -> bool,
     ) -> Vec<String> {
-        let deadline = Instant::now() + UI_TIMEOUT;
-        loop {
-            let texts = self.texts(id).await;
+        self.eventually(id, &format!("{what} in [data-testid={id}]"), async |app| {
+            let texts = app.texts(id).await;
             if ok(&texts) {
-                return texts;
+                Ok(texts)
+            } else {
+                Err(format!("{texts:?}"))
             }
-            if Instant::now() > deadline {
-                self.screenshot(&format!("timeout-{id}")).await;
-                panic!("[data-testid={id}] never showed {what}; last texts: {texts:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// Types `text` into `[data-testid=id]`.
