@@ -3,8 +3,10 @@
 //! check the refusal names the setting that would allow it.
 
 use crate::clients::{ws_url, WAIT};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -20,9 +22,10 @@ pub struct Answer {
 /// A WebSocket handshake to `base`'s `/ws` with `headers`; `Ok(first message)` when it was
 /// accepted (the server's welcome), `Err(answer)` when it was refused.
 ///
-/// The handshake is written and read here rather than by tungstenite: on a refusal tungstenite
-/// keeps only the body bytes that came with the head, and Pushpin sends a refusal's head and
-/// body in separate writes, so the body a story checks was there or not by chance.
+/// The handshake goes through hyper's HTTP/1 client, not tungstenite's: on a refusal
+/// tungstenite keeps only the body bytes that came with the head, and Pushpin sends a
+/// refusal's head and body in separate writes, so the body a story checks was there or not by
+/// chance. An accepted handshake goes on as a tungstenite stream over the upgraded connection.
 pub async fn websocket(base: &str, headers: &[(&str, &str)]) -> Result<Value, Answer> {
     tokio::time::timeout(WAIT, handshake(base, headers))
         .await
@@ -35,43 +38,35 @@ async fn handshake(base: &str, headers: &[(&str, &str)]) -> Result<Value, Answer
         .strip_prefix("ws://")
         .unwrap_or_else(|| panic!("a plain ws:// URL: {url}"));
     let (authority, path) = rest.split_once('/').expect("a path");
-    let mut stream = TcpStream::connect(authority).await.expect("connects");
-    let mut request = format!(
-        "GET /{path} HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {}\r\n",
-        generate_key()
-    );
+    let stream = TcpStream::connect(authority).await.expect("connects");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("an HTTP/1 connection");
+    tokio::spawn(connection.with_upgrades());
+
+    let mut request = hyper::Request::get(format!("/{path}"))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", generate_key());
     // A story may pose as another host name (DNS rebinding): its `Host` replaces the real one.
     if !headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("host"))
     {
-        request.push_str(&format!("Host: {authority}\r\n"));
+        request = request.header("Host", authority);
     }
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("sends the handshake");
-
-    let mut read = Vec::new();
-    let head = loop {
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.expect("reads the answer");
-        assert!(n > 0, "the server closed without answering the handshake");
-        read.extend_from_slice(&chunk[..n]);
-        if let Some(head) = parse_head(&read) {
-            break head;
-        }
-    };
-    let rest = read.split_off(head.len);
-    if head.status == 101 {
+    let request = request.body(Empty::<Bytes>::new()).expect("a request");
+    let response = sender.send_request(request).await.expect("an answer");
+    let status = response.status().as_u16();
+    if status == 101 {
         use futures_util::StreamExt;
+        let upgraded = hyper::upgrade::on(response).await.expect("upgraded");
         let mut socket =
-            WebSocketStream::from_partially_read(stream, rest, Role::Client, None).await;
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await;
         let first = socket
             .next()
             .await
@@ -79,77 +74,16 @@ async fn handshake(base: &str, headers: &[(&str, &str)]) -> Result<Value, Answer
             .expect("a readable first message");
         return Ok(serde_json::from_str(first.to_text().expect("text")).expect("JSON"));
     }
-    let body = read_body(&mut stream, rest, &head).await;
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the whole body")
+        .to_bytes();
     Err(Answer {
-        status: head.status,
+        status,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
-}
-
-struct Head {
-    status: u16,
-    len: usize,
-    content_length: Option<usize>,
-    chunked: bool,
-}
-
-/// The answer's head, once `read` holds all of it.
-fn parse_head(read: &[u8]) -> Option<Head> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut response = httparse::Response::new(&mut headers);
-    let len = match response.parse(read).expect("an HTTP answer") {
-        httparse::Status::Complete(len) => len,
-        httparse::Status::Partial => return None,
-    };
-    let value = |name: &str| {
-        response
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
-    };
-    Some(Head {
-        status: response.code.expect("a status"),
-        len,
-        content_length: value("content-length").and_then(|v| v.parse().ok()),
-        chunked: value("transfer-encoding").is_some_and(|v| v.contains("chunked")),
-    })
-}
-
-/// The whole body: by its length, its chunks, or until the server closes.
-async fn read_body(stream: &mut TcpStream, mut body: Vec<u8>, head: &Head) -> Vec<u8> {
-    loop {
-        if head.content_length.is_some_and(|len| body.len() >= len) {
-            body.truncate(head.content_length.unwrap_or_default());
-            return body;
-        }
-        if head.chunked && body.ends_with(b"0\r\n\r\n") {
-            return dechunk(&body);
-        }
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.expect("reads the body");
-        if n == 0 {
-            return if head.chunked { dechunk(&body) } else { body };
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// A chunked body's data (sizes in hex, each chunk followed by CRLF).
-fn dechunk(mut chunked: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = chunked.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&chunked[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .unwrap_or(0);
-        let data = line_end + 2;
-        if size == 0 || chunked.len() < data + size {
-            break;
-        }
-        out.extend_from_slice(&chunked[data..data + size]);
-        chunked = &chunked[(data + size + 2).min(chunked.len())..];
-    }
-    out
 }
 
 /// One HTTP request (`GET` when `body` is None, else `POST` with it) with `headers`.
