@@ -13,6 +13,7 @@
 #   bench/run.sh --quick         # 1 run, 3 s, fewer connections: checks the machinery
 #   bench/run.sh --runs 5 --saturation-runs 7 --duration 20s --out /tmp/B.md --no-criterion --only fanout-1k-100
 #   bench/run.sh --no-build      # use the release binaries already in target/
+#   bench/run.sh --only fanout-1k-100,saturate-1k --targets tack,tack-redis   # a subset (comma lists)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,7 @@ IDLE_CONNS=10000
 OUT="$ROOT/BENCHMARKS.md"
 CRITERION=1
 ONLY=""
+TARGETS=""
 QUICK=0
 BUILD=1
 # Pushpin in front of `tack serve --pushpin` answers 502 to many handshakes at 2,000 new
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --no-criterion) CRITERION=0; shift ;;
     --only) ONLY=$2; shift 2 ;;
+    --targets) TARGETS=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --quick) QUICK=1; RUNS=1; SAT_RUNS=1; DURATION=3s; STEP=2s; IDLE_CONNS=1000; CRITERION=0; shift ;;
     *) echo "unknown flag $1 (see the header of $0)" >&2; exit 2 ;;
@@ -286,10 +289,11 @@ for run in $(seq 1 $(( RUNS > SAT_RUNS ? RUNS : SAT_RUNS ))); do
   stop_servers
   start_servers
   while IFS='|' read -r name what flags targets; do
-    [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && continue
+    [ -n "$ONLY" ] && [[ ",$ONLY," != *",$name,"* ]] && continue
     if [[ "$name" == saturate* ]]; then [ "$run" -gt "$SAT_RUNS" ] && continue
     else [ "$run" -gt "$RUNS" ] && continue; fi
     for target in $targets; do
+      [ -n "$TARGETS" ] && [[ ",$TARGETS," != *",$target,"* ]] && continue
       if [ "$target" = pushpin-tack ] && [ "$PUSHPIN_MODE" != tack ]; then continue; fi
       extra=""
       if [[ "$name" == saturate* ]]; then extra="--rate $(saturate_start "$target")"; fi

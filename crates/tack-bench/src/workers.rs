@@ -6,7 +6,8 @@
 //! (a shared I/O driver, waking a sleeping worker, stealing, the cache traffic of a task that
 //! moves between cores) is a large share of it. Pinned to a thread, a connection's socket,
 //! buffers and tally shard stay on one core, and the threads never wait for one another.
-//! The publisher and the run's control loop stay on the caller's runtime.
+//! The run's control loop stays on the caller's runtime; the publisher has a thread of its own
+//! (`publish.rs` says why).
 
 use std::io;
 use std::thread::JoinHandle;
@@ -22,6 +23,11 @@ pub struct Workers {
 impl Workers {
     /// Starts `count` threads (at least one), each running its own runtime until dropped.
     pub fn start(count: usize) -> io::Result<Workers> {
+        Workers::start_named(count, "bench-worker")
+    }
+
+    /// [`Workers::start`], the threads named `{name}-{n}`.
+    pub fn start_named(count: usize, name: &str) -> io::Result<Workers> {
         let mut workers = Workers {
             handles: Vec::new(),
             stops: Vec::new(),
@@ -36,7 +42,7 @@ impl Workers {
             workers.stops.push(stop);
             workers.threads.push(
                 std::thread::Builder::new()
-                    .name(format!("bench-worker-{n}"))
+                    .name(format!("{name}-{n}"))
                     // Its tasks run only while the thread drives the runtime: until told to stop.
                     .spawn(move || {
                         let _ = runtime.block_on(stopped);
