@@ -32,6 +32,7 @@
 pub mod access;
 pub mod client_frame;
 pub mod config;
+pub mod control_thread;
 pub mod error;
 pub mod feed;
 pub mod http;

@@ -7,6 +7,7 @@
 //! the HTTP sessions, the reaper and the shutdown sequence — is this one skeleton.
 
 use crate::config::ServerConfig;
+use crate::control_thread::ControlThread;
 #[cfg(feature = "pushpin")]
 use crate::origin::{Origin, OriginConfig};
 use crate::state::AppState;
@@ -18,10 +19,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -145,14 +145,12 @@ impl Server {
             stop_accepting.clone(),
             move || metrics.refused(),
         ));
-        let controls = tokio::spawn(listener::serve(
+        let mut controls = ControlThread::start(
             listeners.control,
             control_router(self.clone()),
-            Arc::new(Semaphore::new(CONTROL_CONNECTIONS)),
             limits,
             stop_accepting.clone(),
-            || tracing::warn!("control listener full"),
-        ));
+        )?;
         shutdown.await;
         tracing::info!("shutting down: telling clients to reconnect");
         state.begin_shutdown();
@@ -161,7 +159,7 @@ impl Server {
             origin.tell_everyone_to_reconnect();
         }
         stop_accepting.cancel();
-        let _ = tokio::join!(clients, controls);
+        let _ = tokio::join!(clients, controls.stopped_accepting());
         // Every connection holds a permit until its socket closes, upgraded WebSockets too:
         // waiting for them all is waiting for the last close frame.
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
@@ -179,14 +177,11 @@ impl Server {
         if let Door::Grip(origin) = &self.door {
             origin.stop(grace).await;
         }
+        controls.finish().await;
         tracing::info!("tack server stopped");
         Ok(())
     }
 }
-
-/// Connections the control listener serves at once: publishers and metrics scrapers, not
-/// clients.
-const CONTROL_CONNECTIONS: usize = 256;
 
 /// Where a server listens: clients on one address, publishing and metrics on another
 /// (loopback by default), as Pushpin and Centrifugo keep their APIs off the client port.

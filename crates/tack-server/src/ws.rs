@@ -25,7 +25,11 @@ use tokio::time::{Instant, MissedTickBehavior};
 pub use tack_protocol::codes::SHUTDOWN_REASON;
 
 const READ_BUFFER: usize = 4 * 1024;
-const WRITE_BUFFER: usize = 8 * 1024;
+/// Bytes gathered before a write: a full batch of 64 `raw` frames of a 100-byte message
+/// (~11.5 KB) goes out in one `sendto`. At 8 KiB it took two, and at 1,000 subscribers ×
+/// 4,000 msg/s the extra syscalls doubled p50 and tripled p99 (bench/NOTES.md). Only a
+/// connection that has written a batch this large holds a buffer this large.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// How long a close frame may wait for a client that is not reading.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events written before a flush; bounds how long a busy connection goes without reading.

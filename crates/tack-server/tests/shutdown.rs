@@ -41,3 +41,32 @@ async fn shutdown_closes_websockets_with_1001_and_answers_held_polls() {
     sse.closed().await;
     tokio::time::timeout(WAIT, stopping).await.unwrap().unwrap();
 }
+
+/// Publishing is served on a thread of its own (`control_thread.rs`): it must end with the
+/// server, so the next server can take the same port and nobody is left answering there.
+#[tokio::test]
+async fn a_stopped_server_gives_its_publish_port_back() {
+    let server = start().await;
+    let control = server.control_addr();
+    let published = reqwest::Client::new()
+        .post(format!("{}/publish/", server.control_url()))
+        .body(r#"{"items":[{"channel":"c","formats":{"ws-message":{"content":"hi"}}}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+
+    tokio::time::timeout(WAIT, server.shutdown()).await.unwrap();
+    let refused = reqwest::Client::new()
+        .post(format!("http://{control}/publish/"))
+        .body("{}")
+        .send()
+        .await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.is_connect()),
+        "{refused:?}"
+    );
+    tokio::net::TcpListener::bind(control)
+        .await
+        .expect("the publish port is free again");
+}

@@ -71,11 +71,16 @@ pub struct Node {
     /// once is not left unsubscribed.
     subscriptions: tokio::sync::Mutex<()>,
     pub scripts: Scripts,
+    /// Where the node's background work runs: the server's runtime, also when the call that
+    /// starts it comes from the control door's own thread (`control_thread.rs`).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Node {
+    /// Call inside the server's tokio runtime.
     pub fn new(settings: Settings, sink: Option<Arc<dyn ItemSink>>) -> Node {
         Node {
+            runtime: tokio::runtime::Handle::current(),
             id: format!("{:016x}", rand::random::<u64>()),
             settings,
             store: OnceLock::new(),
@@ -156,7 +161,7 @@ impl Node {
     pub fn unavailable(self: &Arc<Self>, err: RedisError) -> HubError {
         if err.code() == Some("TACKEPOCH") {
             let node = self.clone();
-            tokio::spawn(async move {
+            self.runtime.spawn(async move {
                 if let Err(err) = node.refresh_epoch(None).await {
                     tracing::debug!(%err, "cannot read the new epoch yet");
                 }
@@ -370,7 +375,7 @@ impl Node {
     /// Catches `channel` up in the background, retrying while Redis is away.
     pub fn spawn_catch_up(self: &Arc<Self>, channel: Arc<LocalChannel>) {
         let node = Arc::downgrade(self);
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let mut backoff = BACKOFF_MIN;
             loop {
                 let Some(this) = node.upgrade() else { return };
@@ -415,7 +420,7 @@ impl Node {
     /// may have lost data.
     pub fn spawn_refresh(self: &Arc<Self>) {
         let node = self.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             if node.refresh_epoch(None).await.is_ok() {
                 node.heartbeat().await;
             }
@@ -488,7 +493,7 @@ impl Node {
         }
         tracing::warn!("lost contact with Redis; catching up when it is back");
         let node = Arc::downgrade(self);
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             if let Some(this) = node.upgrade() {
                 if let Ok(store) = this.store() {
                     store.announcements_lost().await;
