@@ -45,6 +45,7 @@ pub mod metrics;
 #[cfg(feature = "pushpin")]
 pub mod origin;
 pub mod outbox;
+pub mod own_thread;
 pub mod poll;
 pub mod publish;
 #[cfg(feature = "redis")]

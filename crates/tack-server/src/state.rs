@@ -287,7 +287,9 @@ pub fn hub_for(config: &ServerConfig, sink: Option<Arc<dyn ItemSink>>) -> Arc<dy
     #[cfg(feature = "redis")]
     if !config.redis.is_empty() {
         return Arc::new(
-            RedisHub::new(config, sink).expect("Redis URLs are checked before the hub is made"),
+            // A bad URL is refused before this (`check_redis`); what is left is the OS refusing
+            // a thread, which no server could work around.
+            RedisHub::new(config, sink).expect("the Redis hub starts"),
         );
     }
     match sink {

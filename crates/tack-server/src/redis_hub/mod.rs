@@ -38,6 +38,7 @@ use crate::error::HubError;
 use crate::hub::{Hub, HubStats, ItemSink, Joined, Member, Sent, SessionKey};
 use crate::item::{Item, ItemBody};
 use crate::memory_hub::now_millis;
+use crate::own_thread::OwnThread;
 use async_trait::async_trait;
 use keys::ChannelKeys;
 use local::member_id;
@@ -51,12 +52,14 @@ use tack_protocol::chat::{
 
 pub struct RedisHub {
     node: Arc<Node>,
+    /// Where the node's connections and background work run; ends with the hub.
+    _thread: OwnThread,
 }
 
 impl RedisHub {
     /// A hub on the Redis `config.redis` names, handing what this node numbers to `sink`.
     /// Connects in the background (retrying while Redis is away): [`Hub::ready`] says when it
-    /// can serve. Call inside a tokio runtime.
+    /// can serve.
     pub fn new(config: &ServerConfig, sink: Option<Arc<dyn ItemSink>>) -> Result<RedisHub, String> {
         let settings = Settings {
             target: RedisTarget::parse(&config.redis)?,
@@ -67,15 +70,24 @@ impl RedisHub {
         };
         // Three heartbeats per TTL: a member survives two lost ones.
         let period = settings.presence_ttl / 3;
-        let node = Arc::new(Node::new(settings, sink));
+        // The node's connections are made on its own thread, so what Redis announces is read
+        // and appended to the local feeds there, not after a round of the fan-out's tasks.
+        let thread = OwnThread::start("tack-redis")
+            .map_err(|e| format!("cannot start the Redis hub's thread: {e}"))?;
+        let node = Arc::new(Node::new(settings, sink, thread.handle().clone()));
         let (pushes, announcements) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(fanout::listen(Arc::downgrade(&node), announcements));
+        thread
+            .handle()
+            .spawn(fanout::listen(Arc::downgrade(&node), announcements));
         let weak = Arc::downgrade(&node);
-        tokio::spawn(async move {
+        thread.handle().spawn(async move {
             Node::start(weak.clone(), pushes).await;
             fanout::heartbeat(weak, period).await;
         });
-        Ok(RedisHub { node })
+        Ok(RedisHub {
+            node,
+            _thread: thread,
+        })
     }
 
     /// Times this node told its subscribers that items were lost.

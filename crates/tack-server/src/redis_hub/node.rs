@@ -71,16 +71,20 @@ pub struct Node {
     /// once is not left unsubscribed.
     subscriptions: tokio::sync::Mutex<()>,
     pub scripts: Scripts,
-    /// Where the node's background work runs: the server's runtime, also when the call that
-    /// starts it comes from the control door's own thread (`control_thread.rs`).
+    /// Where the node's connections and background work run: the hub's own thread
+    /// (`own_thread.rs`), whichever thread the call that starts the work came from.
     runtime: tokio::runtime::Handle,
 }
 
 impl Node {
-    /// Call inside the server's tokio runtime.
-    pub fn new(settings: Settings, sink: Option<Arc<dyn ItemSink>>) -> Node {
+    /// A node whose background work runs on `runtime`.
+    pub fn new(
+        settings: Settings,
+        sink: Option<Arc<dyn ItemSink>>,
+        runtime: tokio::runtime::Handle,
+    ) -> Node {
         Node {
-            runtime: tokio::runtime::Handle::current(),
+            runtime,
             id: format!("{:016x}", rand::random::<u64>()),
             settings,
             store: OnceLock::new(),
