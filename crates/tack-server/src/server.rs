@@ -132,10 +132,17 @@ impl Server {
             }
         }
         let state = self.state.clone();
-        let reaper = tokio::spawn(reap(self.clone()));
         let limits = state.config.connection_limits();
         // Stops accepting and closes idle connections; the sessions end on their own token.
         let stop_accepting = CancellationToken::new();
+        // First: the one step that can fail, before anything is running that would outlive it.
+        let mut controls = ControlThread::start(
+            listeners.control,
+            control_router(self.clone()),
+            limits,
+            stop_accepting.clone(),
+        )?;
+        let reaper = tokio::spawn(reap(self.clone()));
         let metrics = state.metrics.clone();
         let clients = tokio::spawn(listener::serve(
             listeners.client,
@@ -145,12 +152,6 @@ impl Server {
             stop_accepting.clone(),
             move || metrics.refused(),
         ));
-        let mut controls = ControlThread::start(
-            listeners.control,
-            control_router(self.clone()),
-            limits,
-            stop_accepting.clone(),
-        )?;
         shutdown.await;
         tracing::info!("shutting down: telling clients to reconnect");
         state.begin_shutdown();
