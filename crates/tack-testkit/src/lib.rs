@@ -56,42 +56,10 @@ pub fn port_is_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// A loopback port nobody is listening on right now, for a listener that binds it later
-/// (often in another process: Pushpin, Redis, `tack serve`).
-///
-/// It comes from below the kernel's ephemeral range (`ip_local_port_range`, 32768–60999 by
-/// default): a port from that range, once let go, can be handed to any outgoing connection
-/// before the listener binds it — seen: condure "failed to bind 127.0.0.1:41003: Address
-/// already in use" while the test's own clients were connecting.
+/// A loopback port nobody is listening on right now.
 pub fn free_port() -> u16 {
-    let below = ephemeral_low().saturating_sub(1).max(11_000);
-    let span = u32::from(below - 10_000);
-    let mut seed = random_seed();
-    for _ in 0..1_000 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let port = 10_000 + ((seed >> 33) as u32 % span) as u16;
-        if port_is_free(port) {
-            return port;
-        }
-    }
-    panic!("no free loopback port between 10000 and {below}");
-}
-
-/// The lowest port the kernel hands to outgoing connections.
-pub fn ephemeral_low() -> u16 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32_768)
-}
-
-/// Different in every call and every process: parallel test processes spread apart.
-fn random_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    nanos ^ (u64::from(std::process::id()) << 32)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("loopback has free ports")
 }

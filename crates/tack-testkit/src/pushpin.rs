@@ -222,15 +222,10 @@ impl Drop for Pushpin {
     }
 }
 
-/// A `port_offset` under which every port Pushpin binds is free now, all of them below the
-/// kernel's ephemeral range (see [`crate::free_port`]).
+/// A `port_offset` under which every port Pushpin binds is free now.
 fn free_offset() -> u16 {
-    let highest = HANDLER_PORTS[HANDLER_PORTS.len() - 1];
-    let span = crate::ephemeral_low()
-        .saturating_sub(highest + 1000)
-        .max(1000);
     for _ in 0..200 {
-        let offset = 1000 + (rand_u16() % span);
+        let offset = 1000 + (rand_u16() % 40000);
         let all_free = HANDLER_PORTS.iter().all(|p| port_is_free(p + offset));
         if all_free {
             return offset;
