@@ -8,7 +8,8 @@
 
 mod ready;
 
-use crate::{port_is_free, wait_for_port};
+use crate::port_is_free;
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +18,10 @@ use std::time::{Duration, Instant};
 /// Pushpin's handler ports, before `port_offset`.
 const HANDLER_PORTS: [u16; 4] = [5560, 5561, 5562, 5563];
 const PUBLISH_PORT: u16 = 5561;
+/// Starts on fresh ports after one was taken before Pushpin bound it, at most.
+const START_ATTEMPTS: u32 = 3;
+/// What Pushpin's log says when a port it binds is taken.
+const PORT_TAKEN: &str = "Address already in use";
 
 /// How Pushpin should treat the origin.
 #[derive(Debug, Clone)]
@@ -74,33 +79,72 @@ pub struct Pushpin {
 impl Pushpin {
     /// Starts Pushpin (condure, zurl, proxy, handler) and waits until it accepts clients and
     /// publishes.
+    ///
+    /// Its ports are picked free, but nothing holds them until Pushpin binds them, so one can
+    /// be taken meanwhile (seen: condure "failed to bind 127.0.0.1:41003: Address already in
+    /// use"). Then it starts again on other ports, at most [`START_ATTEMPTS`] times.
     pub fn start(config: &PushpinConfig) -> Pushpin {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let offset = free_offset();
+        Pushpin::start_trying(config, None)
+    }
+
+    /// [`start`](Self::start), with the client port of the first attempt given.
+    fn start_trying(config: &PushpinConfig, mut first_port: Option<u16>) -> Pushpin {
+        // Bound before the ports are picked, so the probe's port cannot be one of them.
+        let probe = ready::ProbeOrigin::bind();
+        let mut pushpin = Pushpin {
+            child: None,
+            offset: 0,
+            http_port: 0,
+            probe,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        for attempt in 1..=START_ATTEMPTS {
+            pushpin.pick_ports();
+            if let Some(port) = first_port.take() {
+                pushpin.http_port = port;
+            }
+            write_config(
+                pushpin.dir.path(),
+                pushpin.offset,
+                pushpin.http_port,
+                &pushpin.probe.target(),
+                config,
+            );
+            match pushpin.try_run() {
+                Ok(()) => return pushpin,
+                Err(why) if attempt < START_ATTEMPTS && pushpin.log().contains(PORT_TAKEN) => {
+                    eprintln!("pushpin: {why}; a port was taken before it bound it, so again on other ports");
+                    // Not `stop`: the taken port stays taken by whoever took it.
+                    pushpin.end_processes();
+                }
+                Err(why) => panic!("{why}\nlog:\n{}", pushpin.log()),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// A free `port_offset` for the handler's ports and a free client port apart from them.
+    fn pick_ports(&mut self) {
+        self.offset = free_offset();
         // The client port must not be one of the handler's: a free port picked now can be one
         // of them (they are free until Pushpin binds them), and then condure and the handler
         // share it and publishes land on the client port (seen: `POST /publish/ -> origin`).
-        let handler_ports = HANDLER_PORTS.map(|p| p + offset);
-        let http_port = loop {
+        let handler_ports = HANDLER_PORTS.map(|p| p + self.offset);
+        self.http_port = loop {
             let port = crate::free_port();
             if !handler_ports.contains(&port) {
                 break port;
             }
         };
-        let probe = ready::ProbeOrigin::bind();
-        write_config(dir.path(), offset, http_port, &probe.target(), config);
-        let mut pushpin = Pushpin {
-            child: None,
-            offset,
-            http_port,
-            probe,
-            dir,
-        };
-        pushpin.run();
-        pushpin
     }
 
     fn run(&mut self) {
+        if let Err(why) = self.try_run() {
+            panic!("{why}\nlog:\n{}", self.log());
+        }
+    }
+
+    fn try_run(&mut self) -> Result<(), String> {
         let child = Command::new("pushpin")
             .arg("--config")
             .arg(self.dir.path().join("pushpin.conf"))
@@ -115,15 +159,41 @@ impl Pushpin {
             .expect("pushpin runs (scripts/setup.sh test installs it)");
         self.child = Some(child);
         let within = Duration::from_secs(20);
-        wait_for_port(self.http_port(), "pushpin (client port)", within);
-        wait_for_port(self.publish_port(), "pushpin (publish port)", within);
-        self.wait_until_it_proxies(within);
+        self.wait_listening(self.http_port(), "client port", within)?;
+        self.wait_listening(self.publish_port(), "publish port", within)?;
+        self.wait_until_it_proxies(within)
     }
 
-    /// Waits until a request through the client port is held by Pushpin and a publish comes
-    /// out of it (see [`ready`]). Each attempt is short: a request taken before the proxy was
-    /// connected never returns.
-    fn wait_until_it_proxies(&mut self, within: Duration) {
+    /// Waits until something accepts connections on `port`; Err when Pushpin exits first or
+    /// the time is up.
+    fn wait_listening(&mut self, port: u16, what: &str, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = self.exited() {
+                return Err(format!(
+                    "pushpin exited ({status}) before its {what} listened"
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "pushpin's {what} did not listen on 127.0.0.1:{port} within {within:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Ok(())
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Waits until a request through the client port is held by Pushpin, a publish comes out
+    /// of it and so does the answer to its followed link (see [`ready`]). Each attempt is
+    /// short: a request taken before the proxy was connected never returns.
+    fn wait_until_it_proxies(&mut self, within: Duration) -> Result<(), String> {
         let deadline = Instant::now() + within;
         let mut last = String::new();
         while Instant::now() < deadline {
@@ -132,18 +202,17 @@ impl Pushpin {
                 self.publish_port(),
                 Duration::from_secs(1),
             ) {
-                Ok(()) => return,
+                Ok(()) => return Ok(()),
                 Err(e) => last = e,
             }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+            if let Some(status) = self.exited() {
                 last = format!("pushpin exited: {status}");
                 break;
             }
         }
-        panic!(
-            "pushpin did not hold a request and deliver a publish within {within:?} (last: {last})\nlog:\n{}",
-            self.log()
-        );
+        Err(format!(
+            "pushpin did not hold a request, deliver a publish and follow a link within {within:?} (last: {last})"
+        ))
     }
 
     /// Where clients connect: `http://127.0.0.1:PORT`.
@@ -180,9 +249,24 @@ impl Pushpin {
 
     /// Stops every Pushpin process and waits until its ports are free.
     pub fn stop(&mut self) {
+        if self.end_processes() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !(port_is_free(self.http_port()) && port_is_free(self.publish_port()))
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    }
+
+    /// Ends every Pushpin process; false when none was running.
+    fn end_processes(&mut self) -> bool {
         if let Some(mut child) = self.child.take() {
             let group = format!("-{}", child.id());
-            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &group])
+                .stderr(Stdio::null())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(25));
@@ -192,13 +276,9 @@ impl Pushpin {
                 .stderr(Stdio::null())
                 .status();
             let _ = child.wait();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !(port_is_free(self.http_port()) && port_is_free(self.publish_port()))
-                && Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(25));
-            }
+            return true;
         }
+        false
     }
 
     /// Stops and starts again on the same ports, as an operator's restart would.
@@ -327,4 +407,22 @@ stats_format={stats_format}
         format!("{} {probe}\n* {},over_http\n", ready::HOST, config.origin),
     )
     .expect("write routes");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Another listener takes the client port Pushpin was given: it starts again on another
+    /// port and works there.
+    #[test]
+    fn a_taken_client_port_makes_pushpin_start_again_on_another() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = taken.local_addr().expect("bound").port();
+        let config = PushpinConfig::new("127.0.0.1:9", "key");
+        let pushpin = Pushpin::start_trying(&config, Some(port));
+        assert_ne!(pushpin.http_port(), port);
+        assert!(pushpin.log().contains(PORT_TAKEN), "{}", pushpin.log());
+        drop(taken);
+    }
 }

@@ -3,10 +3,18 @@
 //! Pushpin's ports listen before its parts are wired together: condure accepts before the
 //! proxy is connected (a request in that moment can go unanswered), and the proxy forwards
 //! before the handler has connected to its accept socket (a `Grip-Hold` answer then becomes
-//! `500 Accept service unavailable`). So readiness is a real round trip: a request through
-//! the client port, routed (by its `Host`) to a tiny GRIP origin here that holds it as a
-//! stream, then a publish to the publish port that must come out of that stream. That covers
-//! condure, the proxy and its routes, zurl, the handler's accept path and its publish path.
+//! `500 Accept service unavailable`). And the handler asks the origin again (a stream's
+//! `Grip-Link`) through the proxy before it is sure to hear the proxy's answers: a link
+//! followed in Pushpin's first moments can wait 60 s for an answer the proxy already sent
+//! (seen: a stream's first hint after an enter, answered by the origin at once, reached the
+//! client only when Pushpin's request timed out a minute later).
+//!
+//! So readiness is a real round trip: a request through the client port, routed (by its
+//! `Host`) to a tiny GRIP origin here that holds it as a stream; a publish to the publish port
+//! that must come out of that stream; then a hint on the stream's channel, which makes the
+//! handler follow the stream's link, whose answer must come out too. That covers condure, the
+//! proxy and its routes, zurl, the handler's accept path, its publish path and its own
+//! requests through the proxy.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +25,9 @@ use std::time::{Duration, Instant};
 pub const HOST: &str = "tack-testkit-ready";
 const CHANNEL: &str = "tack-testkit-ready";
 const HELD: &str = "held\n";
+/// The path of the held stream's `Grip-Link`, and what following it writes to the stream.
+const NEXT: &str = "/next";
+const FOLLOWED: &str = "followed\n";
 
 /// The probe's origin: a loopback listener, served only while a probe runs.
 pub struct ProbeOrigin {
@@ -54,7 +65,8 @@ impl ProbeOrigin {
         })
     }
 
-    /// Answers every request with `Grip-Hold: stream` on the probe's channel.
+    /// Answers every request with `Grip-Hold: stream` on the probe's channel and a link to
+    /// [`NEXT`]; a request for the link says [`FOLLOWED`] instead of [`HELD`].
     fn serve(&self, stop: &AtomicBool) {
         for stream in self.listener.incoming() {
             if stop.load(Ordering::SeqCst) {
@@ -62,19 +74,25 @@ impl ProbeOrigin {
             }
             let Ok(mut stream) = stream else { continue };
             let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            if read_head(&mut stream).is_err() {
+            let Ok(head) = read_head(&mut stream) else {
                 continue;
-            }
+            };
+            let body = if head.starts_with(&format!("GET {NEXT} ")) {
+                FOLLOWED
+            } else {
+                HELD
+            };
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nGrip-Hold: stream\r\nGrip-Channel: {CHANNEL}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{HELD}",
-                HELD.len()
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nGrip-Hold: stream\r\nGrip-Channel: {CHANNEL}\r\nGrip-Link: <{NEXT}>; rel=next\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
             );
         }
     }
 }
 
-fn read_head(stream: &mut TcpStream) -> std::io::Result<()> {
+/// The request's head, up to its blank line.
+fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -83,7 +101,7 @@ fn read_head(stream: &mut TcpStream) -> std::io::Result<()> {
         }
         head.push(byte[0]);
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
 fn round_trip(client_port: u16, publish_port: u16, within: Duration) -> Result<(), String> {
@@ -111,14 +129,32 @@ fn round_trip(client_port: u16, publish_port: u16, within: Duration) -> Result<(
     loop {
         n += 1;
         let mark = format!("published {n}\n");
-        publish(publish_port, &mark)?;
+        publish(publish_port, &content(&mark))?;
         match read_until(&mut client, &mut seen, &mark, deadline) {
-            Ok(()) => return Ok(()),
+            Ok(()) => break,
             Err(_) if Instant::now() < deadline => continue,
             Err(e) => return Err(format!("held stream, but no publish came out: {e}")),
         }
     }
+    // One hint is enough once the stream is subscribed (it was: a publish came out). If the
+    // handler does not hear the proxy's answer yet, its request waits a minute: this probe
+    // gives up at its deadline and the next one tries on a new stream.
+    publish(publish_port, HINT)?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    client
+        .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .map_err(|e| e.to_string())?;
+    read_until(&mut client, &mut seen, FOLLOWED, deadline)
+        .map_err(|e| format!("a publish came out, but the stream's link was not followed: {e}"))
 }
+
+/// An `http-stream` item that writes `text` to the probe's stream.
+fn content(text: &str) -> String {
+    format!(r#"{{"content":{text:?}}}"#)
+}
+
+/// An `http-stream` item that makes Pushpin follow the probe stream's link.
+const HINT: &str = r#"{"action":"hint"}"#;
 
 /// Reads into `seen` until it contains `mark` (Ok), the read times out, or `deadline` passes.
 fn read_until(
@@ -144,9 +180,11 @@ fn read_until(
     Ok(())
 }
 
-fn publish(publish_port: u16, content: &str) -> Result<(), String> {
+/// Publishes one `http-stream` format (`{"content": …}` or `{"action": …}`) to the probe's
+/// channel.
+fn publish(publish_port: u16, http_stream: &str) -> Result<(), String> {
     let body = format!(
-        r#"{{"items":[{{"channel":"{CHANNEL}","formats":{{"http-stream":{{"content":{content:?}}}}}}}]}}"#
+        r#"{{"items":[{{"channel":"{CHANNEL}","formats":{{"http-stream":{http_stream}}}}}]}}"#
     );
     let mut stream = TcpStream::connect(("127.0.0.1", publish_port)).map_err(|e| e.to_string())?;
     stream
