@@ -287,6 +287,10 @@ w("The rate rises ×1.5 per step on the same connections; a step passes when p99
   "step): a step that met the limits with the tool above that is marked ⊘ and is not a figure, and a figure with a "
   "⊘ above it is a floor the tool set, not the server's ceiling (marked *floor*). The last column's second line per "
   "run is the load tool's highest share of the cores in a passing step. "
+  "Tack's subscribers resume here too (`--resume`): one disconnected for falling behind in an overloaded step "
+  "watches again, as Tack's client does, and is there for the next step — without it, it counted as lost in every "
+  "step after the one that overloaded the server (the loop's lagged subscribers stay connected and skip ahead). The "
+  "step it was disconnected in still fails, on its p99 or on what history no longer held. "
   "Pushpin gets a second search at p99 < 500 ms: it spreads one message over ~100 ms to 1,000 WebSocket "
   "subscribers, so at 100 ms it passes or fails on noise (bench/NOTES.md).")
 w("")
