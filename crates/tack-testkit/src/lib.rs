@@ -41,14 +41,31 @@ use std::time::{Duration, Instant};
 
 /// Waits until something accepts TCP connections on `port`, or panics naming `what`.
 pub fn wait_for_port(port: u16, what: &str, within: Duration) {
+    if let Err(why) = wait_listening(port, within, || None) {
+        panic!("{what} {why}");
+    }
+}
+
+/// Waits until something accepts TCP connections on `port`. Err says why not: the time is up,
+/// or `gone` (asked between tries) says the process that should listen has ended.
+pub fn wait_listening(
+    port: u16,
+    within: Duration,
+    mut gone: impl FnMut() -> Option<String>,
+) -> Result<(), String> {
     let deadline = Instant::now() + within;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on 127.0.0.1:{port} within {within:?}"
-        );
+        if let Some(why) = gone() {
+            return Err(why);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "did not listen on 127.0.0.1:{port} within {within:?}"
+            ));
+        }
         std::thread::sleep(Duration::from_millis(25));
     }
+    Ok(())
 }
 
 /// True when nothing listens on `port` and it can be bound now.

@@ -9,7 +9,6 @@
 mod ready;
 
 use crate::port_is_free;
-use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -167,21 +166,10 @@ impl Pushpin {
     /// Waits until something accepts connections on `port`; Err when Pushpin exits first or
     /// the time is up.
     fn wait_listening(&mut self, port: u16, what: &str, within: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + within;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = self.exited() {
-                return Err(format!(
-                    "pushpin exited ({status}) before its {what} listened"
-                ));
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "pushpin's {what} did not listen on 127.0.0.1:{port} within {within:?}"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        Ok(())
+        crate::wait_listening(port, within, || {
+            self.exited().map(|status| format!("exited ({status})"))
+        })
+        .map_err(|why| format!("pushpin's {what}: {why}"))
     }
 
     fn exited(&mut self) -> Option<std::process::ExitStatus> {
