@@ -158,13 +158,26 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Tokio's multi-threaded runtime, with `tack serve --threads` workers when it says so.
+fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Command::Serve(serve::ServeArgs {
+        threads: Some(n), ..
+    }) = command
+    {
+        builder.worker_threads(usize::from(*n));
+    }
+    builder.build()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("TACK_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let runtime = runtime_for(&cli.command).expect("a tokio runtime starts");
     let result = runtime.block_on(run(cli));
     // `chat` may leave a blocking stdin read behind; don't wait for a line that never comes.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

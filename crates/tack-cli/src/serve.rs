@@ -103,6 +103,15 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(20..=3600)
     )]
     pub ws_keepalive_interval: Option<u32>,
+    /// Worker threads for the connections [default: one per core]. Servers sharing a machine
+    /// should split its cores between them rather than each take them all.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TACK_THREADS",
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
+    pub threads: Option<u16>,
 }
 
 impl ServeArgs {

@@ -19,6 +19,8 @@ pub struct Metrics {
     refused_connections: AtomicU64,
     /// Client frames answered with an error, by its code.
     refused_frames: parking_lot::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Worker threads of the runtime the server was started on (0 outside one).
+    worker_threads: usize,
 }
 
 fn slot(t: Transport) -> usize {
@@ -42,6 +44,17 @@ impl Drop for ConnectionGauge {
 }
 
 impl Metrics {
+    /// Counters for a server started on the current tokio runtime, whose worker threads the
+    /// operator can then read back (`--threads`).
+    pub fn on_this_runtime() -> Metrics {
+        Metrics {
+            worker_threads: tokio::runtime::Handle::try_current()
+                .map(|runtime| runtime.metrics().num_workers())
+                .unwrap_or(0),
+            ..Metrics::default()
+        }
+    }
+
     pub fn connected(self: &Arc<Self>, transport: Transport) -> ConnectionGauge {
         self.connections[slot(transport)].fetch_add(1, Relaxed);
         ConnectionGauge {
@@ -108,6 +121,12 @@ impl Metrics {
                     self.connections(t),
                 )
             }),
+        );
+        metric(
+            "tack_worker_threads",
+            "gauge",
+            "Worker threads serving connections (tack serve --threads).",
+            &[(String::new(), self.worker_threads as i64)],
         );
         metric(
             "tack_http_sessions",

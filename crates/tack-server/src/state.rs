@@ -99,7 +99,7 @@ impl AppState {
             config,
             hub,
             sessions: HttpSessions::default(),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(Metrics::on_this_runtime()),
             shutdown: CancellationToken::new(),
             // A random start, not 1: behind Pushpin a session's key is the mark its own
             // `chatRoomEnter` carries so Pushpin skips it for that connection, and several
